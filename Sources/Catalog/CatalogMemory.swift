@@ -1,0 +1,57 @@
+import BazarCore
+import Synchronization
+
+/// The replica's books in memory, mirroring its store, for reads that take no disk access.
+/// Every change is made after the store committed it.
+final class CatalogMemory: Sendable {
+    private struct State {
+        var books: [Int64: Book] = [:]
+        var idsByTopic: [String: [Int64]] = [:]
+        var applied: Int64 = 0
+    }
+
+    private let state: Mutex<State>
+
+    init(books: [Book], applied: Int64) {
+        var initial = State(applied: applied)
+        for book in books {
+            initial.books[book.id] = book
+            initial.idsByTopic[book.topic.lowercased(), default: []].append(book.id)
+        }
+        state = Mutex(initial)
+    }
+
+    /// The last write sequence number applied.
+    var applied: Int64 { state.withLock { $0.applied } }
+
+    /// A book and the sequence number the read reflects.
+    func book(_ id: Int64) -> (Book?, Int64) {
+        state.withLock { ($0.books[id], $0.applied) }
+    }
+
+    /// The books of a topic (matched ignoring case), by id, and the sequence number the read reflects.
+    func search(_ topic: String) -> ([Book], Int64) {
+        state.withLock { state in
+            let ids = state.idsByTopic[topic.lowercased()] ?? []
+            return (ids.sorted().compactMap { state.books[$0] }, state.applied)
+        }
+    }
+
+    /// Books changed after `seq` (state-based: the latest version of each) and the sequence number
+    /// they bring a replica up to.
+    func changes(after seq: Int64) -> ([Book], Int64) {
+        state.withLock { state in
+            (state.books.values.filter { $0.version > seq }.sorted { $0.version < $1.version }, state.applied)
+        }
+    }
+
+    /// Takes newer book states and moves `applied` forward.
+    func apply(_ books: [Book], applied: Int64) {
+        state.withLock { state in
+            for book in books where (state.books[book.id]?.version ?? -1) < book.version {
+                state.books[book.id] = book
+            }
+            state.applied = max(state.applied, applied)
+        }
+    }
+}

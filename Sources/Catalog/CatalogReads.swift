@@ -1,0 +1,27 @@
+import BazarCore
+import FastCGI
+
+/// The catalog's read answers, the same on the primary and the backup. Each carries the sequence
+/// number it reflects (`X-Bazar-Seq`) so the front can refuse to cache a copy older than an
+/// invalidation it has seen.
+struct CatalogReads: Sendable {
+    let name: String
+    let memory: CatalogMemory
+
+    func info(_ id: Int64) -> Response {
+        let (book, seq) = memory.book(id)
+        guard let book else { return APIError.notFound("No book has id \(id).").response(headers: upstream) }
+        return .json(200, book.json, headers: upstream + [("X-Bazar-Seq", "\(seq)"), ("X-Bazar-Books", "\(id)")])
+    }
+
+    func search(_ topic: String) -> Response {
+        let canonical = topic.lowercased()
+        let (books, seq) = memory.search(canonical)
+        let items = books.map { JSON.object([("id", .int($0.id)), ("title", .string($0.title))]) }
+        let body = JSON.object([("topic", .string(canonical)), ("items", .array(items))])
+        return .json(200, body, headers: upstream + [("X-Bazar-Seq", "\(seq)"),
+                                                     ("X-Bazar-Books", books.map { "\($0.id)" }.joined(separator: ","))])
+    }
+
+    var upstream: [(String, String)] { [("X-Upstream", name)] }
+}

@@ -1,0 +1,78 @@
+import BazarCore
+import FastCGI
+
+/// The catalog replica's routes, on nginx's internal listener only. Paths arrive as
+/// `/<destination>/<operation>`; the destination (`catalog`, `catalog-primary`, `catalog-1`, …)
+/// only chose this replica, so routing starts at the second segment.
+struct CatalogRoutes: Sendable {
+    /// What this replica does: primary or backup.
+    enum Role: Sendable {
+        case primary(Primary)
+        case backup(Backup)
+    }
+
+    let name: String
+    let role: Role
+    let reads: CatalogReads
+
+    func handle(_ request: Request) -> Response {
+        do {
+            return try route(request)
+        } catch {
+            return error.response(headers: reads.upstream)
+        }
+    }
+
+    private func route(_ request: Request) throws(APIError) -> Response {
+        guard request.isInternal, let segments = PathParsing.segments(request.path), segments.count >= 2 else {
+            throw .notFound("No such route.")
+        }
+        let operation = Array(segments.dropFirst())
+        switch (request.method, operation.first, operation.count) {
+        case ("GET", "info", 2):
+            try requireReadable()
+            return reads.info(try PathParsing.positiveID(operation[1]))
+        case ("GET", "search", 2):
+            try requireReadable()
+            return reads.search(try PathParsing.decodeSegment(operation[1]))
+        case ("GET", "health", 1):
+            return health()
+        case ("POST", "take", 2):
+            let id = try PathParsing.positiveID(operation[1])
+            guard let key = request.header("X-Bazar-Key"), !key.isEmpty else { throw .badRequest("X-Bazar-Key is required.") }
+            return try primary().take(id, key: key)
+        case ("POST", "update", 2):
+            let id = try PathParsing.positiveID(operation[1])
+            return try primary().update(id, try BookUpdate.parse(request.body))
+        case ("GET", "takes", 1):
+            let after = PathParsing.queryValue(request.query, "after").flatMap { Int64($0) } ?? 0
+            return try primary().takes(after: after)
+        case ("POST", "replicate", 1):
+            guard case .backup(let backup) = role else { throw .notFound("Only the backup takes pushes.") }
+            return backup.replicate(request.body, receivedAt: .now)
+        default:
+            throw .notFound("No such route.")
+        }
+    }
+
+    private func requireReadable() throws(APIError) {
+        if case .backup(let backup) = role, !backup.leased {
+            throw .unavailable("\(name) is catching up with the primary.")
+        }
+    }
+
+    private func primary() throws(APIError) -> Primary {
+        guard case .primary(let primary) = role else { throw .unavailable("\(name) is not the primary.") }
+        return primary
+    }
+
+    private func health() -> Response {
+        let (roleName, status): (String, String) = switch role {
+        case .primary: ("primary", "up")
+        case .backup(let backup): ("backup", backup.leased ? "up" : "catching_up")
+        }
+        let body = JSON.object([("name", .string(name)), ("role", .string(roleName)), ("status", .string(status)),
+                                ("applied", .int(reads.memory.applied))])
+        return .json(200, body, headers: reads.upstream)
+    }
+}

@@ -1,0 +1,40 @@
+/// One FastCGI request as a plain value: what a handler needs, copied out of libfcgi.
+public struct Request: Sendable {
+    /// The HTTP method, e.g. `GET`.
+    public var method: String
+    /// The raw (still percent-encoded) path of the request URI, without the query.
+    public var path: String
+    /// The raw query string (after `?`), empty when there is none.
+    public var query: String
+    /// HTTP headers in CGI form: `HTTP_IDEMPOTENCY_KEY` for `Idempotency-Key`.
+    public var cgiHeaders: [String: String]
+    /// The request body (empty when there is none or when it exceeded the limit).
+    public var body: [UInt8]
+    /// True when the body was longer than the server's body limit and was not read.
+    public var bodyTooLarge: Bool
+    /// True when nginx's internal listener passed the request (`BAZAR_LISTENER=internal`).
+    public var isInternal: Bool
+
+    /// Makes a request; every part but the method and path has an empty default.
+    public init(method: String, path: String, query: String = "", headers: [String: String] = [:],
+                body: [UInt8] = [], bodyTooLarge: Bool = false, isInternal: Bool = false) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.cgiHeaders = [:]
+        for (name, value) in headers { cgiHeaders[Request.cgiName(name)] = value }
+        self.body = body
+        self.bodyTooLarge = bodyTooLarge
+        self.isInternal = isInternal
+    }
+
+    /// The value of an HTTP header by its usual name (`Authorization`), if present.
+    public func header(_ name: String) -> String? {
+        cgiHeaders[Request.cgiName(name)]
+    }
+
+    /// `Idempotency-Key` → `HTTP_IDEMPOTENCY_KEY`.
+    static func cgiName(_ name: String) -> String {
+        "HTTP_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
+    }
+}

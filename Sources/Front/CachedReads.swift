@@ -1,0 +1,45 @@
+import BazarCore
+import FastCGI
+import Glibc
+
+/// `/info/{id}` and `/search/{topic}`: answered from the cache, or fetched from a catalog
+/// replica through nginx's `catalog` upstream (which round-robins) and cached. The cache holds
+/// the encoded HIT response, so a hit costs one lookup and one write.
+struct CachedReads: Sendable {
+    let cache: ResponseCache
+    let client: InternalClient
+    /// Test hook: a pause between the fetch and the fill, to let a write's invalidation pass.
+    let fillDelayMicroseconds: UInt32
+
+    func info(_ id: Int64) -> Response {
+        read(key: "info/\(id)", catalogPath: "/catalog/info/\(id)")
+    }
+
+    func search(_ topic: String) throws(APIError) -> Response {
+        guard !topic.isEmpty else { throw .badRequest("The topic must not be empty.") }
+        guard topic.utf8.count <= 1024 else { throw .badRequest("The topic is longer than 1024 bytes.") }
+        let canonical = topic.lowercased()
+        return read(key: "search/\(canonical)", catalogPath: "/catalog/search/\(PathParsing.encodeSegment(canonical))")
+    }
+
+    private func read(key: String, catalogPath: String) -> Response {
+        if let hit = cache.lookup(key) { return .preencoded(status: 200, bytes: hit) }
+        let fetched: InternalResponse
+        do {
+            fetched = try client.send("GET", catalogPath)
+        } catch {
+            return APIError.unavailable("No catalog replica answered.").response()
+        }
+        let upstream = fetched.header("x-upstream").map { [("X-Upstream", $0)] } ?? []
+        let miss = Response(status: fetched.status, headers: [Response.jsonContentType, ("X-Cache", "MISS")] + upstream,
+                            body: fetched.body)
+        if fetched.status == 200, let seq = fetched.header("x-bazar-seq").flatMap({ Int64($0) }) {
+            let books = (fetched.header("x-bazar-books") ?? "").split(separator: ",").compactMap { Int64($0) }
+            let hit = Response(status: 200, headers: [Response.jsonContentType, ("X-Cache", "HIT")] + upstream,
+                               body: fetched.body)
+            if fillDelayMicroseconds > 0 { usleep(fillDelayMicroseconds) }
+            cache.fill(key, hit.encoded(), books: books, seq: seq)
+        }
+        return miss
+    }
+}

@@ -1,0 +1,98 @@
+import BazarCore
+import FastCGI
+
+/// The public API of API.md (and, on the internal listener only, `/front/invalidate`).
+struct FrontRoutes: Sendable {
+    let reads: CachedReads
+    let forwarding: Forwarding
+    let health: Health
+    let admin: AdminToken
+
+    func handle(_ request: Request) -> Response {
+        do {
+            return try route(request)
+        } catch {
+            return error.response()
+        }
+    }
+
+    private func route(_ request: Request) throws(APIError) -> Response {
+        guard let segments = PathParsing.segments(request.path) else {
+            throw .badRequest("The path must be printable ASCII (percent-encode anything else).")
+        }
+        if request.isInternal { return try internalRoute(request, segments) }
+        switch (segments.first, segments.count) {
+        case ("info", 2):
+            try allow(request, ["GET", "HEAD"])
+            return reads.info(try PathParsing.positiveID(segments[1]))
+        case ("search", 2):
+            try allow(request, ["GET", "HEAD"])
+            return try reads.search(try PathParsing.decodeSegment(segments[1]))
+        case ("purchase", 2):
+            try allow(request, ["POST", "PUT"])
+            return try purchase(request, try PathParsing.positiveID(segments[1]))
+        case ("orders", 1):
+            try allow(request, ["GET", "HEAD"])
+            return forwarding.forward("GET", "/orders/orders")
+        case ("orders", 2):
+            try allow(request, ["GET", "HEAD"])
+            return forwarding.forward("GET", "/orders/orders/\(try PathParsing.positiveID(segments[1]))")
+        case ("update", 2):
+            try allow(request, ["PUT"])
+            return try update(request, try PathParsing.positiveID(segments[1]))
+        case ("health", 1):
+            try allow(request, ["GET", "HEAD"])
+            return health.report()
+        case ("stats", 1):
+            try allow(request, ["GET", "HEAD"])
+            return stats()
+        default:
+            throw .notFound("No such route.")
+        }
+    }
+
+    private func internalRoute(_ request: Request, _ segments: [Substring]) throws(APIError) -> Response {
+        guard segments.count == 2, segments[0] == "front", segments[1] == "invalidate" else { throw .notFound("No such route.") }
+        try allow(request, ["POST"])
+        guard let message = try? JSON.parse(request.body), let book = message["book"]?.int64Value,
+              let seq = message["seq"]?.int64Value else {
+            throw .badRequest("An invalidation is {\"book\": id, \"seq\": n}.")
+        }
+        let dropped = reads.cache.invalidate(book: book, seq: seq)
+        return .json(200, .object([("dropped", .int(Int64(dropped)))]))
+    }
+
+    private func purchase(_ request: Request, _ id: Int64) throws(APIError) -> Response {
+        var headers: [(String, String)] = []
+        if let key = request.header("Idempotency-Key") {
+            guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw .badRequest("Idempotency-Key must be 1 to 200 printable ASCII characters.")
+            }
+            headers.append(("Idempotency-Key", key))
+        }
+        return forwarding.forward("POST", "/orders/purchase/\(id)", headers: headers)
+    }
+
+    private func update(_ request: Request, _ id: Int64) throws(APIError) -> Response {
+        guard admin.admits(request.header("Authorization")) else {
+            Log.info("refused an update of book \(id): missing or wrong admin token")
+            throw .unauthorized("PUT /update needs Authorization: Bearer <admin token>.")
+        }
+        guard !request.bodyTooLarge else { throw .payloadTooLarge }
+        let update = try BookUpdate.parse(request.body)
+        return forwarding.forward("POST", "/catalog-primary/update/\(id)", body: update.json.encoded())
+    }
+
+    private func stats() -> Response {
+        let stats = reads.cache.stats
+        let cache = JSON.object([("entries", .int(Int64(stats.entries))), ("capacity", .int(Int64(stats.capacity))),
+                                 ("hits", .int(Int64(stats.hits))), ("misses", .int(Int64(stats.misses))),
+                                 ("invalidations", .int(Int64(stats.invalidations))),
+                                 ("evictions", .int(Int64(stats.evictions)))])
+        return .json(200, .object([("cache", cache)]))
+    }
+
+    private func allow(_ request: Request, _ methods: [String]) throws(APIError) {
+        guard methods.contains(request.method) else { throw .methodNotAllowed(allow: methods) }
+    }
+}

@@ -1,0 +1,64 @@
+import Synchronization
+
+/// The front's cache of encoded read responses: `shardCount` independently locked LRU shards,
+/// so concurrent hits on different keys rarely wait for each other.
+final class ResponseCache: Sendable {
+    /// Counters for `/stats`.
+    struct Stats: Sendable, Equatable {
+        var entries = 0, capacity = 0, hits = 0, misses = 0, invalidations = 0, evictions = 0
+    }
+
+    private final class Shard: Sendable {
+        let lru: Mutex<LRUShard>
+        init(capacity: Int) { lru = Mutex(LRUShard(capacity: capacity)) }
+    }
+
+    private let shards: [Shard]
+    private let capacity: Int
+    private let invalidations = Atomic<Int>(0)
+
+    /// A cache of at most `capacity` entries (0 disables it).
+    init(capacity: Int, shardCount: Int = 16) {
+        let count = max(1, min(shardCount, capacity))
+        self.capacity = capacity
+        shards = (0..<count).map { index in
+            Shard(capacity: capacity / count + (index < capacity % count ? 1 : 0))
+        }
+    }
+
+    /// The cached bytes for `key`, if any.
+    func lookup(_ key: String) -> [UInt8]? {
+        shard(key).lru.withLock { $0.lookup(key) }
+    }
+
+    /// Caches a response reflecting writes up to `seq`; false when refused as stale.
+    @discardableResult
+    func fill(_ key: String, _ value: [UInt8], books: [Int64], seq: Int64) -> Bool {
+        shard(key).lru.withLock { $0.fill(key, value, books: books, seq: seq) }
+    }
+
+    /// Drops every response holding `book` and refuses later fills older than `seq`.
+    @discardableResult
+    func invalidate(book: Int64, seq: Int64) -> Int {
+        invalidations.add(1, ordering: .relaxed)
+        return shards.reduce(0) { dropped, shard in dropped + shard.lru.withLock { $0.invalidate(book: book, seq: seq) } }
+    }
+
+    /// The counters, summed over the shards.
+    var stats: Stats {
+        var total = Stats(capacity: capacity, invalidations: invalidations.load(ordering: .relaxed))
+        for shard in shards {
+            shard.lru.withLock { lru in
+                total.entries += lru.count
+                total.hits += lru.hits
+                total.misses += lru.misses
+                total.evictions += lru.evictions
+            }
+        }
+        return total
+    }
+
+    private func shard(_ key: String) -> Shard {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
+}

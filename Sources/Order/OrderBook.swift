@@ -1,0 +1,46 @@
+import BazarCore
+import Store
+import Synchronization
+
+/// An order replica's orders: its store, plus the highest order number up to which it holds
+/// every order (`applied`).
+final class OrderBook: Sendable {
+    private struct State {
+        var store: OrderStore
+        var applied: Int64
+        var held: Set<Int64>
+    }
+
+    private let state: Mutex<State>
+
+    init(store: sending OrderStore) throws {
+        let numbers = try store.numbers()
+        var held = Set(numbers)
+        var applied: Int64 = 0
+        while held.contains(applied + 1) { applied += 1 }
+        held = held.filter { $0 > applied }
+        state = Mutex(State(store: store, applied: applied, held: held))
+    }
+
+    /// Every order number up to this one is held.
+    var applied: Int64 { state.withLock { $0.applied } }
+
+    /// Records orders (known numbers are ignored) and moves `applied` over any gap they close.
+    func record(_ orders: [Order]) throws {
+        try state.withLock { state in
+            try state.store.insert(orders)
+            for order in orders where order.number > state.applied { state.held.insert(order.number) }
+            while state.held.remove(state.applied + 1) != nil { state.applied += 1 }
+        }
+    }
+
+    /// Every order, oldest first.
+    func all() throws -> [Order] {
+        try state.withLock { try $0.store.all() }
+    }
+
+    /// One order by number.
+    func order(_ number: Int64) throws -> Order? {
+        try state.withLock { try $0.store.order(number: number) }
+    }
+}

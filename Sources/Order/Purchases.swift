@@ -1,0 +1,45 @@
+import BazarCore
+import FastCGI
+import Foundation
+
+/// A purchase on an order replica: the catalog primary takes one copy (atomically, recording the
+/// order under an idempotency key), this replica records the order and pushes it to its peer.
+struct Purchases: Sendable {
+    let name: String
+    let peer: String
+    let orders: OrderBook
+    let client: InternalClient
+
+    /// Buys one copy of book `id`. A client's `Idempotency-Key` makes the call safe to repeat,
+    /// on either order replica: the catalog answers the first order again.
+    func buy(_ id: Int64, idempotencyKey: String?) -> Response {
+        let key = idempotencyKey.map { "client:" + $0 } ?? "generated:" + UUID().uuidString
+        let taken: InternalResponse
+        do {
+            taken = try client.send("POST", "/catalog-primary/take/\(id)", headers: [("X-Bazar-Key", key)])
+        } catch {
+            return APIError.unavailable("The catalog primary did not answer; nothing was bought.").response(headers: upstream)
+        }
+        guard taken.status == 200 else {
+            return Response(status: taken.status, headers: [Response.jsonContentType] + upstream, body: taken.body)
+        }
+        guard let answer = try? JSON.parse(taken.body), let orderJSON = answer["order"], let order = Order(json: orderJSON),
+              let book = answer["book"] else {
+            return APIError.unavailable("The catalog primary answered a malformed take.").response(headers: upstream)
+        }
+        do {
+            try orders.record([order])
+        } catch {
+            Log.info("store error recording order \(order.number): \(error)")
+        }
+        let push = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
+        if (try? client.send("POST", "/\(peer)/replicate", body: push, timeout: .seconds(1)))?.status != 200 {
+            Log.info("peer \(peer) missed order \(order.number); it will catch up from the catalog")
+        }
+        var headers = upstream
+        if answer["replayed"]?.boolValue == true { headers.append(("Idempotent-Replayed", "true")) }
+        return .json(200, .object([("order", order.json), ("book", book)]), headers: headers)
+    }
+
+    var upstream: [(String, String)] { [("X-Upstream", name)] }
+}

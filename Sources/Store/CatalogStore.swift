@@ -1,0 +1,98 @@
+import BazarCore
+
+/// The catalog replica's SQLite file: books, the applied write sequence number, and (on the
+/// primary) every purchase taken, keyed by idempotency key.
+public final class CatalogStore {
+    private let database: Database
+
+    /// Opens the store, creating the schema and the default books on first start.
+    public init(path: String) throws {
+        database = try Database(path: path)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS books (id INTEGER PRIMARY KEY, title TEXT NOT NULL, topic TEXT NOT NULL,
+                price REAL NOT NULL, stock INTEGER NOT NULL CHECK (stock >= 0), version INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS books_version ON books(version);
+            CREATE TABLE IF NOT EXISTS takes (number INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
+                book_id INTEGER NOT NULL, title TEXT NOT NULL, price REAL NOT NULL, created_at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO meta VALUES ('applied', 0);
+            """)
+        try database.transaction {
+            for book in defaultBooks {
+                try database.query("INSERT OR IGNORE INTO books VALUES (?, ?, ?, ?, ?, ?)", Self.row(book))
+            }
+        }
+    }
+
+    /// Every book.
+    public func books() throws -> [Book] {
+        try database.query("SELECT id, title, topic, price, stock, version FROM books ORDER BY id").map(Self.book)
+    }
+
+    /// The sequence number of the last write this replica applied.
+    public func applied() throws -> Int64 {
+        try database.query("SELECT value FROM meta WHERE name = 'applied'").first?.first?.int ?? 0
+    }
+
+    /// Takes one copy of a book, atomically: one conditional UPDATE (`stock > 0`) and the order
+    /// row in one transaction. Nil (and nothing changed) when no copy is left.
+    public func take(bookID: Int64, key: String, seq: Int64, createdAt: String) throws -> Order? {
+        try database.transaction { () throws -> Order? in
+            try database.query("UPDATE books SET stock = stock - 1, version = ? WHERE id = ? AND stock > 0",
+                               [.integer(seq), .integer(bookID)])
+            guard database.changes == 1 else { return nil }
+            let book = try database.query("SELECT title, price FROM books WHERE id = ?", [.integer(bookID)])[0]
+            let number = try database.query("SELECT COALESCE(MAX(number), 0) + 1 FROM takes")[0][0].int
+            let order = Order(number: number, bookID: bookID, title: book[0].text, price: book[1].double,
+                              createdAt: createdAt, key: key)
+            try database.query("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?)",
+                               [.integer(number), .text(key), .integer(bookID), .text(order.title),
+                                .real(order.price), .text(createdAt)])
+            try setApplied(seq)
+            return order
+        }
+    }
+
+    /// The order taken under an idempotency key, if any.
+    public func take(key: String) throws -> Order? {
+        try database.query("SELECT \(Self.takeColumns) FROM takes WHERE key = ?", [.text(key)]).first.map(Self.order)
+    }
+
+    /// Orders taken after `number`, oldest first, at most `limit`.
+    public func takes(after number: Int64, limit: Int) throws -> [Order] {
+        try database.query("SELECT \(Self.takeColumns) FROM takes WHERE number > ? ORDER BY number LIMIT ?",
+                           [.integer(number), .integer(Int64(limit))]).map(Self.order)
+    }
+
+    /// Stores new states of books (each newer than the stored one) and the applied sequence
+    /// number, in one transaction: an admin update on the primary, a replicated batch on the backup.
+    public func apply(_ books: [Book], applied: Int64) throws {
+        try database.transaction {
+            for book in books {
+                try database.query("UPDATE books SET price = ?, stock = ?, version = ? WHERE id = ? AND version < ?",
+                                   [.real(book.price), .integer(book.stock), .integer(book.version),
+                                    .integer(book.id), .integer(book.version)])
+            }
+            try setApplied(applied)
+        }
+    }
+
+    private func setApplied(_ seq: Int64) throws {
+        try database.query("UPDATE meta SET value = MAX(value, ?) WHERE name = 'applied'", [.integer(seq)])
+    }
+
+    private static let takeColumns = "number, book_id, title, price, created_at, key"
+
+    private static func row(_ book: Book) -> [SQLValue] {
+        [.integer(book.id), .text(book.title), .text(book.topic), .real(book.price), .integer(book.stock), .integer(book.version)]
+    }
+
+    private static func book(_ row: [SQLValue]) -> Book {
+        Book(id: row[0].int, title: row[1].text, topic: row[2].text, price: row[3].double, stock: row[4].int, version: row[5].int)
+    }
+
+    static func order(_ row: [SQLValue]) -> Order {
+        Order(number: row[0].int, bookID: row[1].int, title: row[2].text, price: row[3].double,
+              createdAt: row[4].text, key: row[5].text)
+    }
+}

@@ -1,0 +1,43 @@
+import BazarCore
+
+/// An order replica's SQLite file: the orders, keyed by number and by idempotency key.
+public final class OrderStore {
+    private let database: Database
+
+    /// Opens the store, creating the schema on first start.
+    public init(path: String) throws {
+        database = try Database(path: path)
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS orders (number INTEGER PRIMARY KEY, book_id INTEGER NOT NULL,
+                title TEXT NOT NULL, price REAL NOT NULL, created_at TEXT NOT NULL, key TEXT NOT NULL UNIQUE);
+            """)
+    }
+
+    /// Records orders (already-known numbers are ignored), in one transaction.
+    public func insert(_ orders: [Order]) throws {
+        try database.transaction {
+            for order in orders {
+                try database.query("INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?)",
+                                   [.integer(order.number), .integer(order.bookID), .text(order.title),
+                                    .real(order.price), .text(order.createdAt), .text(order.key)])
+            }
+        }
+    }
+
+    /// Every order, oldest first.
+    public func all() throws -> [Order] {
+        try database.query("SELECT \(Self.columns) FROM orders ORDER BY number").map(CatalogStore.order)
+    }
+
+    /// One order by number.
+    public func order(number: Int64) throws -> Order? {
+        try database.query("SELECT \(Self.columns) FROM orders WHERE number = ?", [.integer(number)]).first.map(CatalogStore.order)
+    }
+
+    /// Every order number held, ascending.
+    public func numbers() throws -> [Int64] {
+        try database.query("SELECT number FROM orders ORDER BY number").map { $0[0].int }
+    }
+
+    private static let columns = "number, book_id, title, price, created_at, key"
+}
