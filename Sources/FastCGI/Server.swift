@@ -4,26 +4,38 @@ import Synchronization
 
 /// How a responder listens and how many requests it serves at once.
 public struct ServerOptions: Sendable {
-    /// Where the listening socket comes from.
+    /// Where a listening socket comes from.
     public enum Listen: Sendable {
         /// spawn-fcgi's convention: the listening socket is file descriptor 0.
         case inherited
-        /// A unix socket path the server creates itself (tests, `cgi-fcgi`).
+        /// A unix socket path the server creates itself, mode 0660 and owned by the group of
+        /// its directory (so the directory's permissions decide who may connect).
         case path(String)
     }
 
-    /// The listening socket.
-    public var listen: Listen
-    /// Worker threads; each serves one request (or one kept nginx connection) at a time.
-    public var threads: Int
+    /// One listening socket and the worker threads that serve it.
+    public struct Listener: Sendable {
+        /// The socket.
+        public var listen: Listen
+        /// Worker threads; each serves one request (or one kept nginx connection) at a time.
+        public var threads: Int
+    }
+
+    /// The sockets served. A second socket with threads of its own keeps a class of requests
+    /// (the front's invalidations) from waiting behind requests that wait on other tiers.
+    public var listeners: [Listener]
     /// Bodies longer than this are not read; the request is marked `bodyTooLarge`.
     public var maxBody: Int
 
-    /// Options with the project's defaults: fd 0, 32 threads, 64 KiB bodies.
+    /// Options with one listener and the project's defaults: fd 0, 32 threads, 64 KiB bodies.
     public init(listen: Listen = .inherited, threads: Int = 32, maxBody: Int = 64 * 1024) {
-        self.listen = listen
-        self.threads = max(1, threads)
+        self.listeners = [Listener(listen: listen, threads: max(1, threads))]
         self.maxBody = maxBody
+    }
+
+    /// Adds a listener with its own threads.
+    public mutating func add(_ listen: Listen, threads: Int) {
+        listeners.append(Listener(listen: listen, threads: max(1, threads)))
     }
 }
 
@@ -41,19 +53,22 @@ public enum FastCGIServer {
         let stopSignals = blockStopSignals()
         guard FCGX_Init() == 0 else { fail("FCGX_Init failed") }
         signal(SIGPIPE, SIG_IGN)
-        let listenFD = openListener(options.listen)
         let state = ServerState()
-        for index in 0..<options.threads {
-            let thread = Thread {
-                serveRequests(listenFD: listenFD, maxBody: options.maxBody, state: state, handler: handler)
+        let listenFDs = options.listeners.map { listener in
+            let listenFD = openListener(listener.listen)
+            for index in 0..<listener.threads {
+                let thread = Thread {
+                    serveRequests(listenFD: listenFD, maxBody: options.maxBody, state: state, handler: handler)
+                }
+                thread.name = "fcgi-\(listenFD)-\(index)"
+                thread.stackSize = 1 << 20
+                thread.start()
             }
-            thread.name = "fcgi-\(index)"
-            thread.stackSize = 1 << 20
-            thread.start()
+            return listenFD
         }
         waitForStop(stopSignals)
         state.stopping.store(true, ordering: .sequentiallyConsistent)
-        shutdown(listenFD, Int32(SHUT_RDWR))
+        for listenFD in listenFDs { shutdown(listenFD, Int32(SHUT_RDWR)) }
         let deadline = ContinuousClock.now + drainLimit
         while state.inFlight.load(ordering: .sequentiallyConsistent) > 0 && ContinuousClock.now < deadline {
             usleep(2_000)
@@ -85,6 +100,10 @@ public enum FastCGIServer {
             unlink(path)
             let fd = FCGX_OpenSocket(path, 1024)
             guard fd >= 0 else { fail("cannot listen on \(path)") }
+            var directory = stat()
+            let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+            if stat(parent.isEmpty ? "/" : parent, &directory) == 0 { chown(path, uid_t.max, directory.st_gid) }
+            chmod(path, 0o660)
             return fd
         }
     }

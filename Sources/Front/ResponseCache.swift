@@ -1,7 +1,9 @@
 import Synchronization
 
-/// The front's cache of encoded read responses: `shardCount` independently locked LRU shards,
-/// so concurrent hits on different keys rarely wait for each other.
+/// The front's cache of encoded read responses: up to 16 independently locked LRU shards, so
+/// concurrent hits on different keys rarely wait for each other. Each shard holds at least
+/// `minimumShardCapacity` entries (a small cache is one exact LRU); a large one evicts the
+/// least recently used entry of the key's shard.
 final class ResponseCache: Sendable {
     /// Counters for `/stats`.
     struct Stats: Sendable, Equatable {
@@ -17,9 +19,12 @@ final class ResponseCache: Sendable {
     private let capacity: Int
     private let invalidations = Atomic<Int>(0)
 
+    /// The fewest entries a shard holds when the cache is split.
+    static let minimumShardCapacity = 256
+
     /// A cache of at most `capacity` entries (0 disables it).
-    init(capacity: Int, shardCount: Int = 16) {
-        let count = max(1, min(shardCount, capacity))
+    init(capacity: Int, maximumShards: Int = 16) {
+        let count = max(1, min(maximumShards, capacity / Self.minimumShardCapacity))
         self.capacity = capacity
         shards = (0..<count).map { index in
             Shard(capacity: capacity / count + (index < capacity % count ? 1 : 0))

@@ -15,7 +15,11 @@ do {
                         catalogs: try flags.string("catalogs", default: "catalog-1,catalog-2").split(separator: ",").map(String.init),
                         orders: try flags.string("orders", default: "order-1,order-2").split(separator: ",").map(String.init))
     let routes = FrontRoutes(reads: reads, forwarding: Forwarding(client: client), health: health, admin: admin)
-    let options = ServerOptions(listen: try flags.listen(), threads: try flags.int("threads", default: 32, in: 1...1024))
+    var options = ServerOptions(listen: try flags.listen(), threads: try flags.int("threads", default: 32, in: 1...1024))
+    // Invalidations get a socket and threads of their own: a write waits for its invalidation,
+    // and the purchase that caused it may hold one of the front's public threads meanwhile.
+    let invalidationSocket = try flags.string("invalidation-socket", default: "")
+    if !invalidationSocket.isEmpty { options.add(.path(invalidationSocket), threads: 4) }
     Log.info("front starting with a \(cache.stats.capacity)-entry cache")
     FastCGIServer.run(options) { routes.handle($0) }
 } catch {

@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+
+/// A real Bazar stack for one test class: nginx and the five spawn-fcgi processes started by
+/// `nginx/bazarctl up` in a temporary `BAZAR_VAR`, on a free loopback port.
+final class Stack: @unchecked Sendable {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let adminToken = "integration-test-token"
+
+    let variables: URL
+    let port: Int
+    let client: HTTPClient
+    private let environment: [String: String]
+
+    /// Starts a stack; `extra` adds environment (e.g. `BAZAR_FRONT_ARGS`).
+    init(_ extra: [String: String] = [:]) throws {
+        variables = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("bazar-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: variables, withIntermediateDirectories: true)
+        port = try Self.freePort()
+        var environment = ProcessInfo.processInfo.environment
+        environment["BAZAR_VAR"] = variables.path
+        environment["BAZAR_PORT"] = "\(port)"
+        environment["BAZAR_BIN"] = Self.repository.appendingPathComponent(".build/debug").path
+        environment["BAZAR_ADMIN_TOKEN"] = Self.adminToken
+        environment["BAZAR_THREADS"] = "16"
+        environment.merge(extra) { $1 }
+        self.environment = environment
+        client = HTTPClient(base: "http://127.0.0.1:\(port)")
+        let (status, output) = try ctl("up")
+        guard status == 0 else { throw StackError.startFailed(output) }
+    }
+
+    /// `nginx/bazarctl ARGS…`: its exit status and output.
+    @discardableResult
+    func ctl(_ arguments: String...) throws -> (Int32, String) {
+        try run(Self.repository.appendingPathComponent("nginx/bazarctl").path, arguments)
+    }
+
+    /// Runs a program with the stack's environment.
+    func run(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    /// The pid of one process (`front`, `catalog-1`, …, `nginx`) from its pid file.
+    func pid(_ name: String) -> Int32? {
+        let file = variables.appendingPathComponent("run/\(name).pid")
+        return (try? String(contentsOf: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Stops everything and removes the directory.
+    func stop() {
+        _ = try? ctl("down")
+        try? FileManager.default.removeItem(at: variables)
+    }
+
+    /// Polls `/health` until every replica is up and the applied numbers agree pairwise.
+    func waitUntilLevel(timeout: TimeInterval = 10) async throws -> JSONValue {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last: JSONValue = .null
+        while Date() < deadline {
+            if let health = try? await client.get("/health"), health.status == 200 {
+                last = health.json
+                let replicas = health.json["replicas"].array
+                let applied = Dictionary(uniqueKeysWithValues: replicas.map { ($0["name"].string, $0["applied"].int) })
+                if replicas.allSatisfy({ $0["status"].string == "up" }),
+                   applied["catalog-1"] == applied["catalog-2"], applied["order-1"] == applied["order-2"] {
+                    return health.json
+                }
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        throw StackError.notLevel("\(last)")
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw StackError.startFailed("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+enum StackError: Error {
+    case startFailed(String)
+    case notLevel(String)
+}

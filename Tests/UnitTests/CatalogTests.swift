@@ -1,0 +1,403 @@
+@testable import BazarCore
+@testable import Catalog
+import FastCGI
+import Foundation
+import Store
+import XCTest
+
+/// Helpers for calling a tier's routes directly with a `Request` value.
+extension Response {
+    var json: JSON? { try? JSON.parse(body) }
+    var text: String { String(decoding: body, as: UTF8.self) }
+    func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+}
+
+func internalRequest(_ method: String, _ path: String, query: String = "", headers: [String: String] = [:],
+                     body: String = "") -> Request {
+    Request(method: method, path: path, query: query, headers: headers, body: Array(body.utf8), isInternal: true)
+}
+
+final class CatalogTests: XCTestCase {
+    private var directory: URL!
+    private var dbPath: String { directory.appendingPathComponent("c.db").path }
+
+    override func setUpWithError() throws {
+        directory = try TestSupport.makeTemporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func push(after: Int64, upTo: Int64, inSync: Bool, books: [Book] = []) -> [UInt8] {
+        JSON.object([("after", .int(after)), ("up_to", .int(upTo)), ("in_sync", .bool(inSync)),
+                     ("books", .array(books.map(\.json)))]).encoded()
+    }
+
+    private func makeBackup() throws -> (CatalogRoutes, Backup, CatalogMemory) {
+        let store = try CatalogStore(path: dbPath)
+        let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
+        let backup = Backup(store: store, memory: memory)
+        let routes = CatalogRoutes(name: "catalog-2", role: .backup(backup), reads: CatalogReads(name: "catalog-2", memory: memory))
+        return (routes, backup, memory)
+    }
+
+    /// A primary whose invalidations and replication go to `internalSocket` (the replicator is not started,
+    /// so writes do not wait for a backup).
+    private func makePrimary(internalSocket: String) throws -> (CatalogRoutes, CatalogMemory) {
+        let store = try CatalogStore(path: dbPath)
+        let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
+        let client = InternalClient(socketPath: internalSocket)
+        let primary = Primary(name: "catalog-1", store: store, memory: memory, invalidator: Invalidator(client: client),
+                              replicator: Replicator(client: client, backup: "catalog-2", memory: memory))
+        let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory))
+        return (routes, memory)
+    }
+
+    private var frontSocket: String { directory.appendingPathComponent("front.sock").path }
+
+    // MARK: CatalogMemory
+
+    func testMemoryBookAndApplied() {
+        let memory = CatalogMemory(books: defaultBooks, applied: 9)
+        XCTAssertEqual(memory.applied, 9)
+        let (book, seq) = memory.book(6)
+        XCTAssertEqual(book, defaultBooks[5])
+        XCTAssertEqual(seq, 9)
+        XCTAssertNil(memory.book(99).0)
+        XCTAssertNil(memory.book(0).0)
+    }
+
+    func testMemorySearchIgnoresCaseAndSortsByID() {
+        let shuffled = [defaultBooks[4], defaultBooks[0], defaultBooks[6], defaultBooks[1], defaultBooks[2]]
+        let memory = CatalogMemory(books: shuffled, applied: 0)
+        XCTAssertEqual(memory.search("distributed systems").0.map(\.id), [1, 2, 5])
+        XCTAssertEqual(memory.search("Distributed SYSTEMS").0.map(\.id), [1, 2, 5])
+        XCTAssertEqual(memory.search("undergraduate school").0.map(\.id), [3, 7])
+        XCTAssertEqual(memory.search("distributed").0, [])
+        XCTAssertEqual(memory.search("").0, [])
+    }
+
+    func testMemoryApplyTakesOnlyNewerVersionsAndAppliedGrows() {
+        let memory = CatalogMemory(books: defaultBooks, applied: 0)
+        var newer = defaultBooks[0]
+        newer.price = 99
+        newer.version = 4
+        memory.apply([newer], applied: 4)
+        XCTAssertEqual(memory.book(1).0, newer)
+        XCTAssertEqual(memory.applied, 4)
+        var older = defaultBooks[0]
+        older.price = 1
+        older.version = 3
+        memory.apply([older], applied: 3)
+        XCTAssertEqual(memory.book(1).0, newer)
+        XCTAssertEqual(memory.applied, 4)
+        // The search index follows the new state.
+        XCTAssertEqual(memory.search("distributed systems").0.first?.price, 99)
+    }
+
+    func testMemoryChangesAfter() {
+        let memory = CatalogMemory(books: defaultBooks, applied: 0)
+        XCTAssertEqual(memory.changes(after: 0).0, [])
+        var five = defaultBooks[4]
+        five.stock = 1
+        five.version = 5
+        var three = defaultBooks[2]
+        three.stock = 2
+        three.version = 3
+        memory.apply([five, three], applied: 5)
+        let (all, upTo) = memory.changes(after: 0)
+        XCTAssertEqual(all, [three, five])
+        XCTAssertEqual(upTo, 5)
+        XCTAssertEqual(memory.changes(after: 3).0, [five])
+        XCTAssertEqual(memory.changes(after: 5).0, [])
+    }
+
+    // MARK: CatalogRoutes on a backup
+
+    func testBackupWithoutLeaseAnswersReads503() throws {
+        let (routes, _, _) = try makeBackup()
+        for path in ["/catalog/info/1", "/catalog/search/distributed%20systems", "/catalog-2/info/6"] {
+            let response = routes.handle(internalRequest("GET", path))
+            XCTAssertEqual(response.status, 503, path)
+            XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "unavailable", path)
+            XCTAssertEqual(response.header("X-Upstream"), "catalog-2", path)
+        }
+    }
+
+    func testBackupHealthWithoutLeaseIsCatchingUp() throws {
+        let (routes, _, _) = try makeBackup()
+        let response = routes.handle(internalRequest("GET", "/catalog-2/health"))
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.text, "{\"name\":\"catalog-2\",\"role\":\"backup\",\"status\":\"catching_up\",\"applied\":0}")
+        XCTAssertEqual(response.header("X-Upstream"), "catalog-2")
+    }
+
+    func testInSyncPushGrantsALeaseForReads() throws {
+        let (routes, _, _) = try makeBackup()
+        let pushed = routes.handle(Request(method: "POST", path: "/catalog-2/replicate",
+                                           body: push(after: 0, upTo: 0, inSync: true), isInternal: true))
+        XCTAssertEqual(pushed.status, 200)
+        XCTAssertEqual(pushed.text, "{\"applied\":0}")
+        let info = routes.handle(internalRequest("GET", "/catalog/info/6"))
+        XCTAssertEqual(info.status, 200)
+        XCTAssertEqual(info.json.flatMap(Book.init(json:)), defaultBooks[5])
+        XCTAssertEqual(info.header("X-Bazar-Seq"), "0")
+        XCTAssertEqual(info.header("X-Bazar-Books"), "6")
+        let health = routes.handle(internalRequest("GET", "/catalog-2/health"))
+        XCTAssertEqual(health.json?["status"]?.stringValue, "up")
+    }
+
+    func testLeasedBackupSearch() throws {
+        let (routes, backup, _) = try makeBackup()
+        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true), receivedAt: .now)
+        let response = routes.handle(internalRequest("GET", "/catalog/search/Distributed%20Systems"))
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.json?["topic"]?.stringValue, "distributed systems")
+        XCTAssertEqual(response.json?["items"]?.arrayValue?.compactMap { $0["id"]?.int64Value }, [1, 2, 5])
+        XCTAssertEqual(response.json?["items"]?.arrayValue?.first?["title"]?.stringValue, defaultBooks[0].title)
+        XCTAssertEqual(response.header("X-Bazar-Books"), "1,2,5")
+        let unknown = routes.handle(internalRequest("GET", "/catalog/search/cooking"))
+        XCTAssertEqual(unknown.status, 200)
+        XCTAssertEqual(unknown.text, "{\"topic\":\"cooking\",\"items\":[]}")
+        XCTAssertEqual(unknown.header("X-Bazar-Books"), "")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/search/%FF")).status, 400)
+    }
+
+    func testExpiredLeaseAnswers503Again() throws {
+        let (routes, backup, _) = try makeBackup()
+        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true), receivedAt: .now - Replicator.lease - .milliseconds(50))
+        XCTAssertFalse(backup.leased)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1")).status, 503)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-2/health")).json?["status"]?.stringValue, "catching_up")
+        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true), receivedAt: .now)
+        XCTAssertTrue(backup.leased)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1")).status, 200)
+    }
+
+    func testPushNotInSyncAppliesButGrantsNoLease() throws {
+        let (routes, backup, memory) = try makeBackup()
+        var book = defaultBooks[0]
+        book.price = 99
+        book.stock = 3
+        book.version = 2
+        let response = backup.replicate(push(after: 0, upTo: 2, inSync: false, books: [book]), receivedAt: .now)
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.text, "{\"applied\":2}")
+        XCTAssertEqual(memory.book(1).0, book)
+        XCTAssertEqual(memory.applied, 2)
+        XCTAssertFalse(backup.leased)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1")).status, 503)
+        // The push was committed to the store before it was acknowledged.
+        let store = try CatalogStore(path: dbPath)
+        XCTAssertEqual(try store.books()[0], book)
+        XCTAssertEqual(try store.applied(), 2)
+    }
+
+    func testPushStartingAfterWhatTheBackupHoldsIs409WithItsApplied() throws {
+        let (routes, backup, memory) = try makeBackup()
+        var book = defaultBooks[1]
+        book.version = 7
+        book.stock = 0
+        let response = backup.replicate(push(after: 5, upTo: 7, inSync: true, books: [book]), receivedAt: .now)
+        XCTAssertEqual(response.status, 409)
+        XCTAssertEqual(response.text, "{\"applied\":0}")
+        XCTAssertEqual(memory.book(2).0, defaultBooks[1])
+        XCTAssertEqual(memory.applied, 0)
+        XCTAssertFalse(backup.leased, "a gap must not grant a lease")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/2")).status, 503)
+    }
+
+    func testRepeatedAndOlderPushesChangeNothing() throws {
+        let (_, backup, memory) = try makeBackup()
+        var book = defaultBooks[3]
+        book.stock = 9
+        book.version = 4
+        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, inSync: false, books: [book]), receivedAt: .now).status, 200)
+        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, inSync: false, books: [book]), receivedAt: .now).status, 200)
+        var older = defaultBooks[3]
+        older.stock = 50
+        older.version = 3
+        let response = backup.replicate(push(after: 2, upTo: 3, inSync: false, books: [older]), receivedAt: .now)
+        XCTAssertEqual(response.text, "{\"applied\":4}")
+        XCTAssertEqual(memory.book(4).0, book)
+        XCTAssertEqual(try CatalogStore(path: dbPath).books()[3], book)
+    }
+
+    func testMalformedPushIs400() throws {
+        let (routes, backup, memory) = try makeBackup()
+        for body in ["", "{}", "not json", "{\"after\":0,\"up_to\":1,\"in_sync\":\"yes\",\"books\":[]}",
+                     "{\"after\":0,\"up_to\":1,\"in_sync\":true}"] {
+            let response = routes.handle(internalRequest("POST", "/catalog-2/replicate", body: body))
+            XCTAssertEqual(response.status, 400, body)
+        }
+        XCTAssertEqual(memory.applied, 0)
+        XCTAssertFalse(backup.leased)
+    }
+
+    func testBackupRefusesPrimaryOperations() throws {
+        let (routes, _, memory) = try makeBackup()
+        let take = routes.handle(internalRequest("POST", "/catalog-primary/take/1", headers: ["X-Bazar-Key": "k"]))
+        XCTAssertEqual(take.status, 503)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":2}")).status, 503)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-primary/takes", query: "after=0")).status, 503)
+        XCTAssertEqual(memory.book(1).0, defaultBooks[0])
+    }
+
+    func testRoutingErrors() throws {
+        let (routes, backup, _) = try makeBackup()
+        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true), receivedAt: .now)
+        let publicRequest = Request(method: "GET", path: "/catalog/info/1")
+        XCTAssertEqual(routes.handle(publicRequest).status, 404, "the public listener must not reach a replica")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog")).status, 404)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/")).status, 404)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/nothing")).status, 404)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog/info/1")).status, 404)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1/extra")).status, 404)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/0")).status, 400)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/abc")).status, 400)
+        let unknown = routes.handle(internalRequest("GET", "/catalog/info/99"))
+        XCTAssertEqual(unknown.status, 404)
+        XCTAssertEqual(unknown.json?["error"]?["code"]?.stringValue, "not_found")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/é")).status, 404)
+    }
+
+    // MARK: CatalogRoutes on a primary
+
+    func testPrimaryReadsAndHealthNeedNoLease() throws {
+        let (routes, _) = try makePrimary(internalSocket: frontSocket)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/3")).json.flatMap(Book.init(json:)), defaultBooks[2])
+        let health = routes.handle(internalRequest("GET", "/catalog-1/health"))
+        XCTAssertEqual(health.text, "{\"name\":\"catalog-1\",\"role\":\"primary\",\"status\":\"up\",\"applied\":0}")
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-1/replicate", body: "{}")).status, 404)
+    }
+
+    func testPrimaryUpdateInvalidatesTheFrontBeforeCommitting() throws {
+        let path = dbPath
+        let versionsSeen = LockedBox<[Int64]>([])
+        let front = try TestHTTPServer(path: frontSocket) { _ in
+            // What the store holds while the front is dropping its copies.
+            let version = (try? CatalogStore(path: path).books()[0].version) ?? -1
+            versionsSeen.withLock { $0.append(version) }
+            return (200, "{\"dropped\":1}", [])
+        }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        let response = routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":12.5,\"stock_delta\":-10}"))
+        XCTAssertEqual(response.status, 200, response.text)
+        var expected = defaultBooks[0]
+        expected.price = 12.5
+        expected.stock -= 10
+        expected.version = 1
+        XCTAssertEqual(response.json.flatMap(Book.init(json:)), expected)
+        XCTAssertEqual(response.header("X-Upstream"), "catalog-1")
+        XCTAssertEqual(memory.book(1).0, expected)
+        XCTAssertEqual(memory.applied, 1)
+        XCTAssertEqual(try CatalogStore(path: dbPath).books()[0], expected)
+        XCTAssertEqual(front.requests.map(\.path), ["/front/invalidate"])
+        XCTAssertEqual(front.requests.first?.method, "POST")
+        XCTAssertEqual(front.requests.first?.bodyText, "{\"book\":1,\"seq\":1}")
+        XCTAssertEqual(versionsSeen.withLock { $0 }, [0], "the invalidation must happen before the write is stored")
+    }
+
+    func testPrimaryRejectedUpdateChangesNothingAndInvalidatesNothing() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        let below = routes.handle(internalRequest("POST", "/catalog-primary/update/2", body: "{\"stock_delta\":-101}"))
+        XCTAssertEqual(below.status, 409)
+        XCTAssertEqual(below.json?["error"]?["code"]?.stringValue, "out_of_stock")
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/2", body: "{\"stock\":-1}")).status, 400)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/99", body: "{\"stock\":1}")).status, 404)
+        XCTAssertEqual(memory.book(2).0, defaultBooks[1])
+        XCTAssertEqual(memory.applied, 0)
+        XCTAssertEqual(front.requests.count, 0)
+        XCTAssertEqual(try CatalogStore(path: dbPath).applied(), 0)
+    }
+
+    func testPrimaryTakeReplayAndKeyReuse() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        let first = routes.handle(internalRequest("POST", "/catalog-primary/take/3", headers: ["X-Bazar-Key": "client:a"]))
+        XCTAssertEqual(first.status, 200, first.text)
+        let order = try XCTUnwrap(first.json?["order"].flatMap(Order.init(json:)))
+        XCTAssertEqual(order.number, 1)
+        XCTAssertEqual(order.bookID, 3)
+        XCTAssertEqual(order.key, "client:a")
+        XCTAssertEqual(order.title, defaultBooks[2].title)
+        XCTAssertEqual(first.json?["replayed"]?.boolValue, false)
+        XCTAssertEqual(first.json?["book"].flatMap(Book.init(json:))?.stock, defaultBooks[2].stock - 1)
+        XCTAssertEqual(first.json?["book"].flatMap(Book.init(json:))?.version, 1)
+
+        let second = routes.handle(internalRequest("POST", "/catalog-primary/take/3", headers: ["X-Bazar-Key": "client:b"]))
+        XCTAssertEqual(second.json?["order"]?["number"]?.int64Value, 2)
+
+        let replay = routes.handle(internalRequest("POST", "/catalog-primary/take/3", headers: ["X-Bazar-Key": "client:a"]))
+        XCTAssertEqual(replay.status, 200)
+        XCTAssertEqual(replay.json?["replayed"]?.boolValue, true)
+        XCTAssertEqual(replay.json?["order"].flatMap(Order.init(json:)), order)
+        XCTAssertEqual(memory.book(3).0?.stock, defaultBooks[2].stock - 2, "a replay buys nothing more")
+
+        let otherBook = routes.handle(internalRequest("POST", "/catalog-primary/take/4", headers: ["X-Bazar-Key": "client:a"]))
+        XCTAssertEqual(otherBook.status, 400)
+        XCTAssertEqual(memory.book(4).0, defaultBooks[3])
+
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/take/99", headers: ["X-Bazar-Key": "c"])).status, 404)
+        XCTAssertEqual(memory.applied, 2)
+        XCTAssertEqual(front.requests.map(\.bodyText), ["{\"book\":3,\"seq\":1}", "{\"book\":3,\"seq\":2}"])
+
+        let takes = routes.handle(internalRequest("GET", "/catalog-primary/takes", query: "after=1"))
+        XCTAssertEqual(takes.status, 200)
+        XCTAssertEqual(takes.json?["orders"]?.arrayValue?.compactMap(Order.init(json:)).map(\.key), ["client:b"])
+        let all = routes.handle(internalRequest("GET", "/catalog-primary/takes"))
+        XCTAssertEqual(all.json?["orders"]?.arrayValue?.count, 2)
+    }
+
+    func testPrimaryTakeAtStockZeroIs409AndChangesNothing() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/5", body: "{\"stock\":1}")).status, 200)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/take/5", headers: ["X-Bazar-Key": "k1"])).status, 200)
+        let empty = routes.handle(internalRequest("POST", "/catalog-primary/take/5", headers: ["X-Bazar-Key": "k2"]))
+        XCTAssertEqual(empty.status, 409)
+        XCTAssertEqual(empty.json?["error"]?["code"]?.stringValue, "out_of_stock")
+        XCTAssertEqual(memory.book(5).0?.stock, 0)
+        XCTAssertEqual(memory.applied, 2)
+        XCTAssertEqual(front.requests.count, 2, "no invalidation for a take that cannot happen")
+        let store = try CatalogStore(path: dbPath)
+        XCTAssertEqual(try store.takes(after: 0, limit: 10).map(\.key), ["k1"])
+        XCTAssertEqual(try store.books()[4].stock, 0)
+    }
+
+    func testPrimaryWriteIsNotAppliedWhenTheFrontRefusesTheInvalidation() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (500, "{}", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        let update = routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":1}"))
+        XCTAssertEqual(update.status, 503)
+        let take = routes.handle(internalRequest("POST", "/catalog-primary/take/1", headers: ["X-Bazar-Key": "k"]))
+        XCTAssertEqual(take.status, 503)
+        XCTAssertEqual(memory.book(1).0, defaultBooks[0])
+        XCTAssertEqual(memory.applied, 0)
+        let store = try CatalogStore(path: dbPath)
+        XCTAssertEqual(try store.books(), defaultBooks)
+        XCTAssertNil(try store.take(key: "k"))
+    }
+
+    func testPrimaryWritesWhenNginxReportsTheFrontDown() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (502, "bad gateway", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        let update = routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}"))
+        XCTAssertEqual(update.status, 200, update.text)
+        XCTAssertEqual(memory.book(1).0?.price, 3)
+    }
+
+    func testPrimaryWriteFailsWhenNothingAnswersOnTheInternalSocket() throws {
+        let (routes, memory) = try makePrimary(internalSocket: directory.appendingPathComponent("none.sock").path)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}")).status, 503)
+        XCTAssertEqual(memory.book(1).0, defaultBooks[0])
+    }
+}

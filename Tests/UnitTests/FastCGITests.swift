@@ -1,0 +1,453 @@
+import BazarCore
+@testable import FastCGI
+import Foundation
+import Glibc
+import XCTest
+
+// MARK: - Shared test support (used by several files of this target)
+
+enum TestSupport {
+    /// The repository root: this file is `<root>/Tests/UnitTests/FastCGITests.swift`.
+    static let repoRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A product built by `swift build` (the Makefile builds before it tests).
+    static func product(_ name: String) -> URL {
+        repoRoot.appendingPathComponent(".build/debug/\(name)")
+    }
+
+    /// A fresh directory with a short path (unix socket paths must fit in 108 bytes).
+    static func makeTemporaryDirectory() throws -> URL {
+        var template = Array("/tmp/bzu-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw POSIXError(.EIO)
+        }
+        return URL(fileURLWithPath: String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// An executable found in the usual places, or nil.
+    static func tool(_ name: String) -> String? {
+        ["/usr/bin", "/usr/local/bin", "/bin"].map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+    }
+
+    /// Whether a unix socket at `path` accepts connections.
+    static func canConnect(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        } == 0
+    }
+
+    /// Polls `condition` every 5 ms until it holds or `seconds` pass.
+    static func waitFor(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(5_000)
+        }
+        return condition()
+    }
+}
+
+/// The parsed stdout of one `cgi-fcgi` call: a FastCGI responder's `Status:` header block and body.
+struct CGIAnswer {
+    var raw: [UInt8]
+    var statusLine: String
+    var headers: [(String, String)]
+    var body: [UInt8]
+
+    /// The numeric status of `Status: 200 OK`, 0 when there was no answer.
+    var status: Int {
+        guard statusLine.hasPrefix("Status: ") else { return 0 }
+        return Int(statusLine.dropFirst(8).prefix(3)) ?? 0
+    }
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var json: JSON? { try? JSON.parse(body) }
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    init(raw: [UInt8]) {
+        self.raw = raw
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        var headEnd: Int?
+        if raw.count >= 4 {
+            for index in 0...(raw.count - 4) where Array(raw[index..<(index + 4)]) == separator {
+                headEnd = index
+                break
+            }
+        }
+        guard let headEnd else {
+            statusLine = ""
+            headers = []
+            body = []
+            return
+        }
+        let lines = String(decoding: raw[..<headEnd], as: UTF8.self).components(separatedBy: "\r\n")
+        statusLine = lines.first ?? ""
+        headers = lines.dropFirst().compactMap { line in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+        }
+        body = Array(raw[(headEnd + 4)...])
+    }
+}
+
+/// Sends one request to a FastCGI responder's unix socket with libfcgi's `cgi-fcgi` tool, as nginx would.
+func cgiFCGI(socket: String, method: String, uri: String, internal isInternal: Bool = true,
+             headers: [String: String] = [:], contentLength: Int? = nil, body: [UInt8] = []) throws -> CGIAnswer {
+    guard let cgi = TestSupport.tool("cgi-fcgi") else {
+        throw XCTSkip("cgi-fcgi (libfcgi-bin) is not installed")
+    }
+    var environment = ["REQUEST_METHOD": method, "REQUEST_URI": uri, "SCRIPT_NAME": "",
+                       "QUERY_STRING": uri.firstIndex(of: "?").map { String(uri[uri.index(after: $0)...]) } ?? "",
+                       "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1"]
+    if isInternal { environment["BAZAR_LISTENER"] = "internal" }
+    if let length = contentLength ?? (body.isEmpty ? nil : body.count) {
+        environment["CONTENT_LENGTH"] = "\(length)"
+        environment["CONTENT_TYPE"] = "application/json"
+    }
+    for (name, value) in headers {
+        environment["HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_")] = value
+    }
+    let process = Process()
+    // `timeout` bounds a call to a responder that never answers (or died mid-request).
+    process.executableURL = URL(fileURLWithPath: TestSupport.tool("timeout") ?? "/usr/bin/timeout")
+    process.arguments = ["5", cgi, "-bind", "-connect", socket]
+    process.environment = environment
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    let input = Pipe()
+    process.standardInput = body.isEmpty ? FileHandle.nullDevice : input
+    try process.run()
+    if !body.isEmpty {
+        let writer = input.fileHandleForWriting
+        let data = Data(body)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            try? writer.write(contentsOf: data)
+            try? writer.close()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 5)
+    }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CGIAnswer(raw: Array(data))
+}
+
+/// A real `bazar-catalog` responder listening on a socket in a temporary directory.
+final class CatalogProcess: @unchecked Sendable {
+    let process = Process()
+    let directory: URL
+    let socket: String
+    let log: URL
+
+    init(directory: URL, name: String = "catalog-1", role: String = "primary",
+         file: StaticString = #filePath, line: UInt = #line) throws {
+        self.directory = directory
+        socket = directory.appendingPathComponent("c.sock").path
+        log = directory.appendingPathComponent("\(name).log")
+        let binary = TestSupport.product("bazar-catalog")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            XCTFail("\(binary.path) is missing: run `swift build` before `swift test`", file: file, line: line)
+            throw POSIXError(.ENOENT)
+        }
+        process.executableURL = binary
+        process.arguments = ["--name", name, "--role", role, "--peer", "catalog-2",
+                             "--db", directory.appendingPathComponent("c.db").path,
+                             "--internal", directory.appendingPathComponent("none.sock").path,
+                             "--socket", socket, "--threads", "4"]
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let listening = TestSupport.waitFor(seconds: 10) { [socket, process] in
+            !process.isRunning || TestSupport.canConnect(socket)
+        }
+        guard listening, process.isRunning else {
+            XCTFail("bazar-catalog did not start listening: \(logTail())", file: file, line: line)
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    func request(_ method: String, _ uri: String, internal isInternal: Bool = true, headers: [String: String] = [:],
+                 contentLength: Int? = nil, body: [UInt8] = []) throws -> CGIAnswer {
+        try cgiFCGI(socket: socket, method: method, uri: uri, internal: isInternal, headers: headers,
+                    contentLength: contentLength, body: body)
+    }
+
+    /// The end of the responder's stderr, for failure messages.
+    func logTail() -> String {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return String(text.suffix(1500))
+    }
+
+    /// The crash line and the first project frames of a crash report in the log, or its tail.
+    func crashSummary() -> String {
+        let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").components(separatedBy: "\n")
+        let crash = lines.filter { $0.contains("Program crashed") || $0.contains("Fatal error") }
+        let frames = lines.filter { $0.contains(" at \(TestSupport.repoRoot.path)/Sources/") }.prefix(2)
+            .map { $0.components(separatedBy: " in ").dropFirst().joined(separator: " in ") }
+        let summary = (crash + frames).joined(separator: " | ")
+        return summary.isEmpty ? logTail() : summary
+    }
+
+    /// Waits up to `seconds` for the process to end; true when it did.
+    func waitForExit(seconds: Double) -> Bool {
+        TestSupport.waitFor(seconds: seconds) { !process.isRunning }
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+// MARK: - FastCGI
+
+final class FastCGITests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try TestSupport.makeTemporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    // MARK: Response.encoded()
+
+    func testEncodedWritesStatusLineHeadersInOrderLengthAndBody() {
+        let response = Response(status: 404, headers: [("Content-Type", "application/json"), ("X-Upstream", "catalog-1")],
+                                body: Array("{}".utf8))
+        XCTAssertEqual(text(response.encoded()),
+                       "Status: 404 Not Found\r\nContent-Type: application/json\r\nX-Upstream: catalog-1\r\n"
+                           + "Content-Length: 2\r\n\r\n{}")
+    }
+
+    func testEncodedEmptyBodyHasZeroContentLength() {
+        XCTAssertEqual(text(Response(status: 204).encoded()), "Status: 204 No Content\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    func testEncodedContentLengthCountsBytesNotCharacters() {
+        let body = Array("\"€\"".utf8)   // 3 characters, 5 bytes
+        let encoded = Response(status: 200, body: body).encoded()
+        XCTAssertEqual(text(encoded), "Status: 200 OK\r\nContent-Length: 5\r\n\r\n\"€\"")
+        XCTAssertEqual(Array(encoded.suffix(5)), body)
+    }
+
+    func testEncodedKeepsBinaryBodyBytes() {
+        let body: [UInt8] = [0, 255, 13, 10, 13, 10, 1]
+        let encoded = Response(status: 200, body: body).encoded()
+        XCTAssertEqual(Array(encoded.suffix(body.count)), body)
+        XCTAssertTrue(text(encoded).hasPrefix("Status: 200 OK\r\nContent-Length: 7\r\n\r\n"))
+    }
+
+    func testReasonPhrasesOfEveryStatusTheProjectUses() {
+        let expected = [200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+                        404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
+                        500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+                        504: "Gateway Timeout"]
+        for (status, reason) in expected {
+            XCTAssertEqual(Response.reason(status), reason, "status \(status)")
+            XCTAssertTrue(text(Response(status: status).encoded()).hasPrefix("Status: \(status) \(reason)\r\n"))
+        }
+        // Any other status still gets a non-empty phrase, so the status line stays well formed.
+        XCTAssertFalse(Response.reason(418).isEmpty)
+        XCTAssertTrue(text(Response(status: 418).encoded()).hasPrefix("Status: 418 "))
+    }
+
+    func testPreencodedPassesBytesThroughUnchanged() {
+        let bytes = Response(status: 200, headers: [("X-Cache", "HIT")], body: Array("{\"id\":1}".utf8)).encoded()
+        let cached = Response.preencoded(status: 200, bytes: bytes)
+        XCTAssertEqual(cached.encoded(), bytes)
+        XCTAssertEqual(cached.status, 200)
+        // Even bytes that are not a valid header block are passed as they are.
+        XCTAssertEqual(Response.preencoded(status: 503, bytes: [1, 2, 3]).encoded(), [1, 2, 3])
+    }
+
+    func testJSONResponseCarriesContentType() {
+        let response = Response.json(200, .object([("a", .int(1))]), headers: [("X-Upstream", "order-1")])
+        XCTAssertEqual(text(response.encoded()),
+                       "Status: 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nX-Upstream: order-1\r\n"
+                           + "Content-Length: 7\r\n\r\n{\"a\":1}")
+    }
+
+    // MARK: Request
+
+    func testHeaderLookupByUsualName() {
+        let request = Request(method: "PUT", path: "/update/1",
+                              headers: ["Authorization": "Bearer t", "idempotency-key": "abc", "X-Bazar-Key": "k"])
+        XCTAssertEqual(request.header("Authorization"), "Bearer t")
+        XCTAssertEqual(request.header("authorization"), "Bearer t")
+        XCTAssertEqual(request.header("Idempotency-Key"), "abc")
+        XCTAssertEqual(request.header("IDEMPOTENCY-KEY"), "abc")
+        XCTAssertEqual(request.header("X-Bazar-Key"), "k")
+        XCTAssertNil(request.header("Idempotency"))
+        XCTAssertNil(request.header("Content-Length"))
+        XCTAssertEqual(request.cgiHeaders["HTTP_IDEMPOTENCY_KEY"], "abc")
+    }
+
+    func testHeaderLookupOfCGIHeadersAsLibFCGIPassesThem() {
+        var request = Request(method: "GET", path: "/")
+        request.cgiHeaders = ["HTTP_IDEMPOTENCY_KEY": "k-1", "HTTP_X_BAZAR_KEY": "client:k-1"]
+        XCTAssertEqual(request.header("Idempotency-Key"), "k-1")
+        XCTAssertEqual(request.header("X-Bazar-Key"), "client:k-1")
+    }
+
+    func testRequestDefaults() {
+        let request = Request(method: "GET", path: "/info/1")
+        XCTAssertEqual(request.query, "")
+        XCTAssertEqual(request.body, [])
+        XCTAssertFalse(request.bodyTooLarge)
+        XCTAssertFalse(request.isInternal)
+        XCTAssertTrue(request.cgiHeaders.isEmpty)
+    }
+
+    func testServerOptionsDefaultsAndClamping() {
+        let options = FastCGI.ServerOptions()
+        XCTAssertEqual(options.listeners.map(\.threads), [32])
+        XCTAssertEqual(options.maxBody, 64 * 1024)
+        guard case .inherited = options.listeners.first?.listen else { return XCTFail("default listen should be fd 0") }
+        XCTAssertEqual(ServerOptions(threads: 0).listeners.map(\.threads), [1])
+        XCTAssertEqual(ServerOptions(threads: -5).listeners.map(\.threads), [1])
+        var two = ServerOptions(listen: .path("/tmp/a.sock"), threads: 8)
+        two.add(.path("/tmp/b.sock"), threads: 0)
+        XCTAssertEqual(two.listeners.map(\.threads), [8, 1])
+    }
+
+    // MARK: A real responder (bazar-catalog) driven by cgi-fcgi
+
+    func testRealServerAnswersInternalInfoRequest() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        let answer = try catalog.request("GET", "/catalog/info/6")
+        XCTAssertEqual(answer.statusLine, "Status: 200 OK", catalog.logTail())
+        XCTAssertEqual(answer.header("Content-Type"), "application/json; charset=utf-8")
+        XCTAssertEqual(answer.header("X-Upstream"), "catalog-1")
+        XCTAssertEqual(answer.header("Content-Length"), "\(answer.body.count)")
+        let book = try XCTUnwrap(answer.json.flatMap(Book.init(json:)), answer.text)
+        XCTAssertEqual(book.id, 6)
+        XCTAssertEqual(book.title, "Why theory classes are so hard.")
+        XCTAssertEqual(book.topic, "undergraduate school")
+        XCTAssertGreaterThan(book.stock, 0)
+    }
+
+    func testRealServerAnswersPublicListener404() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        let answer = try catalog.request("GET", "/catalog/info/6", internal: false)
+        XCTAssertEqual(answer.statusLine, "Status: 404 Not Found")
+        XCTAssertEqual(answer.json?["error"]?["code"]?.stringValue, "not_found")
+        // The same responder still serves the internal listener afterwards.
+        XCTAssertEqual(try catalog.request("GET", "/catalog/info/6").status, 200)
+    }
+
+    func testRealServerPassesPostBodyToHandler() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        let body = Array("{\"x\":1234}".utf8)
+        XCTAssertEqual(body.count, 10)
+        let answer = try catalog.request("POST", "/catalog-primary/update/1", body: body)
+        // Only a handler that read the body can name its unknown key.
+        XCTAssertEqual(answer.statusLine, "Status: 400 Bad Request")
+        XCTAssertTrue(answer.json?["error"]?["message"]?.stringValue?.contains("\"x\"") == true, answer.text)
+        // Without the body the handler answers a different 400.
+        let empty = try catalog.request("POST", "/catalog-primary/update/1")
+        XCTAssertEqual(empty.status, 400)
+        XCTAssertEqual(empty.json?["error"]?["message"]?.stringValue, "The body must be a JSON object.")
+    }
+
+    func testRealServerReadsBodiesUpTo64KiBAndLeavesLongerOnesUnread() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        func body(length: Int) -> [UInt8] {
+            var body = Array("{\"x\":1".utf8)
+            body += [UInt8](repeating: UInt8(ascii: " "), count: length - body.count - 1)
+            body.append(UInt8(ascii: "}"))
+            return body
+        }
+        let atLimit = try catalog.request("POST", "/catalog-primary/update/1", body: body(length: 65_536))
+        XCTAssertEqual(atLimit.status, 400)
+        XCTAssertTrue(atLimit.json?["error"]?["message"]?.stringValue?.contains("\"x\"") == true,
+                      "a 64 KiB body must reach the handler: \(atLimit.text)")
+        let overLimit = try catalog.request("POST", "/catalog-primary/update/1", body: body(length: 65_537))
+        // The longer body was not read, so the handler saw an empty one.
+        XCTAssertEqual(overLimit.status, 400)
+        XCTAssertEqual(overLimit.json?["error"]?["message"]?.stringValue, "The body must be a JSON object.")
+        // The unread body did not upset the responder.
+        XCTAssertEqual(try catalog.request("GET", "/catalog/info/1").status, 200)
+    }
+
+    func testRealServerPassesQueryStringAndHeaders() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        let takes = try catalog.request("GET", "/catalog-primary/takes?after=0")
+        XCTAssertEqual(takes.status, 200, takes.text)
+        XCTAssertEqual(takes.text, "{\"orders\":[]}")
+
+        let noKey = try catalog.request("POST", "/catalog-primary/take/1")
+        XCTAssertEqual(noKey.status, 400)
+        XCTAssertEqual(noKey.json?["error"]?["message"]?.stringValue, "X-Bazar-Key is required.")
+        // With the header the take gets past the check, and fails (no front to invalidate): nothing changes.
+        let keyed = try catalog.request("POST", "/catalog-primary/take/1", headers: ["X-Bazar-Key": "client:abc"])
+        XCTAssertEqual(keyed.status, 503, keyed.text)
+        XCTAssertEqual(keyed.json?["error"]?["code"]?.stringValue, "unavailable")
+        let book = try catalog.request("GET", "/catalog/info/1").json.flatMap(Book.init(json:))
+        XCTAssertEqual(book?.stock, defaultBooks[0].stock)
+        XCTAssertEqual(book?.version, 0)
+    }
+
+    func testRealServerAnswersConcurrentRequests() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        let statuses = LockedBox<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            let status = (try? catalog.request("GET", "/catalog/info/\(index % 7 + 1)"))?.status ?? -1
+            statuses.withLock { $0.append(status) }
+        }
+        XCTAssertEqual(statuses.withLock { $0 }, [Int](repeating: 200, count: 8))
+    }
+
+    func testRealServerExitsZeroWithinOneSecondOfSIGTERM() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        XCTAssertEqual(try catalog.request("GET", "/catalog/health").status, 200)
+        let sent = Date()
+        XCTAssertEqual(kill(catalog.process.processIdentifier, SIGTERM), 0)
+        XCTAssertTrue(catalog.waitForExit(seconds: 1), "still running 1 s after SIGTERM")
+        if !catalog.process.isRunning {
+            XCTAssertLessThan(Date().timeIntervalSince(sent), 1.0)
+            XCTAssertEqual(catalog.process.terminationReason, .exit, catalog.logTail())
+            XCTAssertEqual(catalog.process.terminationStatus, 0, catalog.logTail())
+        }
+    }
+}
+
+/// A tiny lock-protected box for values shared with test threads.
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

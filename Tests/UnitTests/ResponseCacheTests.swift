@@ -1,0 +1,399 @@
+import BazarCore
+import FastCGI
+import Foundation
+@testable import Front
+import XCTest
+
+final class ResponseCacheTests: XCTestCase {
+    private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    // MARK: LRUShard
+
+    func testHitAfterFill() {
+        var shard = LRUShard(capacity: 4)
+        XCTAssertTrue(shard.fill("info/1", bytes("one"), books: [1], seq: 0))
+        XCTAssertEqual(shard.lookup("info/1"), bytes("one"))
+        XCTAssertEqual(shard.lookup("info/1"), bytes("one"))
+        XCTAssertNil(shard.lookup("info/2"))
+        XCTAssertEqual(shard.count, 1)
+        XCTAssertEqual(shard.hits, 2)
+        XCTAssertEqual(shard.misses, 1)
+        XCTAssertEqual(shard.evictions, 0)
+    }
+
+    func testRefillReplacesTheValueWithoutEvicting() {
+        var shard = LRUShard(capacity: 2)
+        _ = shard.fill("a", bytes("1"), books: [1], seq: 0)
+        _ = shard.fill("b", bytes("2"), books: [2], seq: 0)
+        _ = shard.fill("a", bytes("3"), books: [1], seq: 1)
+        XCTAssertEqual(shard.count, 2)
+        XCTAssertEqual(shard.evictions, 0)
+        XCTAssertEqual(shard.lookup("a"), bytes("3"))
+        XCTAssertEqual(shard.lookup("b"), bytes("2"))
+    }
+
+    func testLeastRecentlyUsedIsEvictedFirst() {
+        var shard = LRUShard(capacity: 2)
+        _ = shard.fill("a", bytes("a"), books: [1], seq: 0)
+        _ = shard.fill("b", bytes("b"), books: [2], seq: 0)
+        XCTAssertEqual(shard.lookup("a"), bytes("a"))   // a is now the most recently used
+        _ = shard.fill("c", bytes("c"), books: [3], seq: 0)
+        XCTAssertNil(shard.lookup("b"), "b was the least recently used")
+        XCTAssertEqual(shard.lookup("a"), bytes("a"))
+        XCTAssertEqual(shard.lookup("c"), bytes("c"))
+        XCTAssertEqual(shard.count, 2)
+        XCTAssertEqual(shard.evictions, 1)
+    }
+
+    func testWithoutLookupsTheOldestFillIsEvicted() {
+        var shard = LRUShard(capacity: 2)
+        _ = shard.fill("a", bytes("a"), books: [1], seq: 0)
+        _ = shard.fill("b", bytes("b"), books: [2], seq: 0)
+        _ = shard.fill("c", bytes("c"), books: [3], seq: 0)
+        XCTAssertNil(shard.lookup("a"))
+        XCTAssertNotNil(shard.lookup("b"))
+        XCTAssertNotNil(shard.lookup("c"))
+        // A refill counts as a use: b refilled, then d evicts c.
+        _ = shard.fill("b", bytes("b2"), books: [2], seq: 0)
+        _ = shard.fill("d", bytes("d"), books: [4], seq: 0)
+        XCTAssertNil(shard.lookup("c"))
+        XCTAssertEqual(shard.lookup("b"), bytes("b2"))
+        XCTAssertEqual(shard.evictions, 2)
+    }
+
+    func testCapacityOneKeepsOnlyTheLastFill() {
+        var shard = LRUShard(capacity: 1)
+        for key in ["a", "b", "c"] { _ = shard.fill(key, bytes(key), books: [], seq: 0) }
+        XCTAssertEqual(shard.count, 1)
+        XCTAssertEqual(shard.lookup("c"), bytes("c"))
+        XCTAssertNil(shard.lookup("a"))
+        XCTAssertEqual(shard.evictions, 2)
+    }
+
+    func testCapacityZeroCachesNothing() {
+        var shard = LRUShard(capacity: 0)
+        XCTAssertFalse(shard.fill("a", bytes("a"), books: [1], seq: 0))
+        XCTAssertNil(shard.lookup("a"))
+        XCTAssertEqual(shard.count, 0)
+        XCTAssertEqual(shard.misses, 1)
+    }
+
+    func testInvalidateDropsInfoAndSearchEntriesHoldingTheBook() {
+        var shard = LRUShard(capacity: 10)
+        _ = shard.fill("info/1", bytes("1"), books: [1], seq: 0)
+        _ = shard.fill("info/2", bytes("2"), books: [2], seq: 0)
+        _ = shard.fill("search/distributed systems", bytes("ds"), books: [1, 2, 5], seq: 0)
+        _ = shard.fill("search/undergraduate school", bytes("us"), books: [3, 4, 6, 7], seq: 0)
+        _ = shard.fill("search/unknown", bytes("none"), books: [], seq: 0)
+        XCTAssertEqual(shard.invalidate(book: 1, seq: 3), 2)
+        XCTAssertNil(shard.lookup("info/1"))
+        XCTAssertNil(shard.lookup("search/distributed systems"))
+        XCTAssertEqual(shard.lookup("info/2"), bytes("2"))
+        XCTAssertEqual(shard.lookup("search/undergraduate school"), bytes("us"))
+        XCTAssertEqual(shard.lookup("search/unknown"), bytes("none"))
+        XCTAssertEqual(shard.count, 3)
+        XCTAssertEqual(shard.evictions, 0, "an invalidation is not an eviction")
+        // Book 2's search entry is gone; only info/2 still holds it.
+        XCTAssertEqual(shard.invalidate(book: 2, seq: 4), 1)
+        XCTAssertEqual(shard.invalidate(book: 2, seq: 5), 0)
+        XCTAssertEqual(shard.invalidate(book: 42, seq: 5), 0)
+        XCTAssertEqual(shard.count, 2)
+    }
+
+    func testFillOlderThanAnAnnouncedInvalidationIsRefused() {
+        var shard = LRUShard(capacity: 10)
+        _ = shard.invalidate(book: 1, seq: 10)
+        XCTAssertFalse(shard.fill("info/1", bytes("stale"), books: [1], seq: 9))
+        XCTAssertNil(shard.lookup("info/1"))
+        XCTAssertFalse(shard.fill("search/ds", bytes("stale"), books: [2, 1, 5], seq: 9))
+        XCTAssertNil(shard.lookup("search/ds"))
+        // A response reflecting the write itself, or a later one, is accepted.
+        XCTAssertTrue(shard.fill("info/1", bytes("fresh"), books: [1], seq: 10))
+        XCTAssertEqual(shard.lookup("info/1"), bytes("fresh"))
+        XCTAssertTrue(shard.fill("search/ds", bytes("fresh"), books: [2, 1, 5], seq: 11))
+        // Other books are not affected.
+        XCTAssertTrue(shard.fill("info/2", bytes("two"), books: [2], seq: 0))
+    }
+
+    func testAnnouncedSequenceNumberNeverGoesBack() {
+        var shard = LRUShard(capacity: 10)
+        _ = shard.invalidate(book: 1, seq: 10)
+        _ = shard.invalidate(book: 1, seq: 4)   // a late, older invalidation
+        XCTAssertFalse(shard.fill("info/1", bytes("stale"), books: [1], seq: 9))
+        XCTAssertTrue(shard.fill("info/1", bytes("fresh"), books: [1], seq: 10))
+    }
+
+    func testRefusedFillKeepsTheExistingEntryOut() {
+        var shard = LRUShard(capacity: 10)
+        _ = shard.fill("info/1", bytes("v0"), books: [1], seq: 0)
+        _ = shard.invalidate(book: 1, seq: 5)
+        XCTAssertFalse(shard.fill("info/1", bytes("v4"), books: [1], seq: 4))
+        XCTAssertNil(shard.lookup("info/1"))
+    }
+
+    func testReusedSlotsAfterInvalidationKeepLRUOrder() {
+        var shard = LRUShard(capacity: 3)
+        _ = shard.fill("a", bytes("a"), books: [1], seq: 0)
+        _ = shard.fill("b", bytes("b"), books: [2], seq: 0)
+        _ = shard.fill("c", bytes("c"), books: [3], seq: 0)
+        _ = shard.invalidate(book: 2, seq: 1)   // frees b's slot in the middle
+        _ = shard.fill("d", bytes("d"), books: [4], seq: 0)
+        _ = shard.fill("e", bytes("e"), books: [5], seq: 0)   // evicts a, the oldest
+        XCTAssertNil(shard.lookup("a"))
+        XCTAssertNotNil(shard.lookup("c"))
+        _ = shard.fill("f", bytes("f"), books: [6], seq: 0)   // evicts d (c was just used)
+        XCTAssertNil(shard.lookup("d"))
+        XCTAssertEqual(shard.lookup("e"), bytes("e"))
+        XCTAssertEqual(shard.lookup("f"), bytes("f"))
+        XCTAssertEqual(shard.lookup("c"), bytes("c"))
+        XCTAssertEqual(shard.count, 3)
+        // Evicted entries no longer count as holding their book.
+        XCTAssertEqual(shard.invalidate(book: 1, seq: 1), 0)
+        XCTAssertEqual(shard.invalidate(book: 4, seq: 1), 0)
+    }
+
+    /// Random operations checked against a plain reference model of an LRU cache.
+    func testMatchesAReferenceModelUnderRandomOperations() {
+        struct Model {
+            var order: [String] = []   // most recently used first
+            var values: [String: [UInt8]] = [:]
+            var books: [String: [Int64]] = [:]
+            var announced: [Int64: Int64] = [:]
+            var hits = 0, misses = 0, evictions = 0
+        }
+        let capacity = 5
+        var shard = LRUShard(capacity: capacity)
+        var model = Model()
+        var random: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((random >> 33) % UInt64(bound))
+        }
+        for step in 0..<5_000 {
+            let key = "k\(next(9))"
+            let keyBooks: [Int64] = key == "k8" ? [1, 2, 3] : [Int64(key.dropFirst())! % 4]
+            switch next(10) {
+            case 0..<4:
+                let got = shard.lookup(key)
+                if let value = model.values[key] {
+                    model.hits += 1
+                    model.order.removeAll { $0 == key }
+                    model.order.insert(key, at: 0)
+                    XCTAssertEqual(got, value, "step \(step)")
+                } else {
+                    model.misses += 1
+                    XCTAssertNil(got, "step \(step)")
+                }
+            case 4..<9:
+                let seq = Int64(next(20))
+                let value = bytes("\(key)@\(step)")
+                let accepted = shard.fill(key, value, books: keyBooks, seq: seq)
+                let expected = keyBooks.allSatisfy { (model.announced[$0] ?? 0) <= seq }
+                XCTAssertEqual(accepted, expected, "step \(step)")
+                if expected {
+                    model.order.removeAll { $0 == key }
+                    if model.order.count >= capacity, let last = model.order.popLast() {
+                        model.values[last] = nil
+                        model.books[last] = nil
+                        model.evictions += 1
+                    }
+                    model.order.insert(key, at: 0)
+                    model.values[key] = value
+                    model.books[key] = keyBooks
+                }
+            default:
+                let book = Int64(next(4))
+                let seq = Int64(next(20))
+                let dropped = shard.invalidate(book: book, seq: seq)
+                model.announced[book] = max(model.announced[book] ?? 0, seq)
+                let holding = model.order.filter { model.books[$0]!.contains(book) }
+                XCTAssertEqual(dropped, holding.count, "step \(step)")
+                for key in holding {
+                    model.order.removeAll { $0 == key }
+                    model.values[key] = nil
+                    model.books[key] = nil
+                }
+            }
+            XCTAssertEqual(shard.count, model.order.count, "step \(step)")
+        }
+        XCTAssertEqual(shard.hits, model.hits)
+        XCTAssertEqual(shard.misses, model.misses)
+        XCTAssertEqual(shard.evictions, model.evictions)
+    }
+
+    // MARK: ResponseCache
+
+    func testCacheHitAfterFillAndStats() {
+        let cache = ResponseCache(capacity: 100)
+        XCTAssertTrue(cache.fill("info/1", bytes("1"), books: [1], seq: 0))
+        XCTAssertTrue(cache.fill("info/2", bytes("2"), books: [2], seq: 0))
+        XCTAssertTrue(cache.fill("search/ds", bytes("ds"), books: [1, 2, 5], seq: 0))
+        for _ in 0..<2 {
+            XCTAssertEqual(cache.lookup("info/1"), bytes("1"))
+            XCTAssertEqual(cache.lookup("info/2"), bytes("2"))
+            XCTAssertEqual(cache.lookup("search/ds"), bytes("ds"))
+        }
+        XCTAssertNil(cache.lookup("info/3"))
+        XCTAssertNil(cache.lookup("search/x"))
+        XCTAssertEqual(cache.stats, ResponseCache.Stats(entries: 3, capacity: 100, hits: 6, misses: 2,
+                                                        invalidations: 0, evictions: 0))
+        XCTAssertEqual(cache.invalidate(book: 1, seq: 1), 2)
+        XCTAssertEqual(cache.invalidate(book: 9, seq: 1), 0)
+        XCTAssertEqual(cache.stats, ResponseCache.Stats(entries: 1, capacity: 100, hits: 6, misses: 2,
+                                                        invalidations: 2, evictions: 0))
+    }
+
+    func testCacheCapacityZeroCachesNothing() {
+        let cache = ResponseCache(capacity: 0)
+        XCTAssertFalse(cache.fill("info/1", bytes("1"), books: [1], seq: 0))
+        XCTAssertNil(cache.lookup("info/1"))
+        XCTAssertEqual(cache.stats.entries, 0)
+        XCTAssertEqual(cache.stats.capacity, 0)
+        XCTAssertEqual(cache.stats.misses, 1)
+    }
+
+    func testCacheNeverHoldsMoreThanItsTotalCapacity() {
+        for (capacity, shards) in [(10, 16), (1, 16), (20, 16), (17, 4), (100, 16), (3, 1)] {
+            let cache = ResponseCache(capacity: capacity, shardCount: shards)
+            let fills = capacity * 100
+            for index in 0..<fills {
+                cache.fill("info/\(index)", bytes("\(index)"), books: [Int64(index)], seq: 0)
+                if index % 97 == 0 { XCTAssertLessThanOrEqual(cache.stats.entries, capacity) }
+            }
+            let stats = cache.stats
+            // After this many fills every shard is full: the total is exactly the capacity.
+            XCTAssertEqual(stats.entries, capacity, "capacity \(capacity), \(shards) shards")
+            XCTAssertEqual(stats.capacity, capacity)
+            XCTAssertEqual(stats.evictions, fills - capacity, "capacity \(capacity), \(shards) shards")
+        }
+    }
+
+    func testCacheInvalidateReachesEveryShard() {
+        let cache = ResponseCache(capacity: 1000)
+        for index in 0..<50 { cache.fill("search/topic\(index)", bytes("x"), books: [7, Int64(index + 100)], seq: 0) }
+        cache.fill("info/8", bytes("8"), books: [8], seq: 0)
+        XCTAssertEqual(cache.invalidate(book: 7, seq: 3), 50)
+        XCTAssertEqual(cache.stats.entries, 1)
+        for index in 0..<50 { XCTAssertFalse(cache.fill("search/topic\(index)", bytes("x"), books: [7], seq: 2)) }
+        XCTAssertTrue(cache.fill("search/topic0", bytes("x"), books: [7], seq: 3))
+        XCTAssertEqual(cache.stats.entries, 2)
+    }
+
+    func testCacheStaleFillRefusedNewerAccepted() {
+        let cache = ResponseCache(capacity: 10)
+        cache.invalidate(book: 3, seq: 41)
+        XCTAssertFalse(cache.fill("info/3", bytes("old"), books: [3], seq: 40))
+        XCTAssertNil(cache.lookup("info/3"))
+        XCTAssertTrue(cache.fill("info/3", bytes("new"), books: [3], seq: 42))
+        XCTAssertEqual(cache.lookup("info/3"), bytes("new"))
+    }
+
+    func testCacheCountersUnderConcurrentUse() {
+        let cache = ResponseCache(capacity: 64)
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            for round in 0..<500 {
+                let key = "info/\((worker * 7 + round) % 100)"
+                if cache.lookup(key) == nil { cache.fill(key, Array(key.utf8), books: [Int64(round % 7)], seq: Int64(round)) }
+                if round % 50 == 0 { cache.invalidate(book: Int64(worker % 7), seq: Int64(round)) }
+            }
+        }
+        let stats = cache.stats
+        XCTAssertEqual(stats.hits + stats.misses, 8 * 500)
+        XCTAssertLessThanOrEqual(stats.entries, 64)
+        XCTAssertEqual(stats.invalidations, 8 * 10)
+    }
+
+    // MARK: CachedReads (through a real HTTP server standing in for nginx's catalog upstream)
+
+    private func withCatalog(_ respond: @escaping @Sendable (TestHTTPRequest) -> (Int, String, [(String, String)]),
+                             _ body: (TestHTTPServer, CachedReads) throws -> Void) throws {
+        let directory = try TestSupport.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try TestHTTPServer(path: directory.appendingPathComponent("i.sock").path, respond: respond)
+        defer { server.stop() }
+        let reads = CachedReads(cache: ResponseCache(capacity: 100), client: InternalClient(socketPath: server.path),
+                                fillDelayMicroseconds: 0)
+        try body(server, reads)
+    }
+
+    private func header(_ response: Response, _ name: String) -> String? {
+        let text = String(decoding: response.encoded(), as: UTF8.self)
+        let head = text.components(separatedBy: "\r\n\r\n").first ?? ""
+        return head.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ": ") }
+            .map { String($0.dropFirst(name.count + 2)) }
+    }
+
+    private func body(_ response: Response) -> String {
+        let text = String(decoding: response.encoded(), as: UTF8.self)
+        return text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+    }
+
+    func testInfoMissThenHit() throws {
+        try withCatalog({ request in
+            (200, "{\"id\":1,\"path\":\"\(request.path)\"}",
+             [("X-Upstream", "catalog-2"), ("X-Bazar-Seq", "5"), ("X-Bazar-Books", "1")])
+        }) { server, reads in
+            let miss = reads.info(1)
+            XCTAssertEqual(miss.status, 200)
+            XCTAssertEqual(header(miss, "X-Cache"), "MISS")
+            XCTAssertEqual(header(miss, "X-Upstream"), "catalog-2")
+            XCTAssertEqual(header(miss, "Content-Type"), "application/json; charset=utf-8")
+            XCTAssertNil(header(miss, "X-Bazar-Seq"), "internal headers stay internal")
+            XCTAssertEqual(body(miss), "{\"id\":1,\"path\":\"/catalog/info/1\"}")
+            let hit = reads.info(1)
+            XCTAssertEqual(header(hit, "X-Cache"), "HIT")
+            XCTAssertEqual(body(hit), body(miss))
+            XCTAssertEqual(server.requests.count, 1)
+            XCTAssertEqual(reads.cache.stats.hits, 1)
+        }
+    }
+
+    func testSearchIsCanonicalAndEncoded() throws {
+        try withCatalog({ _ in (200, "{\"items\":[]}", [("X-Bazar-Seq", "0"), ("X-Bazar-Books", "1,2,5")]) }) { server, reads in
+            XCTAssertEqual(header(try reads.search("Distributed Systems"), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.search("distributed systems"), "X-Cache"), "HIT")
+            XCTAssertEqual(server.requests.map(\.path), ["/catalog/search/distributed%20systems"])
+            reads.cache.invalidate(book: 5, seq: 1)
+            XCTAssertEqual(header(try reads.search("DISTRIBUTED SYSTEMS"), "X-Cache"), "MISS")
+        }
+    }
+
+    func testSearchTopicLimits() throws {
+        try withCatalog({ _ in (200, "{}", []) }) { _, reads in
+            XCTAssertThrowsError(try reads.search(""))
+            XCTAssertThrowsError(try reads.search(String(repeating: "a", count: 1025)))
+            XCTAssertNoThrow(try reads.search(String(repeating: "a", count: 1024)))
+        }
+    }
+
+    func testAnswerOlderThanAnInvalidationIsNotCached() throws {
+        try withCatalog({ _ in (200, "{\"id\":3}", [("X-Bazar-Seq", "7"), ("X-Bazar-Books", "3")]) }) { server, reads in
+            reads.cache.invalidate(book: 3, seq: 8)
+            XCTAssertEqual(header(reads.info(3), "X-Cache"), "MISS")
+            XCTAssertEqual(header(reads.info(3), "X-Cache"), "MISS")
+            XCTAssertEqual(server.requests.count, 2)
+        }
+    }
+
+    func testErrorsAndAnswersWithoutSeqAreNotCached() throws {
+        try withCatalog({ request in
+            request.path.hasSuffix("/99") ? (404, "{\"error\":{}}", [("X-Bazar-Seq", "1")]) : (200, "{}", [])
+        }) { server, reads in
+            XCTAssertEqual(reads.info(99).status, 404)
+            XCTAssertEqual(reads.info(99).status, 404)
+            XCTAssertEqual(header(reads.info(2), "X-Cache"), "MISS")
+            XCTAssertEqual(header(reads.info(2), "X-Cache"), "MISS")
+            XCTAssertEqual(server.requests.count, 4)
+            XCTAssertEqual(reads.cache.stats.entries, 0)
+        }
+    }
+
+    func testUnreachableCatalogIs503() throws {
+        let reads = CachedReads(cache: ResponseCache(capacity: 10),
+                                client: InternalClient(socketPath: "/tmp/bazar-no-such-dir/none.sock"),
+                                fillDelayMicroseconds: 0)
+        let response = reads.info(1)
+        XCTAssertEqual(response.status, 503)
+        XCTAssertTrue(body(response).contains("\"unavailable\""))
+    }
+}

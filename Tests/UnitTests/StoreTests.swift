@@ -1,0 +1,272 @@
+@testable import BazarCore
+import Foundation
+@testable import Store
+import XCTest
+
+final class StoreTests: XCTestCase {
+    private var directory: URL!
+    private var path: String { directory.appendingPathComponent("catalog.db").path }
+    private var orderPath: String { directory.appendingPathComponent("orders.db").path }
+
+    override func setUpWithError() throws {
+        directory = try TestSupport.makeTemporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func order(_ number: Int64, book: Int64 = 1, key: String? = nil, title: String = "T") -> Order {
+        Order(number: number, bookID: book, title: title, price: 10.5, createdAt: "2026-11-24T16:04:45Z",
+              key: key ?? "key-\(number)")
+    }
+
+    // MARK: CatalogStore
+
+    func testNewStoreHoldsTheSevenDefaultBooksAtApplied0() throws {
+        let store = try CatalogStore(path: path)
+        XCTAssertEqual(try store.books(), defaultBooks)
+        XCTAssertEqual(try store.books().map(\.id), [1, 2, 3, 4, 5, 6, 7])
+        XCTAssertEqual(try store.applied(), 0)
+        XCTAssertEqual(try store.takes(after: 0, limit: 100), [])
+    }
+
+    func testTakeDecrementsStockAndNumbersOrdersSequentially() throws {
+        let store = try CatalogStore(path: path)
+        let first = try XCTUnwrap(try store.take(bookID: 3, key: "a", seq: 1, createdAt: "2026-01-01T00:00:00Z"))
+        XCTAssertEqual(first, Order(number: 1, bookID: 3, title: defaultBooks[2].title, price: defaultBooks[2].price,
+                                    createdAt: "2026-01-01T00:00:00Z", key: "a"))
+        let second = try XCTUnwrap(try store.take(bookID: 3, key: "b", seq: 2, createdAt: "t2"))
+        let third = try XCTUnwrap(try store.take(bookID: 5, key: "c", seq: 3, createdAt: "t3"))
+        XCTAssertEqual([first.number, second.number, third.number], [1, 2, 3])
+        XCTAssertEqual(third.bookID, 5)
+        XCTAssertEqual(third.price, defaultBooks[4].price)
+        let books = try store.books()
+        XCTAssertEqual(books[2].stock, defaultBooks[2].stock - 2)
+        XCTAssertEqual(books[2].version, 2)
+        XCTAssertEqual(books[4].stock, defaultBooks[4].stock - 1)
+        XCTAssertEqual(books[4].version, 3)
+        XCTAssertEqual(books[0], defaultBooks[0])
+        XCTAssertEqual(try store.applied(), 3)
+    }
+
+    func testTakeAtStockZeroReturnsNilAndChangesNothing() throws {
+        let store = try CatalogStore(path: path)
+        var empty = defaultBooks[1]
+        empty.stock = 0
+        empty.version = 4
+        try store.apply([empty], applied: 4)
+        XCTAssertNil(try store.take(bookID: 2, key: "k", seq: 5, createdAt: "t"))
+        XCTAssertEqual(try store.books()[1], empty)
+        XCTAssertEqual(try store.applied(), 4)
+        XCTAssertEqual(try store.takes(after: 0, limit: 10), [])
+        XCTAssertNil(try store.take(key: "k"))
+        // The key was not used up: a later take under it works once there is stock.
+        var restocked = empty
+        restocked.stock = 1
+        restocked.version = 5
+        try store.apply([restocked], applied: 5)
+        XCTAssertEqual(try store.take(bookID: 2, key: "k", seq: 6, createdAt: "t")?.number, 1)
+        XCTAssertEqual(try store.books()[1].stock, 0)
+    }
+
+    func testTakeOfUnknownBookReturnsNil() throws {
+        let store = try CatalogStore(path: path)
+        XCTAssertNil(try store.take(bookID: 99, key: "k", seq: 1, createdAt: "t"))
+        XCTAssertEqual(try store.applied(), 0)
+        XCTAssertEqual(try store.books(), defaultBooks)
+    }
+
+    func testTakeDownToZeroThenNil() throws {
+        let store = try CatalogStore(path: path)
+        var book = defaultBooks[6]
+        book.stock = 2
+        book.version = 1
+        try store.apply([book], applied: 1)
+        XCTAssertNotNil(try store.take(bookID: 7, key: "1", seq: 2, createdAt: "t"))
+        XCTAssertNotNil(try store.take(bookID: 7, key: "2", seq: 3, createdAt: "t"))
+        XCTAssertNil(try store.take(bookID: 7, key: "3", seq: 4, createdAt: "t"))
+        XCTAssertEqual(try store.books()[6].stock, 0)
+        XCTAssertEqual(try store.books()[6].version, 3)
+        XCTAssertEqual(try store.applied(), 3)
+    }
+
+    func testTakeUnderAUsedKeyFailsAndRollsBack() throws {
+        let store = try CatalogStore(path: path)
+        XCTAssertNotNil(try store.take(bookID: 1, key: "same", seq: 1, createdAt: "t"))
+        XCTAssertThrowsError(try store.take(bookID: 1, key: "same", seq: 2, createdAt: "t"))
+        XCTAssertEqual(try store.books()[0].stock, defaultBooks[0].stock - 1)
+        XCTAssertEqual(try store.books()[0].version, 1)
+        XCTAssertEqual(try store.applied(), 1)
+        XCTAssertEqual(try store.takes(after: 0, limit: 10).count, 1)
+        // The store is still usable after the rollback.
+        XCTAssertEqual(try store.take(bookID: 1, key: "other", seq: 2, createdAt: "t")?.number, 2)
+    }
+
+    func testIdempotencyKeyLookup() throws {
+        let store = try CatalogStore(path: path)
+        let taken = try XCTUnwrap(try store.take(bookID: 4, key: "client:abc", seq: 1, createdAt: "t1"))
+        _ = try store.take(bookID: 6, key: "generated:xyz", seq: 2, createdAt: "t2")
+        XCTAssertEqual(try store.take(key: "client:abc"), taken)
+        XCTAssertEqual(try store.take(key: "generated:xyz")?.bookID, 6)
+        XCTAssertNil(try store.take(key: "client:ab"))
+        XCTAssertNil(try store.take(key: "CLIENT:ABC"))
+        XCTAssertNil(try store.take(key: ""))
+    }
+
+    func testTakesAfter() throws {
+        let store = try CatalogStore(path: path)
+        for number in 1...5 {
+            _ = try store.take(bookID: Int64(number), key: "k\(number)", seq: Int64(number), createdAt: "t\(number)")
+        }
+        XCTAssertEqual(try store.takes(after: 2, limit: 10).map(\.number), [3, 4, 5])
+        XCTAssertEqual(try store.takes(after: 0, limit: 2).map(\.number), [1, 2])
+        XCTAssertEqual(try store.takes(after: 1, limit: 3).map(\.number), [2, 3, 4])
+        XCTAssertEqual(try store.takes(after: 5, limit: 10), [])
+        XCTAssertEqual(try store.takes(after: 99, limit: 10), [])
+        XCTAssertEqual(try store.takes(after: 4, limit: 10), [try XCTUnwrap(try store.take(key: "k5"))])
+        XCTAssertEqual(try store.takes(after: 0, limit: 10).map(\.key), ["k1", "k2", "k3", "k4", "k5"])
+    }
+
+    func testApplyStoresNewerVersionsAndIgnoresOlderOnes() throws {
+        let store = try CatalogStore(path: path)
+        var newer = defaultBooks[0]
+        newer.price = 50
+        newer.stock = 7
+        newer.version = 5
+        var other = defaultBooks[3]
+        other.stock = 1
+        other.version = 4
+        try store.apply([other, newer], applied: 5)
+        XCTAssertEqual(try store.books()[0], newer)
+        XCTAssertEqual(try store.books()[3], other)
+        XCTAssertEqual(try store.applied(), 5)
+
+        var older = defaultBooks[0]
+        older.price = 1
+        older.stock = 99
+        older.version = 3
+        var same = older
+        same.version = 5
+        try store.apply([older, same], applied: 3)
+        XCTAssertEqual(try store.books()[0], newer, "an older or equal version must not overwrite a newer one")
+        XCTAssertEqual(try store.applied(), 5, "applied never goes back")
+    }
+
+    func testApplyOnlyChangesPriceStockAndVersion() throws {
+        let store = try CatalogStore(path: path)
+        var changed = defaultBooks[4]
+        changed.title = "Another title"
+        changed.topic = "another topic"
+        changed.price = 1
+        changed.version = 1
+        try store.apply([changed], applied: 1)
+        let stored = try store.books()[4]
+        XCTAssertEqual(stored.title, defaultBooks[4].title)
+        XCTAssertEqual(stored.topic, defaultBooks[4].topic)
+        XCTAssertEqual(stored.price, 1)
+        XCTAssertEqual(stored.version, 1)
+    }
+
+    func testAppliedOnlyGrows() throws {
+        let store = try CatalogStore(path: path)
+        try store.apply([], applied: 10)
+        XCTAssertEqual(try store.applied(), 10)
+        try store.apply([], applied: 4)
+        XCTAssertEqual(try store.applied(), 10)
+        _ = try store.take(bookID: 1, key: "k", seq: 8, createdAt: "t")
+        XCTAssertEqual(try store.applied(), 10)
+        _ = try store.take(bookID: 1, key: "k2", seq: 11, createdAt: "t")
+        XCTAssertEqual(try store.applied(), 11)
+    }
+
+    func testDataSurvivesClosingAndReopening() throws {
+        var updated = defaultBooks[5]
+        updated.price = 22.5
+        updated.stock = 3
+        updated.version = 1
+        let taken: Order
+        do {
+            let store = try CatalogStore(path: path)
+            try store.apply([updated], applied: 1)
+            taken = try XCTUnwrap(try store.take(bookID: 6, key: "durable", seq: 2, createdAt: "t"))
+        }
+        let reopened = try CatalogStore(path: path)
+        updated.stock = 2
+        updated.version = 2
+        XCTAssertEqual(try reopened.books()[5], updated, "reopening must not reset a book to its default")
+        XCTAssertEqual(try reopened.books().count, 7)
+        XCTAssertEqual(try reopened.applied(), 2)
+        XCTAssertEqual(try reopened.take(key: "durable"), taken)
+        XCTAssertEqual(try reopened.take(bookID: 6, key: "next", seq: 3, createdAt: "t")?.number, 2)
+    }
+
+    func testSecondConnectionSeesCommittedWrites() throws {
+        let writer = try CatalogStore(path: path)
+        let reader = try CatalogStore(path: path)
+        _ = try writer.take(bookID: 2, key: "k", seq: 1, createdAt: "t")
+        XCTAssertEqual(try reader.books()[1].stock, defaultBooks[1].stock - 1)
+        XCTAssertEqual(try reader.applied(), 1)
+    }
+
+    func testOpeningInAMissingDirectoryThrows() {
+        XCTAssertThrowsError(try CatalogStore(path: directory.appendingPathComponent("missing/c.db").path))
+        XCTAssertThrowsError(try OrderStore(path: directory.appendingPathComponent("missing/o.db").path))
+    }
+
+    // MARK: OrderStore
+
+    func testOrderStoreInsertOrIgnoreAndOldestFirst() throws {
+        let store = try OrderStore(path: orderPath)
+        XCTAssertEqual(try store.all(), [])
+        try store.insert([order(3), order(1)])
+        var changed = order(1, book: 7, title: "changed")
+        changed.price = 99
+        try store.insert([changed, order(2, book: 5)])
+        XCTAssertEqual(try store.all(), [order(1), order(2, book: 5), order(3)])
+        XCTAssertEqual(try store.numbers(), [1, 2, 3])
+        XCTAssertEqual(try store.order(number: 2), order(2, book: 5))
+        XCTAssertNil(try store.order(number: 4))
+        try store.insert([])
+        XCTAssertEqual(try store.numbers(), [1, 2, 3])
+    }
+
+    func testOrderStoreKeepsTheIdempotencyKey() throws {
+        let store = try OrderStore(path: orderPath)
+        try store.insert([order(9, key: "client:k")])
+        XCTAssertEqual(try store.order(number: 9)?.key, "client:k")
+        XCTAssertEqual(try store.all().first?.createdAt, "2026-11-24T16:04:45Z")
+    }
+
+    func testOrderStoreSurvivesReopening() throws {
+        do {
+            let store = try OrderStore(path: orderPath)
+            try store.insert([order(2), order(10), order(1)])
+        }
+        let reopened = try OrderStore(path: orderPath)
+        XCTAssertEqual(try reopened.all(), [order(1), order(2), order(10)])
+    }
+
+    // MARK: Database
+
+    func testDatabaseTransactionRollsBackWhenTheBodyThrows() throws {
+        struct Stop: Error {}
+        let database = try Database(path: directory.appendingPathComponent("raw.db").path)
+        try database.execute("CREATE TABLE t (v INTEGER)")
+        XCTAssertThrowsError(try database.transaction {
+            try database.query("INSERT INTO t VALUES (?)", [.integer(1)])
+            throw Stop()
+        })
+        XCTAssertEqual(try database.query("SELECT COUNT(*) FROM t"), [[.integer(0)]])
+        _ = try database.transaction { try database.query("INSERT INTO t VALUES (?)", [.integer(2)]) }
+        XCTAssertEqual(try database.query("SELECT v FROM t"), [[.integer(2)]])
+    }
+
+    func testDatabaseValuesRoundTrip() throws {
+        let database = try Database(path: directory.appendingPathComponent("raw.db").path)
+        try database.execute("CREATE TABLE t (a, b, c, d)")
+        try database.query("INSERT INTO t VALUES (?, ?, ?, ?)", [.integer(Int64.min), .real(0.1), .text("ü'\"€"), .null])
+        XCTAssertEqual(try database.query("SELECT a, b, c, d FROM t"), [[.integer(Int64.min), .real(0.1), .text("ü'\"€"), .null]])
+        XCTAssertThrowsError(try database.query("SELECT nope FROM t"))
+    }
+}

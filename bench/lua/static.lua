@@ -1,0 +1,2 @@
+-- bench/lua/static.lua: a plain GET of the URL given to wrk (fast path: no
+-- request or response callback, so wrk sends a pre-built request).

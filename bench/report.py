@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""bench/report.py RESULTS_DIR OUT_DIR META_JSON
+
+Reads what bench/run left in RESULTS_DIR (one JSON per scenario, with wrk's
+figures, plus the write checks and the front's RSS), prints the table, writes
+OUT_DIR/bench.json and draws OUT_DIR/bench.png with gnuplot.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+SCENARIOS = ["baseline", "cache-hit", "search-hit", "cache-miss", "purchase", "mix", "cache-fill"]
+DESCRIPTIONS = {
+    "baseline": "nginx + minimal C libfcgi responder, fixed /info/6-sized body",
+    "cache-hit": "GET /info/6 from the front's cache",
+    "search-hit": "GET /search/distributed%20systems from the cache",
+    "cache-miss": "GET /info/6, front restarted with BAZAR_CACHE_CAPACITY=0",
+    "purchase": "POST /purchase/1, stock 1,000,000",
+    "mix": "90% GET /info/{1..7} + /search/{topic}, 10% POST /purchase/{1..7}",
+    "cache-fill": "GET /search/bench-topic-N, N in 1..20000 (fills the 10k cache)",
+}
+MIB = 1024.0
+RSS_LIMIT_MIB = 100.0
+
+
+def load(directory, name):
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def figures(wrk):
+    seconds = wrk["duration_us"] / 1e6 or 1e-9
+    e = wrk["errors"]
+    socket_errors = e["connect"] + e["read"] + e["write"] + e["timeout"]
+    return {
+        "requests": wrk["requests"],
+        "seconds": round(seconds, 3),
+        "rps": wrk["requests"] / seconds,
+        "ok_rps": (wrk["requests"] - e["status"]) / seconds,
+        "p50_ms": wrk["p50_us"] / 1000.0,
+        "p90_ms": wrk["p90_us"] / 1000.0,
+        "p99_ms": wrk["p99_us"] / 1000.0,
+        "max_ms": wrk["max_us"] / 1000.0,
+        "non_2xx": e["status"],
+        "socket_errors": socket_errors,
+        "errors": e["status"] + socket_errors,
+        "error_detail": e,
+    }
+
+
+def known(*values):
+    """False when a snapshot (or a stock in one) could not be read."""
+    for v in values:
+        if v is None or (isinstance(v, dict) and any(x is None for x in v.values())):
+            return False
+    return True
+
+
+def ok_count(wrk):
+    return 0 if wrk is None else wrk["requests"] - wrk["errors"]["status"]
+
+
+def purchase_check(results):
+    check = load(results, "purchase.check.json")
+    run = load(results, "purchase.json")
+    if check is None or run is None:
+        return None
+    book = str(run.get("book", 1))
+    sb, sa = check["stock_before"], check["stock_after"]
+    if not known(sb, sa, check["orders_before"], check["orders_after"]):
+        return {"book": int(book), "unknown": True, "level": bool(check["level_after"]["level"]),
+                "applied_after": check["level_after"].get("applied")}
+    ob, oa = check["orders_before"]["by_book"], check["orders_after"]["by_book"]
+    orders = oa.get(book, 0) - ob.get(book, 0)
+    drop = sb[book] - sa[book]
+    wrk_ok = ok_count(run["wrk"]) + ok_count(run.get("warmup"))
+    others = {b: (sb[b] - sa[b], oa.get(b, 0) - ob.get(b, 0)) for b in sb if b != book}
+    return {
+        "book": int(book),
+        "orders_created": orders,
+        "stock_drop": drop,
+        "wrk_2xx": wrk_ok,
+        # Purchases applied whose client saw no 2xx: cut off by wrk's stop, or
+        # answered 503 although the order went through.
+        "applied_without_2xx": orders - wrk_ok,
+        "oversells": max(0, orders - drop),
+        "lost_sales": max(0, drop - orders),
+        "other_books_changed": any(d != 0 or o != 0 for d, o in others.values()),
+        "level": bool(check["level_after"]["level"]),
+        "applied_after": check["level_after"].get("applied"),
+    }
+
+
+def probe_check(results):
+    p = load(results, "oversell.check.json")
+    if p is None:
+        return None
+    statuses = (p.get("wrk") or {}).get("statuses", {})
+    sold = p["orders_created"]
+    if sold is None or p["stock_after"] is None:
+        return {"book": p["book"], "stock_set": p["stock_set"], "unknown": True, "level": bool(p["level"]["level"])}
+    return {
+        "book": p["book"],
+        "stock_set": p["stock_set"],
+        "stock_after": p["stock_after"],
+        "orders_created": sold,
+        "answered_200": statuses.get("200", 0),
+        "answered_409": statuses.get("409", 0),
+        "answered_other": {k: v for k, v in statuses.items() if k not in ("200", "409")},
+        "oversells": max(0, sold - p["stock_set"]) + max(0, -p["stock_after"]),
+        "consistent": p["stock_set"] - p["stock_after"] == sold,
+        "sold_out": p["stock_after"] == 0,
+        "level": bool(p["level"]["level"]),
+    }
+
+
+def mix_check(results):
+    c = load(results, "mix.check.json")
+    if c is None:
+        return None
+    sb, sa = c["stock_before"], c["stock_after"]
+    if not known(sb, sa, c["orders_before"], c["orders_after"]):
+        return {"unknown": True, "level": bool(c["level_after"]["level"]), "applied_after": c["level_after"].get("applied")}
+    ob, oa = c["orders_before"]["by_book"], c["orders_after"]["by_book"]
+    per_book = {}
+    for b in sb:
+        per_book[b] = {"stock_drop": sb[b] - sa[b], "orders_created": oa.get(b, 0) - ob.get(b, 0)}
+    over = sum(max(0, v["orders_created"] - v["stock_drop"]) for v in per_book.values())
+    lost = sum(max(0, v["stock_drop"] - v["orders_created"]) for v in per_book.values())
+    return {
+        "orders_created": sum(v["orders_created"] for v in per_book.values()),
+        "stock_drop": sum(v["stock_drop"] for v in per_book.values()),
+        "oversells": over,
+        "lost_sales": lost,
+        "per_book": per_book,
+        "level": bool(c["level_after"]["level"]),
+        "applied_after": c["level_after"].get("applied"),
+    }
+
+
+def fmt(x, digits=2):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def main():
+    results, out, meta = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    os.makedirs(out, exist_ok=True)
+
+    rows = {}
+    for name in SCENARIOS:
+        r = load(results, name + ".json")
+        if r is None:
+            continue
+        row = figures(r["wrk"])
+        row.update({"name": name, "path": r["path"], "description": DESCRIPTIONS[name]})
+        if r.get("warmup"):
+            row["warmup"] = figures(r["warmup"])
+        rows[name] = row
+
+    base = rows.get("baseline", {}).get("rps")
+    for row in rows.values():
+        row["ratio"] = row["rps"] / base if base else None
+
+    purchase = purchase_check(results)
+    probe = probe_check(results)
+    mix = mix_check(results)
+    rss = load(results, "rss.json")
+    rss_nocache = load(results, "rss-nocache.json")
+    hwm_mib = rss["vm_hwm_kib"] / MIB if rss else None
+    entries = rss["stats"]["cache"]["entries"] if rss else None
+    capacity = rss["stats"]["cache"]["capacity"] if rss else None
+
+    # Targets (issue #4), at 32 connections.
+    def target(name, text, passed, reasons=()):
+        if name in rows:
+            rows[name]["target"] = text
+            rows[name]["pass"] = passed
+            rows[name]["missed"] = [r for r in reasons if r]
+
+    if "cache-hit" in rows:
+        r = rows["cache-hit"]
+        target("cache-hit", ">=0.9x base, p99<=5ms",
+               r["ratio"] is not None and r["ratio"] >= 0.9 and r["p99_ms"] <= 5.0,
+               ["ratio %.2f < 0.9" % r["ratio"] if r["ratio"] is not None and r["ratio"] < 0.9 else None,
+                "p99 %.1f ms > 5" % r["p99_ms"] if r["p99_ms"] > 5.0 else None])
+    if "cache-miss" in rows:
+        r = rows["cache-miss"]
+        target("cache-miss", ">=0.4x base", r["ratio"] is not None and r["ratio"] >= 0.4,
+               ["ratio %.2f < 0.4" % r["ratio"] if r["ratio"] is not None and r["ratio"] < 0.4 else None])
+    if "purchase" in rows:
+        r = rows["purchase"]
+        reasons = [
+            "%.0f purchases/s < 1500" % r["ok_rps"] if r["ok_rps"] < 1500 else None,
+            "p99 %.1f ms > 50" % r["p99_ms"] if r["p99_ms"] > 50.0 else None,
+        ]
+        if purchase and purchase.get("unknown"):
+            reasons.append("consistency unknown (stock/orders unreadable)")
+        elif purchase:
+            reasons += ["%d oversells" % purchase["oversells"] if purchase["oversells"] else None,
+                        "%d lost sales" % purchase["lost_sales"] if purchase["lost_sales"] else None,
+                        "replicas not level" if not purchase["level"] else None]
+        else:
+            reasons.append("no consistency check")
+        if probe and probe.get("unknown"):
+            reasons.append("probe unknown")
+        elif probe:
+            reasons += ["probe: %d oversells" % probe["oversells"] if probe["oversells"] else None,
+                        "probe: stock/orders mismatch" if not probe["consistent"] else None]
+        target("purchase", ">=1500 ok/s, p99<=50ms, 0 oversell, level",
+               not any(reasons), reasons)
+    if "cache-fill" in rows and rss:
+        reasons = ["front peak RSS %.1f MiB >= 100" % hwm_mib if hwm_mib >= RSS_LIMIT_MIB else None,
+                   "cache held %s of %s entries" % (entries, capacity) if entries != 10000 else None]
+        target("cache-fill", "front RSS<100MiB, 10k entries", not any(reasons), reasons)
+    for row in rows.values():
+        row.setdefault("target", "-")
+        row.setdefault("pass", None)
+        row.setdefault("missed", [])
+
+    # ---------------------------------------------------------------- table
+    conns = meta.get("connections")
+    print()
+    print("Bazar benchmark: %s s per scenario after %s s warm-up, %s connections, %s wrk threads, "
+          "%s responder threads, %s nginx workers, commit %s" % (
+              meta.get("seconds"), meta.get("warmup_seconds"), conns, meta.get("wrk_threads"),
+              meta.get("responder_threads"), meta.get("nginx_workers"), meta.get("commit")))
+    header = "%-11s %9s %8s %8s %8s %7s  %-42s %s" % (
+        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "x base", "target", "result")
+    print(header)
+    print("-" * len(header))
+    for name in SCENARIOS:
+        if name not in rows:
+            continue
+        r = rows[name]
+        verdict = "" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL: " + "; ".join(r["missed"]))
+        print("%-11s %9.0f %8s %8s %8d %7s  %-42s %s" % (
+            name, r["rps"], fmt(r["p50_ms"] if r["requests"] else None),
+            fmt(r["p99_ms"] if r["requests"] else None), r["errors"], fmt(r["ratio"]), r["target"], verdict))
+    print()
+    if purchase and purchase.get("unknown"):
+        print("purchase:   consistency unknown: stock or orders could not be read after the run")
+    elif purchase:
+        pr = rows.get("purchase", {})
+        print("purchase:   %.0f successful purchases/s; %d orders created = stock drop %d -> oversells %d, "
+              "lost sales %d; wrk saw %d 2xx (%d applied without a 2xx: cut at wrk's stop or answered 503); "
+              "replicas level: %s %s" % (
+                  pr.get("ok_rps", 0), purchase["orders_created"], purchase["stock_drop"], purchase["oversells"],
+                  purchase["lost_sales"], purchase["wrk_2xx"], purchase["applied_without_2xx"],
+                  "yes" if purchase["level"] else "NO", json.dumps(purchase["applied_after"])))
+    if probe and probe.get("unknown"):
+        print("probe:      unknown: stock or orders could not be read after the probe")
+    elif probe:
+        print("probe:      stock %d of book %d under %s connections: %d orders, stock after %d, "
+              "answers 200=%d 409=%d other=%s -> oversells %d, consistent: %s, level: %s" % (
+                  probe["stock_set"], probe["book"], conns, probe["orders_created"], probe["stock_after"],
+                  probe["answered_200"], probe["answered_409"], json.dumps(probe["answered_other"]),
+                  probe["oversells"], "yes" if probe["consistent"] else "NO", "yes" if probe["level"] else "NO"))
+    if mix and mix.get("unknown"):
+        print("mix:        consistency unknown: stock or orders could not be read after the run")
+    elif mix:
+        print("mix:        %d orders created = stock drop %d -> oversells %d, lost sales %d; replicas level: %s" % (
+            mix["orders_created"], mix["stock_drop"], mix["oversells"], mix["lost_sales"],
+            "yes" if mix["level"] else "NO"))
+    if rss:
+        print("front RSS:  peak (VmHWM) %.1f MiB, now %.1f MiB, cache %s/%s entries after the fill "
+              "(target < 100 MiB: %s)" % (
+                  hwm_mib, (rss.get("vm_rss_kib") or 0) / MIB, entries, capacity,
+                  "PASS" if hwm_mib < RSS_LIMIT_MIB else "FAIL"))
+    if rss_nocache and rss_nocache.get("vm_hwm_kib"):
+        print("            front without a cache (cache-miss run): peak %.1f MiB" % (rss_nocache["vm_hwm_kib"] / MIB))
+
+    # ----------------------------------------------------------------- json
+    report = {
+        "meta": meta,
+        "scenarios": [rows[n] for n in SCENARIOS if n in rows],
+        "checks": {"purchase": purchase, "oversell_probe": probe, "mix": mix},
+        "front_rss": {
+            "peak_mib": hwm_mib,
+            "now_mib": (rss.get("vm_rss_kib") or 0) / MIB if rss else None,
+            "cache": rss["stats"]["cache"] if rss else None,
+            "peak_mib_without_cache": rss_nocache["vm_hwm_kib"] / MIB if rss_nocache and rss_nocache.get("vm_hwm_kib") else None,
+            "limit_mib": RSS_LIMIT_MIB,
+            "pass": hwm_mib is not None and hwm_mib < RSS_LIMIT_MIB,
+        },
+        "targets_met": all(r["pass"] for r in rows.values() if r["pass"] is not None),
+    }
+    json_path = os.path.join(out, "bench.json")
+    with open(json_path + ".tmp", "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    os.replace(json_path + ".tmp", json_path)
+
+    # ---------------------------------------------------------------- chart
+    png_path = os.path.join(out, "bench.png")
+    dat_path = os.path.join(out, "bench.dat")
+    gp_path = os.path.join(out, "bench.gp")
+    with open(dat_path, "w") as f:
+        f.write("# scenario req/s colour p99_ms\n")
+        for name in SCENARIOS:
+            if name not in rows:
+                continue
+            r = rows[name]
+            colour = 0x888888 if name == "baseline" else (
+                0x4477aa if r["pass"] is None else (0x228833 if r["pass"] else 0xcc3311))
+            f.write('"%s" %.1f %d %.2f\n' % (name, r["rps"], colour, r["p99_ms"]))
+    lines = ""
+    if base:
+        lines = ("set arrow 1 from graph 0, first %.1f to graph 1, first %.1f nohead dt 2 lc rgb '#228833'\n"
+                 "set label 1 '0.9x baseline' at graph 1.01, first %.1f left tc rgb '#228833' front\n"
+                 "set arrow 2 from graph 0, first %.1f to graph 1, first %.1f nohead dt 2 lc rgb '#aa7700'\n"
+                 "set label 2 '0.4x baseline' at graph 1.01, first %.1f left tc rgb '#aa7700' front\n"
+                 % (0.9 * base, 0.9 * base, 0.9 * base, 0.4 * base, 0.4 * base, 0.4 * base))
+    title = "Bazar: req/s per scenario (%s connections, %s s, commit %s)" % (
+        conns, meta.get("seconds"), meta.get("commit"))
+    with open(gp_path, "w") as f:
+        f.write("""set terminal pngcairo size 1100,620 noenhanced font ',10'
+set output '%s'
+set title '%s'
+set ylabel 'requests per second'
+set style fill solid 0.85 border -1
+set boxwidth 0.6
+set grid ytics
+set yrange [0:*]
+set xrange [-0.6:%g]
+set key off
+set xtics nomirror
+set bmargin 4
+set rmargin 15
+%sset label 3 'grey: baseline, green: target met, red: target missed (cache-fill: the front RSS target), blue: no target; label: req/s (p99 ms)' at graph 0.01, graph -0.10 font ',9'
+plot '%s' using 0:2:3:xtic(1) with boxes lc rgb variable, \\
+     '' using 0:2:(sprintf('%%.0f (%%.1f ms)', $2, $4)) with labels offset 0,0.8
+""" % (png_path, title, len(rows) - 0.4, lines, dat_path))
+    chart = None
+    if shutil.which("gnuplot"):
+        done = subprocess.run(["gnuplot", gp_path], capture_output=True, text=True)
+        if done.returncode == 0 and os.path.exists(png_path):
+            chart = png_path
+        else:
+            print("bench: gnuplot failed: " + done.stderr.strip(), file=sys.stderr)
+    else:
+        print("bench: gnuplot is missing: no chart", file=sys.stderr)
+
+    print()
+    print("figures: " + json_path)
+    print("chart:   " + (chart or "(none)"))
+    print("targets met: " + ("all" if report["targets_met"] else "no (see FAIL rows)"))
+
+
+if __name__ == "__main__":
+    main()
