@@ -33,7 +33,7 @@ public struct BookUpdate: Sendable, Equatable {
                 update.price = price
             case "stock", "stock_delta":
                 guard update.stock == nil else { throw .badRequest("Give stock or stock_delta, not both.") }
-                guard let amount = value.int64Value, abs(amount) <= maxStock else {
+                guard let amount = value.int64Value, amount.magnitude <= maxStock.magnitude else {
                     throw .badRequest("\(key) must be an integer between -\(maxStock) and \(maxStock).")
                 }
                 if key == "stock" {

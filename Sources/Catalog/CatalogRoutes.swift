@@ -49,7 +49,7 @@ struct CatalogRoutes: Sendable {
             return try primary().takes(after: after)
         case ("POST", "replicate", 1):
             guard case .backup(let backup) = role else { throw .notFound("Only the backup takes pushes.") }
-            return backup.replicate(request.body, receivedAt: .now)
+            return backup.replicate(request.body)
         default:
             throw .notFound("No such route.")
         }

@@ -4,17 +4,21 @@ import Foundation
 /// The primary's side of catalog replication.
 ///
 /// One thread pushes to the backup every book changed since the backup's last acknowledged
-/// sequence number (a state-based diff, so a batch carries many writes under load, and the same
-/// push is the backup's catch-up after a restart). A write is answered only once the backup has
-/// acknowledged it, while the backup is *in sync*. When the backup stops answering, the primary
-/// waits out the backup's read lease before it stops waiting for it, so the backup can never
-/// serve a read older than an acknowledged write. The backup is back in sync once an
-/// acknowledgement covers every committed write.
+/// sequence number (a state-based diff: under load one push carries many writes, and the same
+/// push is the backup's catch-up after a restart). While the backup is *in sync*, a write is
+/// answered only once the backup has acknowledged it, and pushes grant the backup a read lease
+/// that ends `lease` after the push was sent. When a push fails, pushes stop granting leases;
+/// once the last lease granted has run out, the primary stops waiting for the backup, which by
+/// then serves no reads. The backup is back in sync once an acknowledgement covers every
+/// committed write.
 final class Replicator: @unchecked Sendable {
-    /// How long a backup may serve reads after a push that found it in sync.
+    /// How long a backup may serve reads after a push that found it in sync was sent.
     static let lease: Duration = .milliseconds(500)
     /// How often an idle primary pushes (renewing the backup's lease).
     static let heartbeat: Duration = .milliseconds(100)
+    /// How long one push may take; at least `lease`, so a push that times out granted nothing
+    /// still in force.
+    static let pushTimeout: Duration = .seconds(1)
 
     private let client: InternalClient
     private let backupPath: String
@@ -24,7 +28,8 @@ final class Replicator: @unchecked Sendable {
     private var committed: Int64
     private var acked: Int64 = 0
     private var inSync = false
-    private var lastAck = ContinuousClock.now
+    private var suspect = false
+    private var lastLeaseEnd: Int64 = 0
 
     init(client: InternalClient, backup: String, memory: CatalogMemory) {
         self.client = client
@@ -55,36 +60,40 @@ final class Replicator: @unchecked Sendable {
         }
     }
 
-    /// Whether the backup acknowledges writes before they are answered.
-    var backupInSync: Bool { condition.withLock { inSync } }
-
     private func pushOnce() {
-        let (after, sync) = condition.withLock { () -> (Int64, Bool) in
+        let (after, leaseEnd) = condition.withLock { () -> (Int64, Int64?) in
             if committed <= acked { _ = condition.wait(until: Date().addingTimeInterval(Self.heartbeat.seconds)) }
-            return (acked, inSync)
+            guard inSync && !suspect else { return (acked, nil) }
+            lastLeaseEnd = Monotonic.now() + Self.lease.nanoseconds
+            return (acked, lastLeaseEnd)
         }
         let (books, upTo) = memory.changes(after: after)
-        let body = JSON.object([("after", .int(after)), ("up_to", .int(upTo)), ("in_sync", .bool(sync)),
-                                ("books", .array(books.map(\.json)))]).encoded()
-        let response = try? client.send("POST", backupPath, body: body, timeout: .seconds(1))
+        var members: [(String, JSON)] = [("after", .int(after)), ("up_to", .int(upTo)), ("books", .array(books.map(\.json)))]
+        if let leaseEnd { members.append(("lease_until_ns", .int(leaseEnd))) }
+        let response = try? client.send("POST", backupPath, body: JSON.object(members).encoded(), timeout: Self.pushTimeout)
         let applied = response.flatMap { response in
             [200, 409].contains(response.status) ? (try? JSON.parse(response.body))?["applied"]?.int64Value : nil
         }
         condition.withLock {
-            if let applied {
+            if let applied, let response {
                 acked = applied
-                if response?.status == 200 { lastAck = .now }
-                if !inSync && response?.status == 200 && acked >= committed {
-                    inSync = true
-                    Log.info("backup in sync at \(acked)")
+                if response.status == 200 {
+                    suspect = false
+                    if !inSync && acked >= committed {
+                        inSync = true
+                        Log.info("backup in sync at \(acked)")
+                    }
                 }
-            } else if inSync && ContinuousClock.now - lastAck > Self.lease {
-                inSync = false
-                Log.info("backup out of sync at \(acked): answering writes without it")
+            } else {
+                suspect = true
+                if inSync && Monotonic.now() >= lastLeaseEnd {
+                    inSync = false
+                    Log.info("backup out of sync at \(acked): answering writes without it")
+                }
             }
             condition.broadcast()
         }
-        if applied == nil { Thread.sleep(forTimeInterval: 0.05) }
+        if applied == nil { Thread.sleep(forTimeInterval: 0.02) }
     }
 }
 
@@ -92,5 +101,10 @@ extension Duration {
     /// The duration in seconds, as a Double.
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
+    /// The duration in whole nanoseconds.
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

@@ -29,8 +29,10 @@ final class CatalogTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func push(after: Int64, upTo: Int64, inSync: Bool, books: [Book] = []) -> [UInt8] {
-        JSON.object([("after", .int(after)), ("up_to", .int(upTo)), ("in_sync", .bool(inSync)),
+    private func push(after: Int64, upTo: Int64, inSync: Bool, books: [Book] = [],
+                      leaseEnd: Int64 = Monotonic.now() + Replicator.lease.nanoseconds) -> [UInt8] {
+        JSON.object([("after", .int(after)), ("up_to", .int(upTo)),
+                     ("lease_until_ns", inSync ? .int(leaseEnd) : .null),
                      ("books", .array(books.map(\.json)))]).encoded()
     }
 
@@ -150,7 +152,7 @@ final class CatalogTests: XCTestCase {
 
     func testLeasedBackupSearch() throws {
         let (routes, backup, _) = try makeBackup()
-        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true), receivedAt: .now)
+        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true))
         let response = routes.handle(internalRequest("GET", "/catalog/search/Distributed%20Systems"))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.json?["topic"]?.stringValue, "distributed systems")
@@ -166,11 +168,11 @@ final class CatalogTests: XCTestCase {
 
     func testExpiredLeaseAnswers503Again() throws {
         let (routes, backup, _) = try makeBackup()
-        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true), receivedAt: .now - Replicator.lease - .milliseconds(50))
+        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true, leaseEnd: Monotonic.now() - 1))
         XCTAssertFalse(backup.leased)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1")).status, 503)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-2/health")).json?["status"]?.stringValue, "catching_up")
-        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true), receivedAt: .now)
+        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true))
         XCTAssertTrue(backup.leased)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1")).status, 200)
     }
@@ -181,7 +183,7 @@ final class CatalogTests: XCTestCase {
         book.price = 99
         book.stock = 3
         book.version = 2
-        let response = backup.replicate(push(after: 0, upTo: 2, inSync: false, books: [book]), receivedAt: .now)
+        let response = backup.replicate(push(after: 0, upTo: 2, inSync: false, books: [book]))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.text, "{\"applied\":2}")
         XCTAssertEqual(memory.book(1).0, book)
@@ -199,7 +201,7 @@ final class CatalogTests: XCTestCase {
         var book = defaultBooks[1]
         book.version = 7
         book.stock = 0
-        let response = backup.replicate(push(after: 5, upTo: 7, inSync: true, books: [book]), receivedAt: .now)
+        let response = backup.replicate(push(after: 5, upTo: 7, inSync: true, books: [book]))
         XCTAssertEqual(response.status, 409)
         XCTAssertEqual(response.text, "{\"applied\":0}")
         XCTAssertEqual(memory.book(2).0, defaultBooks[1])
@@ -213,12 +215,12 @@ final class CatalogTests: XCTestCase {
         var book = defaultBooks[3]
         book.stock = 9
         book.version = 4
-        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, inSync: false, books: [book]), receivedAt: .now).status, 200)
-        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, inSync: false, books: [book]), receivedAt: .now).status, 200)
+        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, inSync: false, books: [book])).status, 200)
+        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, inSync: false, books: [book])).status, 200)
         var older = defaultBooks[3]
         older.stock = 50
         older.version = 3
-        let response = backup.replicate(push(after: 2, upTo: 3, inSync: false, books: [older]), receivedAt: .now)
+        let response = backup.replicate(push(after: 2, upTo: 3, inSync: false, books: [older]))
         XCTAssertEqual(response.text, "{\"applied\":4}")
         XCTAssertEqual(memory.book(4).0, book)
         XCTAssertEqual(try CatalogStore(path: dbPath).books()[3], book)
@@ -226,8 +228,8 @@ final class CatalogTests: XCTestCase {
 
     func testMalformedPushIs400() throws {
         let (routes, backup, memory) = try makeBackup()
-        for body in ["", "{}", "not json", "{\"after\":0,\"up_to\":1,\"in_sync\":\"yes\",\"books\":[]}",
-                     "{\"after\":0,\"up_to\":1,\"in_sync\":true}"] {
+        for body in ["", "{}", "not json", "{\"after\":0,\"up_to\":1,\"lease_until_ns\":\"yes\",\"books\":[]}",
+                     "{\"after\":0,\"up_to\":1,\"lease_until_ns\":1}"] {
             let response = routes.handle(internalRequest("POST", "/catalog-2/replicate", body: body))
             XCTAssertEqual(response.status, 400, body)
         }
@@ -246,7 +248,7 @@ final class CatalogTests: XCTestCase {
 
     func testRoutingErrors() throws {
         let (routes, backup, _) = try makeBackup()
-        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true), receivedAt: .now)
+        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true))
         let publicRequest = Request(method: "GET", path: "/catalog/info/1")
         XCTAssertEqual(routes.handle(publicRequest).status, 404, "the public listener must not reach a replica")
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog")).status, 404)

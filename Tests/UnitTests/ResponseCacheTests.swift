@@ -253,9 +253,9 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testCacheNeverHoldsMoreThanItsTotalCapacity() {
-        for (capacity, shards) in [(10, 16), (1, 16), (20, 16), (17, 4), (100, 16), (3, 1)] {
-            let cache = ResponseCache(capacity: capacity, shardCount: shards)
-            let fills = capacity * 100
+        for (capacity, shards) in [(10, 16), (1, 16), (600, 16), (1_000, 4), (4_100, 16), (3, 1)] {
+            let cache = ResponseCache(capacity: capacity, maximumShards: shards)
+            let fills = capacity * 8
             for index in 0..<fills {
                 cache.fill("info/\(index)", bytes("\(index)"), books: [Int64(index)], seq: 0)
                 if index % 97 == 0 { XCTAssertLessThanOrEqual(cache.stats.entries, capacity) }
