@@ -56,7 +56,7 @@ struct CatalogRoutes: Sendable {
     }
 
     private func requireReadable() throws(APIError) {
-        if case .backup(let backup) = role, !backup.leased {
+        if case .backup(let backup) = role, !backup.readable {
             throw .unavailable("\(name) is catching up with the primary.")
         }
     }
@@ -69,7 +69,7 @@ struct CatalogRoutes: Sendable {
     private func health() -> Response {
         let (roleName, status): (String, String) = switch role {
         case .primary: ("primary", "up")
-        case .backup(let backup): ("backup", backup.leased ? "up" : "catching_up")
+        case .backup(let backup): ("backup", backup.readable ? "up" : "catching_up")
         }
         let body = JSON.object([("name", .string(name)), ("role", .string(roleName)), ("status", .string(status)),
                                 ("applied", .int(reads.memory.applied))])

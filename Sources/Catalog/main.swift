@@ -19,7 +19,9 @@ do {
         role = .primary(Primary(name: name, store: store, memory: memory,
                                 invalidator: Invalidator(client: client), replicator: replicator))
     } else {
-        role = .backup(Backup(store: store, memory: memory))
+        let backup = Backup(store: store, memory: memory)
+        backup.watchPrimary(try flags.string("peer"), client: client)
+        role = .backup(backup)
     }
     let routes = CatalogRoutes(name: name, role: role, reads: CatalogReads(name: name, memory: memory))
     let options = ServerOptions(listen: try flags.listen(), threads: try flags.int("threads", default: 32, in: 1...1024))

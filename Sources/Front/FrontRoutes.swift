@@ -51,15 +51,25 @@ struct FrontRoutes: Sendable {
         }
     }
 
+    /// `POST /front/invalidate` from the catalog primary before each write, and
+    /// `GET /front/announced` from a catalog backup standing in for a primary that is down.
     private func internalRoute(_ request: Request, _ segments: [Substring]) throws(APIError) -> Response {
-        guard segments.count == 2, segments[0] == "front", segments[1] == "invalidate" else { throw .notFound("No such route.") }
-        try allow(request, ["POST"])
-        guard let message = try? JSON.parse(request.body), let book = message["book"]?.int64Value,
-              let seq = message["seq"]?.int64Value else {
-            throw .badRequest("An invalidation is {\"book\": id, \"seq\": n}.")
+        guard segments.count == 2, segments[0] == "front" else { throw .notFound("No such route.") }
+        switch segments[1] {
+        case "invalidate":
+            try allow(request, ["POST"])
+            guard let message = try? JSON.parse(request.body), let book = message["book"]?.int64Value,
+                  let seq = message["seq"]?.int64Value else {
+                throw .badRequest("An invalidation is {\"book\": id, \"seq\": n}.")
+            }
+            let dropped = reads.cache.invalidate(book: book, seq: seq)
+            return .json(200, .object([("dropped", .int(Int64(dropped)))]))
+        case "announced":
+            try allow(request, ["GET"])
+            return .json(200, .object([("seq", .int(reads.cache.announced))]))
+        default:
+            throw .notFound("No such route.")
         }
-        let dropped = reads.cache.invalidate(book: book, seq: seq)
-        return .json(200, .object([("dropped", .int(Int64(dropped)))]))
     }
 
     private func purchase(_ request: Request, _ id: Int64) throws(APIError) -> Response {

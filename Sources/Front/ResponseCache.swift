@@ -18,6 +18,7 @@ final class ResponseCache: Sendable {
     private let shards: [Shard]
     private let capacity: Int
     private let invalidations = Atomic<Int>(0)
+    private let newestAnnounced = Atomic<Int64>(0)
 
     /// The fewest entries a shard holds when the cache is split.
     static let minimumShardCapacity = 256
@@ -46,8 +47,13 @@ final class ResponseCache: Sendable {
     @discardableResult
     func invalidate(book: Int64, seq: Int64) -> Int {
         invalidations.add(1, ordering: .relaxed)
+        newestAnnounced.max(seq, ordering: .relaxed)
         return shards.reduce(0) { dropped, shard in dropped + shard.lru.withLock { $0.invalidate(book: book, seq: seq) } }
     }
+
+    /// The newest write sequence number announced since this process started: every write the
+    /// primary acknowledged meanwhile is at most this.
+    var announced: Int64 { newestAnnounced.load(ordering: .relaxed) }
 
     /// The counters, summed over the shards.
     var stats: Stats {

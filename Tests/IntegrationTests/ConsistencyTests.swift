@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+
+/// A miss that fetched an old copy must not put it in the cache after a write's invalidation
+/// passed. The front's test hook holds every fill for 400 ms, so the write always lands in
+/// between: without versioned fills the next read is a HIT of the stale copy.
+final class StaleFillTests: StackTestCase {
+    override class var stackEnvironment: [String: String] { ["BAZAR_FRONT_ARGS": "--fill-delay-ms 400"] }
+
+    func testAFillOlderThanAnInvalidationIsRefused() async throws {
+        let client = try client
+        _ = try await stack.waitUntilLevel()
+        let slowRead = Task { try await client.get("/info/3") }
+        try await Task.sleep(nanoseconds: 150_000_000)
+        let updated = try await client.update(3, #"{"price": 41.5}"#)
+        XCTAssertEqual(updated.status, 200)
+        let old = try await slowRead.value
+        XCTAssertEqual(old.header("X-Cache"), "MISS")
+        XCTAssertNotEqual(old.json["price"], .number(41.5), "the slow read fetched before the update")
+        for _ in 0..<2 {
+            let after = try await client.get("/info/3")
+            XCTAssertEqual(after.json["price"], .number(41.5), "X-Cache: \(after.header("X-Cache") ?? "-")")
+            XCTAssertGreaterThanOrEqual(after.json["version"].int ?? 0, updated.json["version"].int ?? .max)
+        }
+    }
+}
+
+/// Promises 1 and 2 under concurrency, and idempotent purchases across order replicas.
+final class ConcurrencyTests: StackTestCase {
+    func testReadsNeverMissAnAcknowledgedWriteInAConcurrentHistory() async throws {
+        let client = try client
+        let books = [1, 2, 3]
+        for id in books { _ = try await client.update(id, #"{"stock": 1000000}"#) }
+        let history = History()
+        await client.load(workers: 8, seconds: 6) { worker in
+            let book = books.randomElement()!
+            let invoked = History.now()
+            switch worker {
+            case 0:
+                guard let answer = try? await client.send("POST", "/purchase/\(book)"), answer.status == 200,
+                      let version = answer.json["book"]["version"].int else { return await history.fail("purchase") }
+                await history.record(.init(kind: .write, book: book, invoked: invoked, completed: History.now(), version: version))
+            case 1:
+                let price = String(format: "%.1f", Double.random(in: 1...99))
+                guard let answer = try? await client.update(book, #"{"price": \#(price)}"#), answer.status == 200,
+                      let version = answer.json["version"].int else { return await history.fail("update") }
+                await history.record(.init(kind: .write, book: book, invoked: invoked, completed: History.now(), version: version))
+            default:
+                guard let answer = try? await client.get("/info/\(book)"), answer.status == 200,
+                      let version = answer.json["version"].int else { return await history.fail("read") }
+                await history.record(.init(kind: .read, book: book, invoked: invoked, completed: History.now(), version: version))
+            }
+        }
+        let operations = await history.operations
+        let violations = await history.violations()
+        let failures = await history.failures
+        print("history: \(operations.count) operations (\(operations.filter { $0.kind == .write }.count) writes), \(violations.count) violations, \(failures.count) failed calls")
+        XCTAssertGreaterThan(operations.count, 2_000)
+        XCTAssertGreaterThan(operations.filter { $0.kind == .write }.count, 50)
+        XCTAssertEqual(failures, [])
+        XCTAssertEqual(violations, [])
+    }
+
+    func testConcurrentPurchasesThroughBothOrderReplicasNeverOversell() async throws {
+        let client = try client
+        _ = try await client.update(6, #"{"stock": 100}"#)
+        let before = Set(try await client.get("/orders").json["orders"].array.compactMap { $0["number"].int })
+        let answers = try await withThrowingTaskGroup(of: HTTPAnswer.self) { group in
+            for _ in 0..<250 { group.addTask { try await client.send("POST", "/purchase/6") } }
+            return try await group.reduce(into: [HTTPAnswer]()) { $0.append($1) }
+        }
+        let succeeded = answers.filter { $0.status == 200 }
+        XCTAssertEqual(succeeded.count, 100)
+        XCTAssertEqual(answers.filter { $0.status == 409 }.count, 150)
+        XCTAssertEqual(Set(succeeded.compactMap { $0.header("X-Upstream") }), ["order-1", "order-2"])
+        let book = try await client.get("/info/6")
+        XCTAssertEqual(book.json["stock"], .number(0))
+        let bought = Set(succeeded.compactMap { $0.json["order"]["number"].int })
+        XCTAssertEqual(bought.count, 100)
+        _ = try await stack.waitUntilLevel()
+        var listed: [String: Set<Int>] = [:]
+        for _ in 0..<4 {
+            let list = try await client.get("/orders")
+            listed[list.header("X-Upstream") ?? ""] = Set(list.json["orders"].array.compactMap { $0["number"].int }).subtracting(before)
+        }
+        XCTAssertEqual(listed["order-1"], bought)
+        XCTAssertEqual(listed["order-2"], bought)
+    }
+
+    func testARetryOnTheOtherOrderReplicaIsRecognised() async throws {
+        let client = try client
+        let key = "retry-\(UUID().uuidString)"
+        let stock = try await client.get("/info/4").json["stock"].int ?? 0
+        var answers: [HTTPAnswer] = []
+        for _ in 0..<4 { answers.append(try await client.send("POST", "/purchase/4", headers: ["Idempotency-Key": key])) }
+        XCTAssertEqual(Set(answers.map(\.status)), [200])
+        XCTAssertEqual(Set(answers.compactMap { $0.header("X-Upstream") }), ["order-1", "order-2"], "round-robin reached both")
+        XCTAssertEqual(Set(answers.map { $0.json["order"] }).count, 1)
+        XCTAssertEqual(answers.filter { $0.header("Idempotent-Replayed") == "true" }.count, 3)
+        let after = try await client.get("/info/4").json["stock"].int
+        XCTAssertEqual(after, stock - 1)
+    }
+}
+
+extension JSONValue: Hashable {
+    func hash(into hasher: inout Hasher) { hasher.combine(description) }
+}
