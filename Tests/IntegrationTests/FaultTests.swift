@@ -1,0 +1,225 @@
+import Foundation
+import XCTest
+
+/// Crashes and restarts under load: each test owns a stack, since it kills parts of it.
+final class FaultTests: XCTestCase {
+    /// `kill -9` of catalog-2 under reads and purchases: the survivor serves, nothing fails,
+    /// and the restarted backup catches up.
+    func testBackupCrashUnderLoadAndCatchUp() async throws {
+        let stack = try Stack(["BAZAR_CACHE_CAPACITY": "0"])
+        defer { stack.stop() }
+        let client = stack.client
+        _ = try await stack.waitUntilLevel()
+        for id in 1...3 { _ = try await client.update(id, #"{"stock": 100000}"#) }
+        let stockBefore = try await stocks(client, 1...3)
+        let errors = Counter(), bought = Counter()
+        let killer = Task {
+            try await Task.sleep(nanoseconds: 700_000_000)
+            kill(try XCTUnwrap(stack.pid("catalog-2")), SIGKILL)
+            try await Task.sleep(nanoseconds: 800_000_000)
+            XCTAssertEqual(try stack.ctl("start", "catalog-2").0, 0)
+            // Time from the restart until the backup is in sync again (leased: it serves reads).
+            let restarted = Date()
+            while Date().timeIntervalSince(restarted) < 20 {
+                let health = try await client.get("/health").json["replicas"].array
+                if health.first(where: { $0["name"].string == "catalog-2" })?["status"].string == "up" { break }
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
+            return Date().timeIntervalSince(restarted)
+        }
+        await client.load(workers: 6, seconds: 3) { worker in
+            let id = Int.random(in: 1...3)
+            let answer = worker < 2 ? try? await client.send("POST", "/purchase/\(id)") : try? await client.get("/info/\(id)")
+            if answer?.status == 200, worker < 2 { await bought.add() }
+            if answer?.status != 200 { await errors.add() }
+        }
+        let catchUp = try await killer.value
+        _ = try await stack.waitUntilLevel(timeout: 20)
+        let drop = zip(stockBefore, try await stocks(client, 1...3)).map { $0 - $1 }.reduce(0, +)
+        let errorCount = await errors.value, boughtCount = await bought.value
+        print("backup crash: \(boughtCount) purchases, \(errorCount) client-visible errors, in sync \(String(format: "%.3f", catchUp)) s after its restart")
+        XCTAssertEqual(errorCount, 0)
+        XCTAssertGreaterThan(boughtCount, 0)
+        XCTAssertEqual(drop, boughtCount, "successful purchases equal the drop in stock")
+        try assertReplicasAgree(stack, books: 1...3)
+    }
+
+    /// `kill -9` of order-2 under purchases that retry with their idempotency key: every
+    /// purchase ends bought exactly once, and the restarted replica lists every order.
+    func testOrderReplicaCrashUnderPurchases() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        let client = stack.client
+        _ = try await stack.waitUntilLevel()
+        _ = try await client.update(2, #"{"stock": 100000}"#)
+        let stockBefore = try await stocks(client, 2...2)[0]
+        let failedAttempts = Counter()
+        let orders = Numbers()
+        let killer = Task {
+            try await Task.sleep(nanoseconds: 500_000_000)
+            kill(try XCTUnwrap(stack.pid("order-2")), SIGKILL)
+            try await Task.sleep(nanoseconds: 700_000_000)
+            XCTAssertEqual(try stack.ctl("start", "order-2").0, 0)
+        }
+        await client.load(workers: 4, seconds: 2.5) { _ in
+            let (answer, failed) = await client.buyRetrying(2)
+            await failedAttempts.add(failed)
+            if let number = answer?.json["order"]["number"].int { await orders.insert(number) }
+        }
+        try await killer.value
+        _ = try await stack.waitUntilLevel(timeout: 20)
+        let acknowledged = await orders.values
+        let failed = await failedAttempts.value
+        print("order replica crash: \(acknowledged.count) purchases, \(failed) failed attempts retried with the same key")
+        let stockAfter = try await stocks(client, 2...2)[0]
+        XCTAssertEqual(stockBefore - stockAfter, acknowledged.count, "each purchase bought exactly once")
+        for _ in 0..<4 {
+            let list = try await client.get("/orders")
+            let listed = Set(list.json["orders"].array.compactMap { $0["number"].int })
+            XCTAssertEqual(listed.count, list.json["orders"].array.count)
+            XCTAssertTrue(acknowledged.isSubset(of: listed), "\(list.header("X-Upstream") ?? "") misses orders")
+        }
+    }
+
+    /// With the primary down, writes answer 503 quickly, reads go on from the backup, and
+    /// everything works again once the primary is back.
+    func testPrimaryDownWritesAre503ReadsContinueAndItRecovers() async throws {
+        let stack = try Stack(["BAZAR_CACHE_CAPACITY": "0"])
+        defer { stack.stop() }
+        let client = stack.client
+        _ = try await stack.waitUntilLevel()
+        let bought = try await client.send("POST", "/purchase/1")
+        XCTAssertEqual(bought.status, 200)
+        kill(try XCTUnwrap(stack.pid("catalog-1")), SIGKILL)
+        let started = Date()
+        let purchase = try await client.send("POST", "/purchase/1")
+        let update = try await client.update(1, #"{"price": 5}"#)
+        XCTAssertEqual(purchase.status, 503)
+        XCTAssertEqual(purchase.errorCode, "unavailable")
+        XCTAssertEqual(update.status, 503)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3, "writes fail fast, no hang")
+        try await Task.sleep(nanoseconds: 1_000_000_000)   // past the backup's last lease
+        for _ in 0..<10 {
+            let info = try await client.get("/info/1")
+            XCTAssertEqual(info.status, 200)
+            XCTAssertEqual(info.header("X-Upstream"), "catalog-2")
+            XCTAssertEqual(info.json, bought.json["book"], "the backup has the acknowledged purchase")
+        }
+        let health = try await client.get("/health")
+        XCTAssertEqual(health.status, 503)
+        XCTAssertEqual(health.json["status"].string, "degraded")
+        XCTAssertEqual(health.json["replicas"].array.first?["status"].string, "down")
+        XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
+        _ = try await stack.waitUntilLevel(timeout: 20)
+        let again = try await client.send("POST", "/purchase/1")
+        XCTAssertEqual(again.status, 200)
+        try assertReplicasAgree(stack, books: 1...1)
+    }
+
+    /// Acknowledged purchases and updates survive `kill -9` of every process and a restart.
+    func testAcknowledgedWritesSurviveKill9OfEverything() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        let client = stack.client
+        _ = try await stack.waitUntilLevel()
+        var latest: [Int: JSONValue] = [:]
+        var orders: [JSONValue] = []
+        let key = "durable-\(UUID().uuidString)"
+        for round in 0..<12 {
+            let id = round % 4 + 1
+            let bought = try await client.send("POST", "/purchase/\(id)", headers: round == 0 ? ["Idempotency-Key": key] : [:])
+            XCTAssertEqual(bought.status, 200)
+            orders.append(bought.json["order"])
+            latest[id] = bought.json["book"]
+            if round % 3 == 0 {
+                let updated = try await client.update(id, #"{"price": \#(10 + round).5}"#)
+                latest[id] = updated.json
+            }
+        }
+        for name in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx"] {
+            kill(try XCTUnwrap(stack.pid(name)), SIGKILL)
+        }
+        XCTAssertEqual(try stack.ctl("up").0, 0)
+        _ = try await stack.waitUntilLevel(timeout: 20)
+        for (id, book) in latest {
+            let info = try await client.get("/info/\(id)")
+            XCTAssertEqual(info.json, book, "book \(id)")
+        }
+        for _ in 0..<2 {
+            let listed = try await client.get("/orders").json["orders"].array
+            for order in orders { XCTAssertTrue(listed.contains(order), "\(order) lost") }
+        }
+        let replay = try await client.send("POST", "/purchase/1", headers: ["Idempotency-Key": key])
+        XCTAssertEqual(replay.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(replay.json["order"], orders[0])
+    }
+
+    /// SIGTERM lets an in-flight request finish, then the process exits; purchases answered
+    /// while an order replica stops are all kept.
+    func testSIGTERMDrainsInFlightRequests() async throws {
+        let stack = try Stack(["BAZAR_FRONT_ARGS": "--fill-delay-ms 600"])
+        defer { stack.stop() }
+        let client = stack.client
+        _ = try await stack.waitUntilLevel()
+        let front = try XCTUnwrap(stack.pid("front"))
+        let slow = Task { try await client.get("/info/2") }
+        try await Task.sleep(nanoseconds: 200_000_000)
+        kill(front, SIGTERM)
+        let answer = try await slow.value
+        XCTAssertEqual(answer.status, 200, "the in-flight read finished")
+        XCTAssertEqual(answer.json["id"], .number(2))
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        XCTAssertNotEqual(kill(front, 0), 0, "the front exited after draining")
+        XCTAssertEqual(try stack.ctl("start", "front").0, 0)
+
+        let orders = Numbers()
+        let stopper = Task {
+            try await Task.sleep(nanoseconds: 300_000_000)
+            kill(try XCTUnwrap(stack.pid("order-1")), SIGTERM)
+        }
+        await client.load(workers: 4, seconds: 1) { _ in
+            if let bought = try? await client.send("POST", "/purchase/3"), bought.status == 200,
+               let number = bought.json["order"]["number"].int {
+                await orders.insert(number)
+            }
+        }
+        try await stopper.value
+        XCTAssertEqual(try stack.ctl("start", "order-1").0, 0)
+        _ = try await stack.waitUntilLevel(timeout: 20)
+        let acknowledged = await orders.values
+        XCTAssertGreaterThan(acknowledged.count, 0)
+        for _ in 0..<2 {
+            let listed = Set(try await client.get("/orders").json["orders"].array.compactMap { $0["number"].int })
+            XCTAssertTrue(acknowledged.isSubset(of: listed))
+        }
+    }
+
+    private func stocks(_ client: HTTPClient, _ ids: ClosedRange<Int>) async throws -> [Int] {
+        var result: [Int] = []
+        for id in ids { result.append(try await client.get("/info/\(id)").json["stock"].int ?? -1) }
+        return result
+    }
+
+    /// Both catalog replicas hold the same books, read from each directly on the internal listener.
+    private func assertReplicasAgree(_ stack: Stack, books: ClosedRange<Int>) throws {
+        let socket = stack.variables.appendingPathComponent("run/internal.sock").path
+        for id in books {
+            let answers = try ["catalog-1", "catalog-2"].map { replica in
+                try stack.run("/usr/bin/curl", ["-s", "--unix-socket", socket, "http://bazar/\(replica)/info/\(id)"]).1
+            }
+            XCTAssertTrue(answers[0].contains("\"id\":\(id),"), answers[0])
+            XCTAssertEqual(answers[0], answers[1], "book \(id)")
+        }
+    }
+}
+
+/// Counters and sets shared by load workers.
+actor Counter {
+    private(set) var value = 0
+    func add(_ amount: Int = 1) { value += amount }
+}
+
+actor Numbers {
+    private(set) var values = Set<Int>()
+    func insert(_ number: Int) { values.insert(number) }
+}
