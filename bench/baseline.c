@@ -97,11 +97,16 @@ int main(int argc, char **argv) {
     memcpy(response + head_len, body, (size_t)body_len);
     free(body);
 
-    signal(SIGPIPE, SIG_IGN);
     if (FCGX_Init() != 0) {
         fprintf(stderr, "baseline: FCGX_Init failed\n");
         return 1;
     }
+    /* FCGX_Init installs handlers that only set a "shutdown pending" flag,
+     * after which every FCGX_Accept_r fails at once: let SIGTERM and SIGINT
+     * end the process instead, and never die of a closed connection. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
     pthread_t *ids = calloc((size_t)threads, sizeof *ids);
     if (ids == NULL) return 1;
     for (int i = 0; i < threads; i++) {

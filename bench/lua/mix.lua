@@ -24,3 +24,9 @@ request = function()
       return search[math.random(#search)]
    end
 end
+
+-- Count answers by status.
+bench_status = {}
+response = function(status, headers, body)
+   bench_status[status] = (bench_status[status] or 0) + 1
+end
