@@ -67,12 +67,14 @@ struct ResponseReader {
 
     /// Reads more bytes; false at end of stream.
     private mutating func receive() throws(InternalCallError) -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let got = withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { chunk in
+                let got = recv(fd, chunk.baseAddress, chunk.count, 0)
+                if got > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<got])) }
+                return got
+            }
             if got > 0 {
                 receivedAny = true
-                buffer += chunk[0..<got]
                 return true
             }
             if got == 0 { return false }

@@ -1,35 +1,34 @@
 import CFastCGI
 import Glibc
 
-/// Copies a request out of libfcgi at once (its parameter strings are freed at the next accept).
+/// Copies a request out of libfcgi at once (its parameter strings are freed at the next
+/// accept). Only what a handler uses becomes a Swift string: the method, the URI, the query,
+/// the listener and the HTTP headers; other parameters are skipped by comparing bytes.
 func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int) -> Request {
-    var method = "", uri = "", query = "", contentLength = 0, isInternal = false
-    var headers: [String: String] = [:]
+    var request = Request(method: "", path: "")
+    var contentLength = 0
     var cursor = raw.pointee.envp
     while let entry = cursor?.pointee {
-        let length = strlen(entry)
-        let bytes = UnsafeRawBufferPointer(start: entry, count: length)
-        if let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
-            let name = UnsafeRawBufferPointer(rebasing: bytes[..<equals])
-            let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(equals + 1)...]), as: UTF8.self)
-            if name.starts(with: "HTTP_".utf8) {
-                headers[String(decoding: name, as: UTF8.self)] = value
-            } else {
-                switch String(decoding: name, as: UTF8.self) {
-                case "REQUEST_METHOD": method = value
-                case "REQUEST_URI": uri = value
-                case "QUERY_STRING": query = value
-                case "CONTENT_LENGTH": contentLength = Int(value) ?? 0
-                case "BAZAR_LISTENER": isInternal = value == "internal"
-                default: break
-                }
-            }
-        }
         cursor = cursor?.advanced(by: 1)
+        let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
+        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
+        let name = UnsafeRawBufferPointer(rebasing: bytes[..<equals])
+        let value = UnsafeRawBufferPointer(rebasing: bytes[(equals + 1)...])
+        if name.starts(with: "HTTP_".utf8) {
+            request.cgiHeaders.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        } else if name.elementsEqual("REQUEST_METHOD".utf8) {
+            request.method = String(decoding: value, as: UTF8.self)
+        } else if name.elementsEqual("REQUEST_URI".utf8) {
+            let path = value.firstIndex(of: UInt8(ascii: "?")).map { UnsafeRawBufferPointer(rebasing: value[..<$0]) } ?? value
+            request.path = String(decoding: path, as: UTF8.self)
+        } else if name.elementsEqual("QUERY_STRING".utf8) {
+            request.query = String(decoding: value, as: UTF8.self)
+        } else if name.elementsEqual("CONTENT_LENGTH".utf8) {
+            contentLength = Int(String(decoding: value, as: UTF8.self)) ?? 0
+        } else if name.elementsEqual("BAZAR_LISTENER".utf8) {
+            request.isInternal = value.elementsEqual("internal".utf8)
+        }
     }
-    let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
-    var request = Request(method: method, path: path, query: query, isInternal: isInternal)
-    request.cgiHeaders = headers
     if contentLength > maxBody {
         request.bodyTooLarge = true
     } else if contentLength > 0 {

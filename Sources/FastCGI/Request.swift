@@ -6,8 +6,8 @@ public struct Request: Sendable {
     public var path: String
     /// The raw query string (after `?`), empty when there is none.
     public var query: String
-    /// HTTP headers in CGI form: `HTTP_IDEMPOTENCY_KEY` for `Idempotency-Key`.
-    public var cgiHeaders: [String: String]
+    /// HTTP headers in CGI form, in arrival order: `HTTP_IDEMPOTENCY_KEY` for `Idempotency-Key`.
+    public var cgiHeaders: [(name: String, value: String)]
     /// The request body (empty when there is none or when it exceeded the limit).
     public var body: [UInt8]
     /// True when the body was longer than the server's body limit and was not read.
@@ -21,8 +21,7 @@ public struct Request: Sendable {
         self.method = method
         self.path = path
         self.query = query
-        self.cgiHeaders = [:]
-        for (name, value) in headers { cgiHeaders[Request.cgiName(name)] = value }
+        self.cgiHeaders = headers.map { (Request.cgiName($0.key), $0.value) }
         self.body = body
         self.bodyTooLarge = bodyTooLarge
         self.isInternal = isInternal
@@ -30,7 +29,8 @@ public struct Request: Sendable {
 
     /// The value of an HTTP header by its usual name (`Authorization`), if present.
     public func header(_ name: String) -> String? {
-        cgiHeaders[Request.cgiName(name)]
+        let cgi = Request.cgiName(name)
+        return cgiHeaders.first { $0.name == cgi }?.value
     }
 
     /// `Idempotency-Key` → `HTTP_IDEMPOTENCY_KEY`.

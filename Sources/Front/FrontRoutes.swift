@@ -58,11 +58,14 @@ struct FrontRoutes: Sendable {
         switch segments[1] {
         case "invalidate":
             try allow(request, ["POST"])
-            guard let message = try? JSON.parse(request.body), let book = message["book"]?.int64Value,
-                  let seq = message["seq"]?.int64Value else {
-                throw .badRequest("An invalidation is {\"book\": id, \"seq\": n}.")
+            let items = (try? JSON.parse(request.body))?["items"]?.arrayValue?.compactMap { item -> (Int64, Int64)? in
+                guard let book = item["book"]?.int64Value, let seq = item["seq"]?.int64Value else { return nil }
+                return (book, seq)
             }
-            let dropped = reads.cache.invalidate(book: book, seq: seq)
+            guard let items, !items.isEmpty else {
+                throw .badRequest("An invalidation is {\"items\": [{\"book\": id, \"seq\": n}, ...]}.")
+            }
+            let dropped = items.reduce(0) { $0 + reads.cache.invalidate(book: $1.0, seq: $1.1) }
             return .json(200, .object([("dropped", .int(Int64(dropped)))]))
         case "announced":
             try allow(request, ["GET"])

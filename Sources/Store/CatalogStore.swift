@@ -34,22 +34,55 @@ public final class CatalogStore {
         try database.query("SELECT value FROM meta WHERE name = 'applied'").first?.first?.int ?? 0
     }
 
-    /// Takes one copy of a book, atomically: one conditional UPDATE (`stock > 0`) and the order
-    /// row in one transaction. Nil (and nothing changed) when no copy is left.
-    public func take(bookID: Int64, key: String, seq: Int64, createdAt: String) throws -> Order? {
-        try database.transaction { () throws -> Order? in
-            try database.query("UPDATE books SET stock = stock - 1, version = ? WHERE id = ? AND stock > 0",
-                               [.integer(seq), .integer(bookID)])
-            guard database.changes == 1 else { return nil }
-            let book = try database.query("SELECT title, price FROM books WHERE id = ?", [.integer(bookID)])[0]
-            let number = try database.query("SELECT COALESCE(MAX(number), 0) + 1 FROM takes")[0][0].int
-            let order = Order(number: number, bookID: bookID, title: book[0].text, price: book[1].double,
-                              createdAt: createdAt, key: key)
-            try database.query("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?)",
-                               [.integer(number), .text(key), .integer(bookID), .text(order.title),
-                                .real(order.price), .text(createdAt)])
+    /// One write of a batch the primary commits together.
+    public enum Write: Sendable {
+        /// Take one copy of a book for a new order under an idempotency key.
+        case take(bookID: Int64, key: String, seq: Int64, createdAt: String)
+        /// Store a book's new state (an admin update).
+        case set(Book)
+    }
+
+    /// A take that found no copy left: the batch it was in changed nothing.
+    public struct NoCopyLeft: Error {
+        /// The book.
+        public let bookID: Int64
+    }
+
+    /// Commits a batch of writes in one transaction and moves `applied` to `seq`. A take is one
+    /// conditional UPDATE (`stock > 0`) plus its order row; if any take finds no copy left,
+    /// the whole batch rolls back (`NoCopyLeft`). Returns the orders of the takes, in order.
+    public func commit(_ writes: [Write], applied seq: Int64) throws -> [Order] {
+        try database.transaction { () throws -> [Order] in
+            var orders: [Order] = []
+            for write in writes {
+                switch write {
+                case .take(let bookID, let key, let version, let createdAt):
+                    try database.query("UPDATE books SET stock = stock - 1, version = ? WHERE id = ? AND stock > 0",
+                                       [.integer(version), .integer(bookID)])
+                    guard database.changes == 1 else { throw NoCopyLeft(bookID: bookID) }
+                    let book = try database.query("SELECT title, price FROM books WHERE id = ?", [.integer(bookID)])[0]
+                    let number = try database.query("SELECT COALESCE(MAX(number), 0) + 1 FROM takes")[0][0].int
+                    let order = Order(number: number, bookID: bookID, title: book[0].text, price: book[1].double,
+                                      createdAt: createdAt, key: key)
+                    try database.query("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?)",
+                                       [.integer(number), .text(key), .integer(bookID), .text(order.title),
+                                        .real(order.price), .text(createdAt)])
+                    orders.append(order)
+                case .set(let book):
+                    try setBook(book)
+                }
+            }
             try setApplied(seq)
-            return order
+            return orders
+        }
+    }
+
+    /// Takes one copy of a book (a batch of one). Nil, and nothing changed, when no copy is left.
+    public func take(bookID: Int64, key: String, seq: Int64, createdAt: String) throws -> Order? {
+        do {
+            return try commit([.take(bookID: bookID, key: key, seq: seq, createdAt: createdAt)], applied: seq).first
+        } catch is NoCopyLeft {
+            return nil
         }
     }
 
@@ -68,13 +101,15 @@ public final class CatalogStore {
     /// number, in one transaction: an admin update on the primary, a replicated batch on the backup.
     public func apply(_ books: [Book], applied: Int64) throws {
         try database.transaction {
-            for book in books {
-                try database.query("UPDATE books SET price = ?, stock = ?, version = ? WHERE id = ? AND version < ?",
-                                   [.real(book.price), .integer(book.stock), .integer(book.version),
-                                    .integer(book.id), .integer(book.version)])
-            }
+            for book in books { try setBook(book) }
             try setApplied(applied)
         }
+    }
+
+    private func setBook(_ book: Book) throws {
+        try database.query("UPDATE books SET price = ?, stock = ?, version = ? WHERE id = ? AND version < ?",
+                           [.real(book.price), .integer(book.stock), .integer(book.version),
+                            .integer(book.id), .integer(book.version)])
     }
 
     private func setApplied(_ seq: Int64) throws {

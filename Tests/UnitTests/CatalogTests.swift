@@ -298,7 +298,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(try CatalogStore(path: dbPath).books()[0], expected)
         XCTAssertEqual(front.requests.map(\.path), ["/front/invalidate"])
         XCTAssertEqual(front.requests.first?.method, "POST")
-        XCTAssertEqual(front.requests.first?.bodyText, "{\"book\":1,\"seq\":1}")
+        XCTAssertEqual(front.requests.first?.bodyText, "{\"items\":[{\"book\":1,\"seq\":1}]}")
         XCTAssertEqual(versionsSeen.withLock { $0 }, [0], "the invalidation must happen before the write is stored")
     }
 
@@ -347,7 +347,7 @@ final class CatalogTests: XCTestCase {
 
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/take/99", headers: ["X-Bazar-Key": "c"])).status, 404)
         XCTAssertEqual(memory.applied, 2)
-        XCTAssertEqual(front.requests.map(\.bodyText), ["{\"book\":3,\"seq\":1}", "{\"book\":3,\"seq\":2}"])
+        XCTAssertEqual(front.requests.map(\.bodyText), ["{\"items\":[{\"book\":3,\"seq\":1}]}", "{\"items\":[{\"book\":3,\"seq\":2}]}"])
 
         let takes = routes.handle(internalRequest("GET", "/catalog-primary/takes", query: "after=1"))
         XCTAssertEqual(takes.status, 200)

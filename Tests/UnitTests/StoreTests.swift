@@ -270,3 +270,41 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try database.query("SELECT nope FROM t"))
     }
 }
+
+/// The primary's group commit: one transaction, writes applied in decision order.
+final class CatalogBatchCommitTests: XCTestCase {
+    func testMixedBatchLeavesTheStateOfItsLastWrite() throws {
+        let path = NSTemporaryDirectory() + "batch-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try CatalogStore(path: path)
+        var restocked = defaultBooks[0]
+        restocked.stock = 5   // the admin's absolute stock, after the batch's first take
+        restocked.version = 2
+        let orders = try store.commit([
+            .take(bookID: 1, key: "a", seq: 1, createdAt: "t"),
+            .set(restocked),
+            .take(bookID: 1, key: "b", seq: 3, createdAt: "t"),
+        ], applied: 3)
+        XCTAssertEqual(orders.map(\.number), [1, 2])
+        XCTAssertEqual(try store.books()[0].stock, 4)
+        XCTAssertEqual(try store.books()[0].version, 3)
+        XCTAssertEqual(try store.applied(), 3)
+    }
+
+    func testABatchWithATakeOfAnEmptyBookChangesNothing() throws {
+        let path = NSTemporaryDirectory() + "batch-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try CatalogStore(path: path)
+        var empty = defaultBooks[1]
+        empty.stock = 0
+        empty.version = 1
+        try store.apply([empty], applied: 1)
+        XCTAssertThrowsError(try store.commit([
+            .take(bookID: 1, key: "a", seq: 2, createdAt: "t"),
+            .take(bookID: 2, key: "b", seq: 3, createdAt: "t"),
+        ], applied: 3))
+        XCTAssertEqual(try store.books()[0], defaultBooks[0])
+        XCTAssertEqual(try store.applied(), 1)
+        XCTAssertNil(try store.take(key: "a"))
+    }
+}
