@@ -6,6 +6,8 @@ import Synchronization
 final class CatalogMemory: Sendable {
     private struct State {
         var books: [Int64: Book] = [:]
+        /// Each book's `/info` body, encoded when the book changes.
+        var encoded: [Int64: [UInt8]] = [:]
         var idsByTopic: [String: [Int64]] = [:]
         var applied: Int64 = 0
     }
@@ -16,6 +18,7 @@ final class CatalogMemory: Sendable {
         var initial = State(applied: applied)
         for book in books {
             initial.books[book.id] = book
+            initial.encoded[book.id] = book.json.encoded()
             initial.idsByTopic[book.topic.lowercased(), default: []].append(book.id)
         }
         state = Mutex(initial)
@@ -27,6 +30,11 @@ final class CatalogMemory: Sendable {
     /// A book and the sequence number the read reflects.
     func book(_ id: Int64) -> (Book?, Int64) {
         state.withLock { ($0.books[id], $0.applied) }
+    }
+
+    /// A book's encoded `/info` body and the sequence number the read reflects.
+    func encodedBook(_ id: Int64) -> ([UInt8]?, Int64) {
+        state.withLock { ($0.encoded[id], $0.applied) }
     }
 
     /// The books of a topic (matched ignoring case), by id, and the sequence number the read reflects.
@@ -47,9 +55,11 @@ final class CatalogMemory: Sendable {
 
     /// Takes newer book states and moves `applied` forward.
     func apply(_ books: [Book], applied: Int64) {
+        let newer = books.map { ($0, $0.json.encoded()) }
         state.withLock { state in
-            for book in books where (state.books[book.id]?.version ?? -1) < book.version {
+            for (book, encoded) in newer where (state.books[book.id]?.version ?? -1) < book.version {
                 state.books[book.id] = book
+                state.encoded[book.id] = encoded
             }
             state.applied = max(state.applied, applied)
         }

@@ -9,9 +9,10 @@ struct CatalogReads: Sendable {
     let memory: CatalogMemory
 
     func info(_ id: Int64) -> Response {
-        let (book, seq) = memory.book(id)
-        guard let book else { return APIError.notFound("No book has id \(id).").response(headers: upstream) }
-        return .json(200, book.json, headers: upstream + [("X-Bazar-Seq", "\(seq)"), ("X-Bazar-Books", "\(id)")])
+        let (body, seq) = memory.encodedBook(id)
+        guard let body else { return APIError.notFound("No book has id \(id).").response(headers: upstream) }
+        return Response(status: 200, headers: [Response.jsonContentType] + upstream + [("X-Bazar-Seq", "\(seq)"), ("X-Bazar-Books", "\(id)")],
+                        body: body)
     }
 
     func search(_ topic: String) -> Response {

@@ -33,7 +33,7 @@ struct CachedReads: Sendable {
         let upstream = fetched.header("x-upstream").map { [("X-Upstream", $0)] } ?? []
         let miss = Response(status: fetched.status, headers: [Response.jsonContentType, ("X-Cache", "MISS")] + upstream,
                             body: fetched.body)
-        if fetched.status == 200, let seq = fetched.header("x-bazar-seq").flatMap({ Int64($0) }) {
+        if fetched.status == 200, cache.capacity > 0, let seq = fetched.header("x-bazar-seq").flatMap({ Int64($0) }) {
             let books = (fetched.header("x-bazar-books") ?? "").split(separator: ",").compactMap { Int64($0) }
             let hit = Response(status: 200, headers: [Response.jsonContentType, ("X-Cache", "HIT")] + upstream,
                                body: fetched.body)

@@ -16,7 +16,8 @@ final class ResponseCache: Sendable {
     }
 
     private let shards: [Shard]
-    private let capacity: Int
+    /// The most entries it holds (0: the cache is off).
+    let capacity: Int
     private let invalidations = Atomic<Int>(0)
     private let newestAnnounced = Atomic<Int64>(0)
 
