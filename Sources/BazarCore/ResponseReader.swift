@@ -17,18 +17,8 @@ struct ResponseReader {
     mutating func read() -> Result<(InternalResponse, Bool), InternalCallError> {
         do {
             let headEnd = try fill(until: { $0.headEnd })
-            guard let head = String(validating: buffer[start..<headEnd], as: UTF8.self) else { return .failure(.malformed) }
+            guard let (status, headers) = Self.parseHead(buffer[start..<headEnd]) else { return .failure(.malformed) }
             start = headEnd + 4
-            let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
-            let statusParts = lines[0].split(separator: " ", maxSplits: 2)
-            guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
-                return .failure(.malformed)
-            }
-            var headers: [String: String] = [:]
-            for line in lines.dropFirst() {
-                guard let colon = line.firstIndex(of: ":") else { return .failure(.malformed) }
-                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingSpaces
-            }
             var reusable = headers["connection"]?.lowercased() != "close"
             let body: [UInt8]
             if headers["transfer-encoding"]?.lowercased() == "chunked" {
@@ -94,8 +84,8 @@ struct ResponseReader {
             let lineEnd = try fill(until: { reader in
                 reader.buffer[reader.start...].firstIndex(of: 10)
             })
-            let sizeText = String(decoding: buffer[start..<lineEnd], as: UTF8.self)
-                .split(separator: ";").first?.trimmingSpaces ?? ""
+            let sizeLine = buffer[start..<lineEnd].split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).first ?? []
+            let sizeText = String(decoding: Self.trimmed(sizeLine), as: UTF8.self)
             guard let size = Int(sizeText, radix: 16), size >= 0 else { throw .malformed }
             start = lineEnd + 1
             _ = try fill(until: { $0.available >= size + 2 ? 0 : nil })
@@ -106,10 +96,30 @@ struct ResponseReader {
     }
 }
 
-extension Substring {
-    /// The text without leading and trailing spaces, tabs and carriage returns.
-    var trimmingSpaces: String {
-        String(drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed()
-            .drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
+extension ResponseReader {
+    /// The status and headers (names lower-cased, values trimmed) of a response head, parsed as
+    /// bytes; nil when it is not an HTTP/1.x head.
+    static func parseHead(_ head: ArraySlice<UInt8>) -> (Int, [String: String])? {
+        var lines = head.split(separator: 13, omittingEmptySubsequences: false).makeIterator()
+        guard let statusLine = lines.next(), statusLine.starts(with: "HTTP/1.".utf8) else { return nil }
+        let fields = statusLine.split(separator: UInt8(ascii: " "), maxSplits: 2)
+        guard fields.count >= 2, fields[1].count == 3, fields[1].allSatisfy({ (48...57).contains($0) }) else { return nil }
+        let status = fields[1].reduce(0) { $0 * 10 + Int($1 - 48) }
+        var headers: [String: String] = [:]
+        while let rawLine = lines.next() {
+            let line = rawLine.first == 10 ? rawLine.dropFirst() : rawLine[...]
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+            let name = line[..<colon].map { (65...90).contains($0) ? $0 + 32 : $0 }
+            headers[String(decoding: name, as: UTF8.self)] = String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)
+        }
+        return (status, headers)
+    }
+
+    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let isSpace = { (byte: UInt8) in byte == 32 || byte == 9 || byte == 13 || byte == 10 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+            return []
+        }
+        return bytes[first...last]
     }
 }
