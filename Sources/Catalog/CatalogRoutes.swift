@@ -16,18 +16,11 @@ struct CatalogRoutes: Sendable {
     let reads: CatalogReads
 
     func handle(_ request: Request) -> Response {
-        do {
-            return try route(request)
-        } catch {
-            return error.response(headers: reads.upstream)
-        }
+        Routing.answer(headers: reads.upstream) { () throws(APIError) in try route(request) }
     }
 
     private func route(_ request: Request) throws(APIError) -> Response {
-        guard request.isInternal, let segments = PathParsing.segments(request.path), segments.count >= 2 else {
-            throw .notFound("No such route.")
-        }
-        let operation = Array(segments.dropFirst())
+        let operation = try Routing.internalOperation(request)
         switch (request.method, operation.first, operation.count) {
         case ("GET", "info", 2):
             try requireReadable()

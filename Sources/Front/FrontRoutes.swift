@@ -9,11 +9,7 @@ struct FrontRoutes: Sendable {
     let admin: AdminToken
 
     func handle(_ request: Request) -> Response {
-        do {
-            return try route(request)
-        } catch {
-            return error.response()
-        }
+        Routing.answer { () throws(APIError) in try route(request) }
     }
 
     private func route(_ request: Request) throws(APIError) -> Response {

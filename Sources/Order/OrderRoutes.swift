@@ -10,18 +10,11 @@ struct OrderRoutes: Sendable {
     let catchUp: CatchUp
 
     func handle(_ request: Request) -> Response {
-        do {
-            return try route(request)
-        } catch {
-            return error.response(headers: purchases.upstream)
-        }
+        Routing.answer(headers: purchases.upstream) { () throws(APIError) in try route(request) }
     }
 
     private func route(_ request: Request) throws(APIError) -> Response {
-        guard request.isInternal, let segments = PathParsing.segments(request.path), segments.count >= 2 else {
-            throw .notFound("No such route.")
-        }
-        let operation = Array(segments.dropFirst())
+        let operation = try Routing.internalOperation(request)
         switch (request.method, operation.first, operation.count) {
         case ("POST", "purchase", 2):
             let id = try PathParsing.positiveID(operation[1])
