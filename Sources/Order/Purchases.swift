@@ -1,12 +1,13 @@
 import BazarCore
 import FastCGI
 import Foundation
+import Synchronization
 
 /// A purchase on an order replica: the catalog primary takes one copy (atomically, recording the
 /// order under an idempotency key), this replica records the order and pushes it to its peer.
 struct Purchases: Sendable {
     let name: String
-    let peer: String
+    let peer: PeerPush
     let orders: OrderBook
     let client: InternalClient
 
@@ -32,14 +33,37 @@ struct Purchases: Sendable {
         } catch {
             Log.info("store error recording order \(order.number): \(error)")
         }
-        let push = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
-        if (try? client.send("POST", "/\(peer)/replicate", body: push, timeout: .seconds(1)))?.status != 200 {
-            Log.info("peer \(peer) missed order \(order.number); it will catch up from the catalog")
-        }
+        peer.push(order)
         var headers = upstream
         if answer["replayed"]?.boolValue == true { headers.append(("Idempotent-Replayed", "true")) }
         return .json(200, .object([("order", order.json), ("book", book)]), headers: headers)
     }
 
     var upstream: [(String, String)] { [("X-Upstream", name)] }
+}
+
+/// Pushes each new order to the other order replica before the purchase is answered, so both
+/// list it. When the peer does not answer (down, or hung: the push waits at most `timeout`),
+/// pushes pause for `pause` and the peer catches up from the catalog's record of takes.
+final class PeerPush: Sendable {
+    static let timeout: Duration = .milliseconds(300)
+    static let pause: Duration = .seconds(1)
+
+    private let path: String
+    private let client: InternalClient
+    private let pausedUntil = Atomic<Int64>(0)
+
+    init(peer: String, client: InternalClient) {
+        path = "/\(peer)/replicate"
+        self.client = client
+    }
+
+    func push(_ order: Order) {
+        guard Monotonic.now() >= pausedUntil.load(ordering: .relaxed) else { return }
+        let body = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
+        if (try? client.send("POST", path, body: body, timeout: Self.timeout))?.status != 200 {
+            pausedUntil.store(Monotonic.now() + Self.pause.nanoseconds, ordering: .relaxed)
+            Log.info("\(path) missed order \(order.number); pushes pause, the peer catches up from the catalog")
+        }
+    }
 }

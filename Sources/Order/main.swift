@@ -11,7 +11,8 @@ do {
     let client = InternalClient(socketPath: try flags.string("internal"))
     let catchUp = CatchUp(orders: orders, client: client)
     catchUp.start()
-    let purchases = Purchases(name: name, peer: try flags.string("peer"), orders: orders, client: client)
+    let purchases = Purchases(name: name, peer: PeerPush(peer: try flags.string("peer"), client: client),
+                              orders: orders, client: client)
     let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp)
     let options = ServerOptions(listen: try flags.listen(), threads: try flags.int("threads", default: 32, in: 1...1024))
     Log.info("\(name) starting at applied \(orders.applied)")
