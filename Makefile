@@ -7,7 +7,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 
 BAZARCTL := nginx/bazarctl
 
-.PHONY: all deps build up down status test bench clean
+.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check
 
 all: build
 
@@ -20,6 +20,7 @@ deps:
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	[ -f /usr/include/fcgiapp.h ] || missing="$$missing libfcgi-dev"; \
 	[ -f /usr/include/sqlite3.h ] || missing="$$missing libsqlite3-dev"; \
+	python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
 		elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
@@ -43,9 +44,34 @@ status:
 
 # Plain "swift test" (not --parallel): the integration tests start whole
 # stacks and must not overlap. They point BAZAR_BIN at .build/debug themselves.
+# After the XCTest suites: the OpenAPI spec against a live stack (schemathesis), the libfcgi
+# CVE-2025-23016 probe, and a short bounded fuzzing run (make fuzz runs longer).
+# The last line sums up the XCTest run ("N passed, N failed").
 test: deps
 	swift build
-	swift test
+	swift test --disable-swift-testing 2>&1 | tee .build/swift-test.log
+	bash Tests/schemathesis/run
+	bash Tests/security/cve-2025-23016
+	FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) bash fuzz/run
+	@grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' .build/swift-test.log | tail -n 1 | \
+		sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1 \2/' | \
+		{ read -r executed failed; echo "xctest: $$((executed - failed)) passed, $$failed failed"; }
+
+# libFuzzer over the front's routing and parsing (fuzz/FuzzRouting.swift), FUZZ_SECONDS long.
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 20
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run
+
+# openapi.yaml checked by schemathesis against a stack of its own (needs swift build).
+schemathesis:
+	swift build
+	bash Tests/schemathesis/run
+
+# Does the installed libfcgi survive the CVE-2025-23016 record? (needs swift build)
+cve-check:
+	swift build
+	bash Tests/security/cve-2025-23016
 
 bench: deps
 	bash bench/run
