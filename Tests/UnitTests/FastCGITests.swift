@@ -110,7 +110,7 @@ struct CGIAnswer {
 func cgiFCGI(socket: String, method: String, uri: String, internal isInternal: Bool = true,
              headers: [String: String] = [:], contentLength: Int? = nil, body: [UInt8] = []) throws -> CGIAnswer {
     guard let cgi = TestSupport.tool("cgi-fcgi") else {
-        throw XCTSkip("cgi-fcgi (libfcgi-bin) is not installed")
+        throw TestSupportError.missingTool("cgi-fcgi (libfcgi-bin: make deps installs it)")
     }
     var environment = ["REQUEST_METHOD": method, "REQUEST_URI": uri, "SCRIPT_NAME": "",
                        "QUERY_STRING": uri.firstIndex(of: "?").map { String(uri[uri.index(after: $0)...]) } ?? "",
@@ -450,4 +450,9 @@ final class LockedBox<Value>: @unchecked Sendable {
         defer { lock.unlock() }
         return try body(&value)
     }
+}
+
+/// A test prerequisite that is missing: the test fails (it is never skipped).
+enum TestSupportError: Error {
+    case missingTool(String)
 }
