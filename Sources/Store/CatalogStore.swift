@@ -77,15 +77,6 @@ public final class CatalogStore {
         }
     }
 
-    /// Takes one copy of a book (a batch of one). Nil, and nothing changed, when no copy is left.
-    public func take(bookID: Int64, key: String, seq: Int64, createdAt: String) throws -> Order? {
-        do {
-            return try commit([.take(bookID: bookID, key: key, seq: seq, createdAt: createdAt)], applied: seq).first
-        } catch is NoCopyLeft {
-            return nil
-        }
-    }
-
     /// The order taken under an idempotency key, if any.
     public func take(key: String) throws -> Order? {
         try database.query("SELECT \(Self.takeColumns) FROM takes WHERE key = ?", [.text(key)]).first.map(Self.order)

@@ -308,3 +308,14 @@ final class CatalogBatchCommitTests: XCTestCase {
         XCTAssertNil(try store.take(key: "a"))
     }
 }
+
+extension CatalogStore {
+    /// Takes one copy of a book (a batch of one). Nil, and nothing changed, when no copy is left.
+    func take(bookID: Int64, key: String, seq: Int64, createdAt: String) throws -> Order? {
+        do {
+            return try commit([.take(bookID: bookID, key: key, seq: seq, createdAt: createdAt)], applied: seq).first
+        } catch is NoCopyLeft {
+            return nil
+        }
+    }
+}
