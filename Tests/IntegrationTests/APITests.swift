@@ -38,6 +38,11 @@ final class APITests: StackTestCase {
         let unknown = try await client.get("/search/cooking")
         XCTAssertEqual(unknown.status, 200)
         XCTAssertEqual(unknown.json["items"], .array([]))
+        for dots in ["/search/..", "/search/%2E%2E", "/search/."] {
+            let (status, body) = try curl("BASE\(dots)")
+            XCTAssertEqual(status, 200, dots)
+            XCTAssertEqual(body["items"], .array([]), dots)
+        }
     }
 
     func testSearchRejectsBadTopics() throws {
