@@ -28,10 +28,19 @@ final class Primary: @unchecked Sendable {
         case update(Int64, BookUpdate)
     }
 
+    /// A write as committed: the book after it, and for a take its order.
+    struct Written {
+        var book: Book
+        var order: Order?
+        var replayed: Bool
+    }
+
+    typealias Outcome = Result<Written, APIError>
+
     /// A queued write and, once the writer is done with it, its outcome (guarded by `condition`).
     private final class PendingWrite: @unchecked Sendable {
         let write: Write
-        var outcome: Result<(Book, Order?, replayed: Bool), APIError>?
+        var outcome: Outcome?
         init(_ write: Write) { self.write = write }
     }
 
@@ -51,14 +60,15 @@ final class Primary: @unchecked Sendable {
 
     /// Takes one copy of a book for an order under `key` (a repeated key answers the first order).
     func take(_ id: Int64, key: String) -> Response {
-        respond(to: .take(id, key: key)) { book, order, replayed in
-            .object([("order", order?.internalJSON ?? .null), ("book", book.json), ("replayed", .bool(replayed))])
+        respond(to: .take(id, key: key)) { written in
+            .object([("order", written.order?.internalJSON ?? .null), ("book", written.book.json),
+                     ("replayed", .bool(written.replayed))])
         }
     }
 
     /// Applies an admin update to a book.
     func update(_ id: Int64, _ update: BookUpdate) -> Response {
-        respond(to: .update(id, update)) { book, _, _ in book.json }
+        respond(to: .update(id, update)) { $0.book.json }
     }
 
     /// Orders taken after `number`, for an order replica catching up.
@@ -71,20 +81,23 @@ final class Primary: @unchecked Sendable {
         }
     }
 
-    private func respond(to write: Write, _ body: (Book, Order?, Bool) -> JSON) -> Response {
+    /// Queues a write, waits for its batch, then for the backup; answers with `body` of the result.
+    private func respond(to write: Write, _ body: (Written) -> JSON) -> Response {
         let pending = PendingWrite(write)
-        let outcome = condition.withLock { () -> Result<(Book, Order?, replayed: Bool), APIError> in
+        let outcome = condition.withLock { () -> Outcome in
             queue.append(pending)
             condition.broadcast()
-            while pending.outcome == nil { condition.wait() }
-            return pending.outcome!
+            while true {
+                if let outcome = pending.outcome { return outcome }
+                condition.wait()
+            }
         }
         switch outcome {
         case .failure(let error):
             return error.response(headers: upstream)
-        case .success(let (book, order, replayed)):
-            replicator.waitReplicated(book.version)
-            return .json(200, body(book, order, replayed), headers: upstream)
+        case .success(let written):
+            replicator.waitReplicated(written.book.version)
+            return .json(200, body(written), headers: upstream)
         }
     }
 
@@ -103,26 +116,24 @@ final class Primary: @unchecked Sendable {
     }
 
     /// Decides, announces, commits and applies one batch; one outcome per write.
-    private func commit(_ batch: [PendingWrite], in store: CatalogStore) -> [Result<(Book, Order?, replayed: Bool), APIError>] {
+    private func commit(_ batch: [PendingWrite], in store: CatalogStore) -> [Outcome] {
         var plan = BatchPlan(memory: memory)
-        var outcomes = batch.map { pending in
+        let planned = batch.map { pending in
             Result { () throws(APIError) in try plan.add(pending.write, store: store) }
         }
-        guard !plan.writes.isEmpty else { return outcomes.map { $0.map { ($0.book, $0.order, $0.replayed) } } }
-        do {
-            try invalidator.invalidate(plan.announcements)
-            let orders = try guarded { try store.commit(plan.writes, applied: plan.seq) }
-            memory.apply(Array(plan.books.values), applied: plan.seq)
-            replicator.committed(plan.seq)
-            return outcomes.map { outcome in
-                outcome.map { planned in
-                    let order = planned.takeIndex.map { orders[$0] } ?? planned.order
-                    return (planned.book, order, planned.replayed)
-                }
+        do throws(APIError) {
+            var orders: [Order] = []
+            if !plan.writes.isEmpty {
+                try invalidator.invalidate(plan.announcements)
+                orders = try guarded { try store.commit(plan.writes, applied: plan.seq) }
+                memory.apply(Array(plan.books.values), applied: plan.seq)
+                replicator.committed(plan.seq)
+            }
+            return planned.map { result in
+                result.map { Written(book: $0.book, order: $0.takeIndex.map { orders[$0] } ?? $0.order, replayed: $0.replayed) }
             }
         } catch {
-            outcomes = outcomes.map { $0.flatMap { _ in .failure(error) } }
-            return outcomes.map { $0.map { ($0.book, $0.order, $0.replayed) } }
+            return planned.map { $0.flatMap { _ in .failure(error) } }
         }
     }
 
