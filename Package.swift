@@ -1,28 +1,42 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The module graph, from the bottom up:
+//   CFastCGI, CSQLite       the only C: libfcgi and sqlite3 as system libraries
+//   HTTPMessages            Request and Response as plain values
+//   SystemCalls             the POSIX calls the transports make, each checked once, with errno
+//   FastCGI                 the responder: libfcgi's accept loop → Request → handler → Response
+//   InternalHTTP            the HTTP/1.1 client the tiers call each other with
+//   BazarCore               the domain: JSON, books, orders, updates, errors, paths, flags
+//   Store                   SQLite persistence for the catalog and order replicas
+//   Front, Catalog, Order   each tier's routes and logic: a handler from Request to Response
+//   Launch                  what the mains share: flags → tier → FastCGI server
+//   bazar-front, …          each tier's main.swift, one line
 let package = Package(
     name: "Bazar",
     products: [
-        .executable(name: "bazar-front", targets: ["Front"]),
-        .executable(name: "bazar-catalog", targets: ["Catalog"]),
-        .executable(name: "bazar-order", targets: ["Order"]),
+        .executable(name: "bazar-front", targets: ["bazar-front"]),
+        .executable(name: "bazar-catalog", targets: ["bazar-catalog"]),
+        .executable(name: "bazar-order", targets: ["bazar-order"]),
     ],
     targets: [
-        // C stays here: libfcgi and sqlite3 as system libraries.
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        // A small FastCGI responder library: request, response, serve loop.
-        .target(name: "FastCGI", dependencies: ["CFastCGI"]),
-        // Domain code shared by the tiers: JSON, books, orders, errors, routing, internal HTTP.
-        .target(name: "BazarCore", dependencies: ["FastCGI"]),
-        // SQLite persistence for the catalog and order replicas.
+        .target(name: "HTTPMessages"),
+        .target(name: "SystemCalls"),
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTPMessages", "SystemCalls"]),
+        .target(name: "InternalHTTP", dependencies: ["SystemCalls"]),
+        .target(name: "BazarCore", dependencies: ["HTTPMessages"]),
         .target(name: "Store", dependencies: ["CSQLite", "BazarCore"]),
-        // The tiers.
-        .executableTarget(name: "Front", dependencies: ["FastCGI", "BazarCore"]),
-        .executableTarget(name: "Catalog", dependencies: ["FastCGI", "BazarCore", "Store"]),
-        .executableTarget(name: "Order", dependencies: ["FastCGI", "BazarCore", "Store"]),
-        .testTarget(name: "UnitTests", dependencies: ["FastCGI", "BazarCore", "Store", "Front", "Catalog", "Order"]),
+        .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP"]),
+        .target(name: "Catalog", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store"]),
+        .target(name: "Order", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store"]),
+        .target(name: "Launch", dependencies: ["BazarCore", "FastCGI"]),
+        .executableTarget(name: "bazar-front", dependencies: ["Front", "Launch"]),
+        .executableTarget(name: "bazar-catalog", dependencies: ["Catalog", "Launch"]),
+        .executableTarget(name: "bazar-order", dependencies: ["Order", "Launch"]),
+        .testTarget(name: "UnitTests",
+                    dependencies: ["HTTPMessages", "FastCGI", "InternalHTTP", "BazarCore", "Store", "Front", "Catalog", "Order"]),
         .testTarget(name: "IntegrationTests", dependencies: ["BazarCore"]),
     ]
 )

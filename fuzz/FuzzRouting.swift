@@ -1,12 +1,13 @@
 // libFuzzer target over the front's request routing and parsing (issue #5).
 //
-// Built by fuzz/build with `swiftc -sanitize=fuzzer,address` straight over the package's
-// sources (FastCGI, BazarCore, and the Front module less its main.swift), so the real
-// FrontRoutes/CachedReads/Forwarding/Health/AdminToken code runs, talking to a fake internal
+// Built by fuzz/build with `swiftc -sanitize=fuzzer,address`: the package's modules (as
+// SwiftPM orders them) and this file, which imports Front and makes the front as bazar-front
+// does (`FrontTier.make` from flags), so the real routes, cache, forwarding, health and token
+// code runs, talking to a fake internal
 // listener (a unix socket served by a thread of this process) that records every call the
 // front makes to the other tiers. Each input is used four ways:
 //
-//  1. As a public (or internal) request to FrontRoutes.handle. Properties: no crash (ASan,
+//  1. As a public (or internal) request to the front's handler. Properties: no crash (ASan,
 //     Swift traps), a well-formed FastCGI response (status line, JSON Content-Type, exact
 //     Content-Length, a body our own parser accepts, an API.md error body with the code that
 //     matches the status, Allow on 405), no 5xx (the fake tiers always answer), and a strict
@@ -26,9 +27,10 @@
 // and the rest is the body.
 
 import BazarCore
-import FastCGI
 import Foundation
+import Front
 import Glibc
+import HTTPMessages
 import Synchronization
 
 // MARK: - The fake internal listener
@@ -156,7 +158,7 @@ final class FakeTiers: Sendable {
             return (200, [upstream], book(parts[3]))
         case ("GET", let name, 3) where parts[2] == "health":
             let role = name == "catalog-1" ? "primary" : name == "catalog-2" ? "backup" : "order"
-            return (200, [], #"{"role":"\#(role)","status":"up","applied":1}"#)
+            return (200, [("X-Upstream", name)], #"{"name":"\#(name)","role":"\#(role)","status":"up","applied":1}"#)
         default:
             return (404, [], #"{"error":{"code":"not_found","message":"No such route."}}"#)
         }
@@ -167,14 +169,13 @@ final class FakeTiers: Sendable {
 
 struct Harness: Sendable {
     let tiers = FakeTiers()
-    let routes: FrontRoutes
+    let handle: @Sendable (Request) -> Response
 
     init() {
-        let client = InternalClient(socketPath: tiers.path)
-        let reads = CachedReads(cache: ResponseCache(capacity: 64), client: client, fillDelayMicroseconds: 0)
-        let admin = try! AdminToken(environment: ["BAZAR_ADMIN_TOKEN": fuzzToken], file: "/nonexistent")
-        let health = Health(client: client, catalogs: ["catalog-1", "catalog-2"], orders: ["order-1", "order-2"])
-        routes = FrontRoutes(reads: reads, forwarding: Forwarding(client: client), health: health, admin: admin)
+        setenv("BAZAR_ADMIN_TOKEN", fuzzToken, 1)
+        let flags = try! Flags(["--internal", tiers.path, "--cache-capacity", "64", "--admin-token-file", "/nonexistent"],
+                               known: FrontTier.flags)
+        handle = try! FrontTier.make(flags).handle
     }
 }
 
@@ -209,7 +210,7 @@ let errorCodes: [Int: String] = [400: "bad_request", 401: "unauthorized", 404: "
 // MARK: - Properties
 
 /// 1. Routing.
-func fuzzRouting(_ input: [UInt8], _ routes: FrontRoutes) {
+func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
     guard let flags = input.first else { return }
     let fields = input.dropFirst().split(separator: UInt8(ascii: "\n"), maxSplits: 3, omittingEmptySubsequences: false)
     func field(_ index: Int) -> [UInt8] { index < fields.count ? Array(fields[index]) : [] }
@@ -228,7 +229,7 @@ func fuzzRouting(_ input: [UInt8], _ routes: FrontRoutes) {
                           bodyTooLarge: flags & 2 != 0, isInternal: flags & 1 != 0)
 
     recorded.withLock { $0.removeAll() }
-    let response = routes.handle(request)
+    let response = handle(request)
     let calls = recorded.withLock { $0 }
     let where_ = "\(method) \(uri.debugDescription) internal=\(request.isInternal) headers=\(headers) body=\(String(decoding: body.prefix(200), as: UTF8.self).debugDescription)"
 
@@ -408,7 +409,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         harness = Harness()
     }
     let input = Array(UnsafeBufferPointer(start: data, count: size))
-    fuzzRouting(input, harness!.routes)
+    fuzzRouting(input, harness!.handle)
     fuzzJSON(input)
     fuzzUpdate(input)
     fuzzUpdateBoundaries(input)

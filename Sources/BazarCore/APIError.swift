@@ -1,4 +1,4 @@
-import FastCGI
+import HTTPMessages
 
 /// An API error: its status, slug and one human sentence, answered as
 /// `{"error": {"code": "<slug>", "message": "<sentence>"}}`.
@@ -43,6 +43,17 @@ public struct APIError: Error, Sendable, Equatable {
     /// 503 `unavailable`.
     public static func unavailable(_ message: String) -> APIError { APIError(status: 503, code: "unavailable", message: message) }
 
+    /// Runs a call into a replica's store, turning a storage failure into `503 unavailable`
+    /// (logged with its cause): `what` says what could not be done.
+    public static func unavailableOnFailure<T>(_ what: String, _ body: () throws -> T) throws(APIError) -> T {
+        do {
+            return try body()
+        } catch {
+            Log.info("store error: \(error)")
+            throw .unavailable("The store failed: \(what).")
+        }
+    }
+
     /// The error as a JSON value.
     public var json: JSON {
         .object([("error", .object([("code", .string(code)), ("message", .string(message))]))])
@@ -57,6 +68,11 @@ public struct APIError: Error, Sendable, Equatable {
 extension Response {
     /// The `Content-Type` of every Bazar response.
     public static let jsonContentType = ("Content-Type", "application/json; charset=utf-8")
+
+    /// The `X-Upstream` header a replica puts on everything it answers.
+    public static func upstream(_ replica: String) -> [(String, String)] {
+        [("X-Upstream", replica)]
+    }
 
     /// A JSON response.
     public static func json(_ status: Int, _ value: JSON, headers: [(String, String)] = []) -> Response {

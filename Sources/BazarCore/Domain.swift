@@ -52,6 +52,10 @@ public struct Order: Sendable, Equatable {
         self.key = key
     }
 
+    /// The most orders one page of the catalog primary's record of takes holds (an order
+    /// replica catching up reads pages until a shorter one).
+    public static let takesPageSize = 1000
+
     /// API.md's order object (the idempotency key stays internal).
     public var json: JSON {
         .object([("number", .int(number)), ("book_id", .int(bookID)), ("title", .string(title)),

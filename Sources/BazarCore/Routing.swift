@@ -1,4 +1,4 @@
-import FastCGI
+import HTTPMessages
 
 /// What the tiers' routers share.
 public enum Routing {

@@ -1,6 +1,7 @@
 import BazarCore
-import FastCGI
 import Foundation
+import HTTPMessages
+import InternalHTTP
 import Store
 import Synchronization
 
@@ -88,7 +89,7 @@ final class Backup: Sendable {
 
     private func mayStandIn(_ primary: String, _ client: InternalClient) -> Bool {
         let probe = try? client.send("GET", "/\(primary)/health", timeout: .milliseconds(500))
-        guard probe?.header("x-upstream") == nil,
+        guard probe?.header("X-Upstream") == nil,
               let announced = try? client.send("GET", "/front/announced", timeout: .milliseconds(500)),
               announced.status == 200,
               let seq = (try? JSON.parse(announced.body))?["seq"]?.int64Value else { return false }

@@ -19,7 +19,7 @@ final class CatalogMemory: Sendable {
         for book in books {
             initial.books[book.id] = book
             initial.encoded[book.id] = book.json.encoded()
-            initial.idsByTopic[book.topic.lowercased(), default: []].append(book.id)
+            initial.idsByTopic[Topic.canonical(book.topic), default: []].append(book.id)
         }
         state = Mutex(initial)
     }
@@ -37,10 +37,10 @@ final class CatalogMemory: Sendable {
         state.withLock { ($0.encoded[id], $0.applied) }
     }
 
-    /// The books of a topic (matched ignoring case), by id, and the sequence number the read reflects.
+    /// The books of a topic (matched in its canonical form), by id, and the sequence number the read reflects.
     func search(_ topic: String) -> ([Book], Int64) {
         state.withLock { state in
-            let ids = state.idsByTopic[topic.lowercased()] ?? []
+            let ids = state.idsByTopic[Topic.canonical(topic)] ?? []
             return (ids.sorted().compactMap { state.books[$0] }, state.applied)
         }
     }

@@ -1,5 +1,5 @@
 import BazarCore
-import FastCGI
+import HTTPMessages
 
 /// The catalog's read answers, the same on the primary and the backup. Each carries the sequence
 /// number it reflects (`X-Bazar-Seq`) so the front can refuse to cache a copy older than an
@@ -16,7 +16,7 @@ struct CatalogReads: Sendable {
     }
 
     func search(_ topic: String) -> Response {
-        let canonical = topic.lowercased()
+        let canonical = Topic.canonical(topic)
         let (books, seq) = memory.search(canonical)
         let items = books.map { JSON.object([("id", .int($0.id)), ("title", .string($0.title))]) }
         let body = JSON.object([("topic", .string(canonical)), ("items", .array(items))])
@@ -24,5 +24,5 @@ struct CatalogReads: Sendable {
                                                      ("X-Bazar-Books", books.map { "\($0.id)" }.joined(separator: ","))])
     }
 
-    var upstream: [(String, String)] { [("X-Upstream", name)] }
+    var upstream: [(String, String)] { Response.upstream(name) }
 }

@@ -1,5 +1,5 @@
 import BazarCore
-import FastCGI
+import HTTPMessages
 
 /// The catalog replica's routes, on nginx's internal listener only. Paths arrive as
 /// `/<destination>/<operation>`; the destination (`catalog`, `catalog-primary`, `catalog-1`, …)
@@ -64,8 +64,6 @@ struct CatalogRoutes: Sendable {
         case .primary: ("primary", "up")
         case .backup(let backup): ("backup", backup.readable ? "up" : "catching_up")
         }
-        let body = JSON.object([("name", .string(name)), ("role", .string(roleName)), ("status", .string(status)),
-                                ("applied", .int(reads.memory.applied))])
-        return .json(200, body, headers: reads.upstream)
+        return ReplicaHealth(name: name, role: roleName, status: status, applied: reads.memory.applied).response
     }
 }

@@ -1,5 +1,6 @@
 import BazarCore
 import Glibc
+import InternalHTTP
 
 /// Tells the front to drop cached answers holding the books a batch of writes changes, before
 /// the primary applies it. Each item carries its write's sequence number, so the front also

@@ -1,6 +1,6 @@
 import BazarCore
-import FastCGI
 import Foundation
+import HTTPMessages
 import Store
 import Synchronization
 
@@ -72,13 +72,11 @@ final class Primary: @unchecked Sendable {
     }
 
     /// Orders taken after `number`, for an order replica catching up.
-    func takes(after number: Int64) -> Response {
-        do {
-            let orders = try store.withLock { try $0.takes(after: number, limit: 1000) }
-            return .json(200, .object([("orders", .array(orders.map(\.internalJSON)))]), headers: upstream)
-        } catch {
-            return APIError.unavailable("The catalog store failed: \(error)").response(headers: upstream)
+    func takes(after number: Int64) throws(APIError) -> Response {
+        let orders = try APIError.unavailableOnFailure("the takes could not be read") {
+            try store.withLock { try $0.takes(after: number, limit: Order.takesPageSize) }
         }
+        return .json(200, .object([("orders", .array(orders.map(\.internalJSON)))]), headers: upstream)
     }
 
     /// Queues a write, waits for its batch, then for the backup; answers with `body` of the result.
@@ -125,7 +123,9 @@ final class Primary: @unchecked Sendable {
             var orders: [Order] = []
             if !plan.writes.isEmpty {
                 try invalidator.invalidate(plan.announcements)
-                orders = try guarded { try store.commit(plan.writes, applied: plan.seq) }
+                orders = try APIError.unavailableOnFailure("the write was not applied") {
+                    try store.commit(plan.writes, applied: plan.seq)
+                }
                 memory.apply(Array(plan.books.values), applied: plan.seq)
                 replicator.committed(plan.seq)
             }
@@ -137,7 +137,7 @@ final class Primary: @unchecked Sendable {
         }
     }
 
-    private var upstream: [(String, String)] { [("X-Upstream", name)] }
+    private var upstream: [(String, String)] { Response.upstream(name) }
 }
 
 /// The writes of one batch as decided against the books the batch leaves behind.
@@ -176,7 +176,7 @@ private struct BatchPlan {
                 guard earlier.bookID == id else { throw keyReused(earlier.bookID) }
                 return Planned(book: try book(id), replayed: true, takeIndex: earlier.takeIndex)
             }
-            if let earlier = try guarded({ try store.take(key: key) }) {
+            if let earlier = try APIError.unavailableOnFailure("the write was not applied", { try store.order(takenUnder: key) }) {
                 guard earlier.bookID == id else { throw keyReused(earlier.bookID) }
                 return Planned(book: try book(id), order: earlier, replayed: true)
             }
@@ -211,15 +211,5 @@ private struct BatchPlan {
 
     private func keyReused(_ bookID: Int64) -> APIError {
         .badRequest("This Idempotency-Key was already used to buy book \(bookID).")
-    }
-}
-
-/// Runs a store call, turning a storage failure into `503 unavailable`.
-func guarded<T>(_ body: () throws -> T) throws(APIError) -> T {
-    do {
-        return try body()
-    } catch {
-        Log.info("store error: \(error)")
-        throw .unavailable("The store failed: the write was not applied.")
     }
 }

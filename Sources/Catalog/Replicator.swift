@@ -1,5 +1,6 @@
 import BazarCore
 import Foundation
+import InternalHTTP
 
 /// The primary's side of catalog replication.
 ///

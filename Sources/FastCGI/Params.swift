@@ -1,5 +1,6 @@
 import CFastCGI
 import Glibc
+import HTTPMessages
 
 /// Copies a request out of libfcgi at once (its parameter strings are freed at the next
 /// accept). Only what a handler uses becomes a Swift string: the method, the URI, the query,

@@ -1,6 +1,8 @@
 import CFastCGI
 import Foundation
+import HTTPMessages
 import Synchronization
+import SystemCalls
 
 /// How a responder listens and how many requests it serves at once.
 public struct ServerOptions: Sendable {
@@ -27,8 +29,11 @@ public struct ServerOptions: Sendable {
     /// Bodies longer than this are not read; the request is marked `bodyTooLarge`.
     public var maxBody: Int
 
-    /// Options with one listener and the project's defaults: fd 0, 32 threads, 64 KiB bodies.
-    public init(listen: Listen = .inherited, threads: Int = 32, maxBody: Int = 64 * 1024) {
+    /// Worker threads per listener unless configured otherwise.
+    public static let defaultThreads = 64
+
+    /// Options with one listener and the project's defaults: fd 0, 64 threads, 64 KiB bodies.
+    public init(listen: Listen = .inherited, threads: Int = defaultThreads, maxBody: Int = 64 * 1024) {
         self.listeners = [Listener(listen: listen, threads: max(1, threads))]
         self.maxBody = maxBody
     }
@@ -68,7 +73,9 @@ public enum FastCGIServer {
         }
         waitForStop(stopSignals)
         state.stopping.store(true, ordering: .sequentiallyConsistent)
-        for listenFD in listenFDs { shutdown(listenFD, Int32(SHUT_RDWR)) }
+        for listenFD in listenFDs {
+            do { try Posix.shutdown(listenFD) } catch { warn("stopping the listener: \(error)") }
+        }
         let deadline = ContinuousClock.now + drainLimit
         while state.inFlight.load(ordering: .sequentiallyConsistent) > 0 && ContinuousClock.now < deadline {
             usleep(2_000)
@@ -97,14 +104,16 @@ public enum FastCGIServer {
         case .inherited:
             return 0
         case .path(let path):
-            unlink(path)
-            let fd = FCGX_OpenSocket(path, 1024)
-            guard fd >= 0 else { fail("cannot listen on \(path)") }
-            var directory = stat()
-            let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-            if stat(parent.isEmpty ? "/" : parent, &directory) == 0 { chown(path, uid_t.max, directory.st_gid) }
-            chmod(path, 0o660)
-            return fd
+            do {
+                try Posix.unlinkIfPresent(path)
+                let fd = FCGX_OpenSocket(path, 1024)
+                guard fd >= 0 else { fail("cannot listen on \(path)") }
+                try Posix.adoptDirectoryGroup(path)
+                try Posix.chmod(path, 0o660)
+                return fd
+            } catch {
+                fail("cannot listen on \(path): \(error)")
+            }
         }
     }
 
@@ -134,8 +143,12 @@ public enum FastCGIServer {
     }
 
     private static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("fastcgi: \(message)\n".utf8))
+        warn(message)
         exit(1)
+    }
+
+    private static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("fastcgi: \(message)\n".utf8))
     }
 }
 

@@ -1,6 +1,7 @@
 import BazarCore
-import FastCGI
 import Glibc
+import HTTPMessages
+import InternalHTTP
 
 /// `/info/{id}` and `/search/{topic}`: answered from the cache, or fetched from a catalog
 /// replica through nginx's `catalog` upstream (which round-robins) and cached. The cache holds
@@ -18,7 +19,7 @@ struct CachedReads: Sendable {
     func search(_ topic: String) throws(APIError) -> Response {
         guard !topic.isEmpty else { throw .badRequest("The topic must not be empty.") }
         guard topic.utf8.count <= 1024 else { throw .badRequest("The topic is longer than 1024 bytes.") }
-        let canonical = topic.lowercased()
+        let canonical = Topic.canonical(topic)
         return read(key: "search/\(canonical)", catalogPath: "/catalog/search/\(PathParsing.encodeSegment(canonical))")
     }
 
@@ -30,11 +31,11 @@ struct CachedReads: Sendable {
         } catch {
             return APIError.unavailable("No catalog replica answered.").response()
         }
-        let upstream = fetched.header("x-upstream").map { [("X-Upstream", $0)] } ?? []
+        let upstream = fetched.header("X-Upstream").map(Response.upstream) ?? []
         let miss = Response(status: fetched.status, headers: [Response.jsonContentType, ("X-Cache", "MISS")] + upstream,
                             body: fetched.body)
-        if fetched.status == 200, cache.capacity > 0, let seq = fetched.header("x-bazar-seq").flatMap({ Int64($0) }) {
-            let books = (fetched.header("x-bazar-books") ?? "").split(separator: ",").compactMap { Int64($0) }
+        if fetched.status == 200, cache.capacity > 0, let seq = fetched.header("X-Bazar-Seq").flatMap({ Int64($0) }) {
+            let books = (fetched.header("X-Bazar-Books") ?? "").split(separator: ",").compactMap { Int64($0) }
             let hit = Response(status: 200, headers: [Response.jsonContentType, ("X-Cache", "HIT")] + upstream,
                                body: fetched.body)
             if fillDelayMicroseconds > 0 { usleep(fillDelayMicroseconds) }

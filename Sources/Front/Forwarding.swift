@@ -1,5 +1,6 @@
 import BazarCore
-import FastCGI
+import HTTPMessages
+import InternalHTTP
 
 /// Passes a request on to another tier through nginx's internal listener and its answer back,
 /// keeping the headers the API promises (`X-Upstream`, `Idempotent-Replayed`).
@@ -11,7 +12,7 @@ struct Forwarding: Sendable {
             let answer = try client.send(method, path, headers: headers, body: body)
             var passed = [Response.jsonContentType]
             for name in ["X-Upstream", "Idempotent-Replayed"] {
-                if let value = answer.header(name.lowercased()) { passed.append((name, value)) }
+                if let value = answer.header(name) { passed.append((name, value)) }
             }
             if answer.status == 502 || answer.status == 504 {
                 return APIError.unavailable("The \(path.split(separator: "/").first ?? "") tier did not answer.").response()

@@ -1,5 +1,5 @@
 import BazarCore
-import FastCGI
+import HTTPMessages
 
 /// The public API of API.md (and, on the internal listener only, `/front/invalidate`).
 struct FrontRoutes: Sendable {

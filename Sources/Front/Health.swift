@@ -1,5 +1,6 @@
 import BazarCore
-import FastCGI
+import HTTPMessages
+import InternalHTTP
 
 /// `/health`: every replica's own report, gathered through nginx's internal listener.
 struct Health: Sendable {
@@ -11,22 +12,20 @@ struct Health: Sendable {
         let catalogReports = catalogs.map(ask)
         let orderReports = orders.map(ask)
         let reports = catalogReports + orderReports
-        let up = { (report: JSON) in report["status"]?.stringValue == "up" }
-        let primaryUp = catalogReports.contains { $0["role"]?.stringValue == "primary" && up($0) }
-        let canServe = primaryUp && orderReports.contains(where: up)
-        let body = JSON.object([("status", .string(reports.allSatisfy(up) ? "ok" : "degraded")),
-                                ("replicas", .array(reports))])
+        let primaryUp = catalogReports.contains { $0.role == "primary" && $0.status == "up" }
+        let canServe = primaryUp && orderReports.contains { $0.status == "up" }
+        let body = JSON.object([("status", .string(reports.allSatisfy { $0.status == "up" } ? "ok" : "degraded")),
+                                ("replicas", .array(reports.map(\.json)))])
         return .json(canServe ? 200 : 503, body)
     }
 
     /// One replica's report, or `down` when it does not answer.
-    private func ask(_ name: String) -> JSON {
+    private func ask(_ name: String) -> ReplicaHealth {
         if let answer = try? client.send("GET", "/\(name)/health", timeout: .seconds(1)), answer.status == 200,
-           let report = try? JSON.parse(answer.body), let role = report["role"], let status = report["status"],
-           let applied = report["applied"] {
-            return .object([("name", .string(name)), ("role", role), ("status", status), ("applied", applied)])
+           let report = (try? JSON.parse(answer.body)).flatMap(ReplicaHealth.init(json:)) {
+            return ReplicaHealth(name: name, role: report.role, status: report.status, applied: report.applied)
         }
         let role = catalogs.first == name ? "primary" : catalogs.contains(name) ? "backup" : "order"
-        return .object([("name", .string(name)), ("role", .string(role)), ("status", .string("down")), ("applied", .int(0))])
+        return ReplicaHealth(name: name, role: role, status: "down", applied: 0)
     }
 }

@@ -1,5 +1,6 @@
 import BazarCore
 import Foundation
+import InternalHTTP
 import Synchronization
 
 /// Keeps an order replica level with every order ever taken: at start, and then every second,
@@ -31,10 +32,10 @@ final class CatchUp: Sendable {
         thread.start()
     }
 
-    /// Fetches pages of orders after `applied` until a short page; false when the catalog did not answer.
+    /// Fetches pages of orders after `heldThrough` until a short page; false when the catalog did not answer.
     private func fetchMissing() -> Bool {
         while true {
-            guard let response = try? client.send("GET", "/catalog-primary/takes?after=\(orders.applied)", timeout: .seconds(2)),
+            guard let response = try? client.send("GET", "/catalog-primary/takes?after=\(orders.heldThrough)", timeout: .seconds(2)),
                   response.status == 200,
                   let page = (try? JSON.parse(response.body))?["orders"]?.arrayValue else { return false }
             let missing = page.compactMap(Order.init(json:))
@@ -44,7 +45,7 @@ final class CatchUp: Sendable {
                 Log.info("store error during catch-up: \(error)")
                 return false
             }
-            if missing.count < 1000 { return true }
+            if missing.count < Order.takesPageSize { return true }
         }
     }
 }

@@ -3,11 +3,11 @@ import Store
 import Synchronization
 
 /// An order replica's orders: its store, plus the highest order number up to which it holds
-/// every order (`applied`).
+/// every order (`heldThrough`, reported as the replica's `applied` in `/health`).
 final class OrderBook: Sendable {
     private struct State {
         var store: OrderStore
-        var applied: Int64
+        var heldThrough: Int64
         var held: Set<Int64>
     }
 
@@ -16,21 +16,21 @@ final class OrderBook: Sendable {
     init(store: sending OrderStore) throws {
         let numbers = try store.numbers()
         var held = Set(numbers)
-        var applied: Int64 = 0
-        while held.contains(applied + 1) { applied += 1 }
-        held = held.filter { $0 > applied }
-        state = Mutex(State(store: store, applied: applied, held: held))
+        var heldThrough: Int64 = 0
+        while held.contains(heldThrough + 1) { heldThrough += 1 }
+        held = held.filter { $0 > heldThrough }
+        state = Mutex(State(store: store, heldThrough: heldThrough, held: held))
     }
 
     /// Every order number up to this one is held.
-    var applied: Int64 { state.withLock { $0.applied } }
+    var heldThrough: Int64 { state.withLock { $0.heldThrough } }
 
-    /// Records orders (known numbers are ignored) and moves `applied` over any gap they close.
+    /// Records orders (known numbers are ignored) and moves `heldThrough` over any gap they close.
     func record(_ orders: [Order]) throws {
         try state.withLock { state in
             try state.store.insert(orders)
-            for order in orders where order.number > state.applied { state.held.insert(order.number) }
-            while state.held.remove(state.applied + 1) != nil { state.applied += 1 }
+            for order in orders where order.number > state.heldThrough { state.held.insert(order.number) }
+            while state.held.remove(state.heldThrough + 1) != nil { state.heldThrough += 1 }
         }
     }
 

@@ -1,5 +1,5 @@
 import BazarCore
-import FastCGI
+import HTTPMessages
 
 /// The order replica's routes, on nginx's internal listener only (`/<destination>/<operation>`,
 /// routed from the second segment, like the catalog's).
@@ -21,12 +21,12 @@ struct OrderRoutes: Sendable {
             return purchases.buy(id, idempotencyKey: request.header("Idempotency-Key"))
         case ("GET", "orders", 1):
             try requireLevel()
-            let all = try storeCall { try orders.all() }
+            let all = try APIError.unavailableOnFailure("the orders could not be read") { try orders.all() }
             return .json(200, .object([("orders", .array(all.map(\.json)))]), headers: purchases.upstream)
         case ("GET", "orders", 2):
             let number = try PathParsing.positiveID(operation[1])
             try requireLevel()
-            guard let order = try storeCall({ try orders.order(number) }) else {
+            guard let order = try APIError.unavailableOnFailure("the order could not be read", { try orders.order(number) }) else {
                 throw .notFound("No order has number \(number).")
             }
             return .json(200, order.json, headers: purchases.upstream)
@@ -34,13 +34,13 @@ struct OrderRoutes: Sendable {
             guard let pushed = (try? JSON.parse(request.body))?["orders"]?.arrayValue else {
                 throw .badRequest("Malformed order push.")
             }
-            try storeCall { try orders.record(pushed.compactMap(Order.init(json:))) }
-            return .json(200, .object([("applied", .int(orders.applied))]))
+            try APIError.unavailableOnFailure("the orders were not recorded") {
+                try orders.record(pushed.compactMap(Order.init(json:)))
+            }
+            return .json(200, .object([("applied", .int(orders.heldThrough))]))
         case ("GET", "health", 1):
-            let body = JSON.object([("name", .string(name)), ("role", .string("order")),
-                                    ("status", .string(catchUp.isLevel ? "up" : "catching_up")),
-                                    ("applied", .int(orders.applied))])
-            return .json(200, body, headers: purchases.upstream)
+            return ReplicaHealth(name: name, role: "order", status: catchUp.isLevel ? "up" : "catching_up",
+                                 applied: orders.heldThrough).response
         default:
             throw .notFound("No such route.")
         }
@@ -48,14 +48,5 @@ struct OrderRoutes: Sendable {
 
     private func requireLevel() throws(APIError) {
         guard catchUp.isLevel else { throw .unavailable("\(name) is catching up.") }
-    }
-
-    private func storeCall<T>(_ body: () throws -> T) throws(APIError) -> T {
-        do {
-            return try body()
-        } catch {
-            Log.info("store error: \(error)")
-            throw .unavailable("The order store failed.")
-        }
     }
 }

@@ -1,6 +1,7 @@
 import BazarCore
-import FastCGI
 import Foundation
+import HTTPMessages
+import InternalHTTP
 import Synchronization
 
 /// A purchase on an order replica: the catalog primary takes one copy (atomically, recording the
@@ -39,7 +40,7 @@ struct Purchases: Sendable {
         return .json(200, .object([("order", order.json), ("book", book)]), headers: headers)
     }
 
-    var upstream: [(String, String)] { [("X-Upstream", name)] }
+    var upstream: [(String, String)] { Response.upstream(name) }
 }
 
 /// Pushes each new order to the other order replica before the purchase is answered, so both

@@ -78,7 +78,7 @@ public final class CatalogStore {
     }
 
     /// The order taken under an idempotency key, if any.
-    public func take(key: String) throws -> Order? {
+    public func order(takenUnder key: String) throws -> Order? {
         try database.query("SELECT \(Self.takeColumns) FROM takes WHERE key = ?", [.text(key)]).first.map(Self.order)
     }
 

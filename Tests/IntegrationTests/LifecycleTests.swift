@@ -33,4 +33,27 @@ final class LifecycleTests: XCTestCase {
         XCTAssertNotEqual(try stack.ctl("status").0, 0)
         stack.stop()
     }
+
+    func testEachProgramRefusesABadCommandLineNamingTheFlag() throws {
+        let programs = ["bazar-front", "bazar-catalog", "bazar-order"]
+        let cases: [(program: String, arguments: [String], named: String)] =
+            programs.map { ($0, ["--no-such-flag", "1"], "unknown flag --no-such-flag") } + [
+                ("bazar-catalog", ["--name", "catalog-1", "--role", "primry", "--peer", "catalog-2", "--db", "/nonexistent/x.db",
+                                   "--internal", "/nonexistent/s.sock"], "--role must be one of primary, backup (got 'primry')"),
+                ("bazar-front", ["--threads", "0"], "--threads must be an integer in 1...1024 (got '0')"),
+            ]
+        for (program, arguments, named) in cases {
+            let process = Process()
+            process.executableURL = Stack.repository.appendingPathComponent(".build/debug/\(program)")
+            process.arguments = arguments
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 2, "\(program) \(arguments)")
+            XCTAssertTrue(output.contains("\(program): \(named)"), "\(program) said: \(output)")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 @testable import BazarCore
 import Foundation
+import HTTPMessages
 import XCTest
 
 final class BookUpdateTests: XCTestCase {

@@ -2,6 +2,8 @@
 @testable import Catalog
 import FastCGI
 import Foundation
+import HTTPMessages
+@testable import InternalHTTP
 import Store
 import XCTest
 
@@ -385,7 +387,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(memory.applied, 0)
         let store = try CatalogStore(path: dbPath)
         XCTAssertEqual(try store.books(), defaultBooks)
-        XCTAssertNil(try store.take(key: "k"))
+        XCTAssertNil(try store.order(takenUnder: "k"))
     }
 
     func testPrimaryWritesWhenNginxReportsTheFrontDown() throws {

@@ -2,6 +2,7 @@ import BazarCore
 @testable import FastCGI
 import Foundation
 import Glibc
+import HTTPMessages
 import XCTest
 
 // MARK: - Shared test support (used by several files of this target)
@@ -330,7 +331,8 @@ final class FastCGITests: XCTestCase {
 
     func testServerOptionsDefaultsAndClamping() {
         let options = FastCGI.ServerOptions()
-        XCTAssertEqual(options.listeners.map(\.threads), [32])
+        XCTAssertEqual(options.listeners.map(\.threads), [ServerOptions.defaultThreads])
+        XCTAssertEqual(ServerOptions.defaultThreads, 64)
         XCTAssertEqual(options.maxBody, 64 * 1024)
         guard case .inherited = options.listeners.first?.listen else { return XCTFail("default listen should be fd 0") }
         XCTAssertEqual(ServerOptions(threads: 0).listeners.map(\.threads), [1])

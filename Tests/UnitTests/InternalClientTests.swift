@@ -1,6 +1,8 @@
 @testable import BazarCore
 import Foundation
 import Glibc
+import HTTPMessages
+@testable import InternalHTTP
 import XCTest
 
 // MARK: - A tiny real HTTP server on a unix socket (shared with CatalogTests and ResponseCacheTests)
@@ -386,12 +388,58 @@ final class InternalClientTests: XCTestCase {
         XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/x") }, .unreachable)
     }
 
-    func testNewConnectionClosedWithoutAnswerIsUnreachable() throws {
+    func testNewConnectionClosedWithoutAnswerIsNoAnswer() throws {
         let server = try TestHTTPServer(path: socketPath) { connection in _ = connection.readRequest() }
         defer { server.stop() }
         let client = InternalClient(socketPath: socketPath)
-        XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/x") }, .unreachable)
+        let error = callError { () throws(InternalCallError) in try client.send("GET", "/x") }
+        XCTAssertEqual(error, .noAnswer)
+        XCTAssertEqual(error?.surelyNotApplied, false, "the server read the request: it may have acted on it")
         XCTAssertEqual(server.accepted, 1)   // not retried: a fresh connection that fails is final
+    }
+
+    func testUnsafeRequestDroppedOnAKeptConnectionIsNotResent() throws {
+        let server = try TestHTTPServer(path: socketPath) { connection in
+            guard let request = connection.readRequest() else { return }
+            connection.answer(200, "conn \(connection.index) \(request.path)")
+            if connection.index == 1 {
+                _ = connection.readRequest()   // reads the POST, then dies before answering
+                return
+            }
+            while let request = connection.readRequest() { connection.answer(200, "conn \(connection.index) \(request.path)") }
+        }
+        defer { server.stop() }
+        let client = InternalClient(socketPath: socketPath)
+        XCTAssertEqual(try client.send("GET", "/a").status, 200)
+        XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("POST", "/buy") }, .noAnswer)
+        XCTAssertEqual(server.requests.map(\.path), ["/a", "/buy"], "a POST is never sent twice")
+    }
+
+    func testResendableRequestDroppedOnAKeptConnectionIsResent() throws {
+        let server = try TestHTTPServer(path: socketPath) { connection in
+            guard let request = connection.readRequest() else { return }
+            connection.answer(200, "conn \(connection.index) \(request.path)")
+            if connection.index == 1 {
+                _ = connection.readRequest()
+                return
+            }
+            while let request = connection.readRequest() { connection.answer(200, "conn \(connection.index) \(request.path)") }
+        }
+        defer { server.stop() }
+        let client = InternalClient(socketPath: socketPath)
+        XCTAssertEqual(try client.send("GET", "/a").status, 200)
+        let answer = try client.send("POST", "/invalidate", resendable: true)
+        XCTAssertEqual(String(decoding: answer.body, as: UTF8.self), "conn 2 /invalidate")
+        XCTAssertEqual(server.requests.map(\.path), ["/a", "/invalidate", "/invalidate"])
+    }
+
+    func testHeadersAreFoundWhateverTheirCase() throws {
+        let server = try TestHTTPServer(path: socketPath) { _ in (200, "", [("X-Upstream", "order-1")]) }
+        defer { server.stop() }
+        let answer = try InternalClient(socketPath: socketPath).send("GET", "/x")
+        for name in ["X-Upstream", "x-upstream", "X-UPSTREAM"] { XCTAssertEqual(answer.header(name), "order-1", name) }
+        XCTAssertEqual(InternalResponse(status: 200, headers: ["Idempotent-Replayed": "true"], body: []).header("idempotent-replayed"),
+                       "true")
     }
 
     func testServerThatNeverAnswersTimesOut() throws {

@@ -1,5 +1,5 @@
-import XCTest
 @testable import BazarCore
+import XCTest
 
 final class JSONTests: XCTestCase {
     // MARK: Helpers

@@ -1,6 +1,8 @@
 @testable import BazarCore
 import FastCGI
 import Foundation
+import HTTPMessages
+@testable import InternalHTTP
 @testable import Order
 import Store
 import XCTest
@@ -41,7 +43,7 @@ final class OrderTests: XCTestCase {
 
     func testEmptyBookHasApplied0() throws {
         let orders = try book()
-        XCTAssertEqual(orders.applied, 0)
+        XCTAssertEqual(orders.heldThrough, 0)
         XCTAssertEqual(try orders.all(), [])
         XCTAssertNil(try orders.order(1))
     }
@@ -49,7 +51,7 @@ final class OrderTests: XCTestCase {
     func testContiguousOrdersMoveApplied() throws {
         let orders = try book()
         try orders.record([order(1), order(2), order(3)])
-        XCTAssertEqual(orders.applied, 3)
+        XCTAssertEqual(orders.heldThrough, 3)
         XCTAssertEqual(try orders.all().map(\.number), [1, 2, 3])
         XCTAssertEqual(try orders.order(2), order(2))
     }
@@ -57,23 +59,23 @@ final class OrderTests: XCTestCase {
     func testGapHoldsAppliedUntilItCloses() throws {
         let orders = try book()
         try orders.record([order(1), order(3)])
-        XCTAssertEqual(orders.applied, 1)
+        XCTAssertEqual(orders.heldThrough, 1)
         try orders.record([order(5)])
-        XCTAssertEqual(orders.applied, 1)
+        XCTAssertEqual(orders.heldThrough, 1)
         try orders.record([order(2)])
-        XCTAssertEqual(orders.applied, 3)
+        XCTAssertEqual(orders.heldThrough, 3)
         try orders.record([order(4)])
-        XCTAssertEqual(orders.applied, 5)
+        XCTAssertEqual(orders.heldThrough, 5)
         XCTAssertEqual(try orders.all().map(\.number), [1, 2, 3, 4, 5])
     }
 
     func testOutOfOrderBatchAndDuplicates() throws {
         let orders = try book()
         try orders.record([order(3), order(1), order(2)])
-        XCTAssertEqual(orders.applied, 3)
+        XCTAssertEqual(orders.heldThrough, 3)
         try orders.record([order(2), order(1)])
         try orders.record([])
-        XCTAssertEqual(orders.applied, 3)
+        XCTAssertEqual(orders.heldThrough, 3)
         XCTAssertEqual(try orders.all().count, 3)
     }
 
@@ -83,19 +85,19 @@ final class OrderTests: XCTestCase {
             try store.insert([order(1), order(2), order(4), order(5), order(7)])
         }
         let orders = try book()
-        XCTAssertEqual(orders.applied, 2)
+        XCTAssertEqual(orders.heldThrough, 2)
         try orders.record([order(3)])
-        XCTAssertEqual(orders.applied, 5, "4 and 5 were already held")
+        XCTAssertEqual(orders.heldThrough, 5, "4 and 5 were already held")
         try orders.record([order(6)])
-        XCTAssertEqual(orders.applied, 7)
+        XCTAssertEqual(orders.heldThrough, 7)
     }
 
     func testOrdersStartingAbove1LeaveApplied0() throws {
         let orders = try book()
         try orders.record([order(2), order(3)])
-        XCTAssertEqual(orders.applied, 0)
+        XCTAssertEqual(orders.heldThrough, 0)
         try orders.record([order(1)])
-        XCTAssertEqual(orders.applied, 3)
+        XCTAssertEqual(orders.heldThrough, 3)
     }
 
     func testOrdersSurviveANewBookOnTheSameFile() throws {
@@ -104,7 +106,7 @@ final class OrderTests: XCTestCase {
             try orders.record([order(1), order(2, key: "client:x")])
         }
         let reopened = try book()
-        XCTAssertEqual(reopened.applied, 2)
+        XCTAssertEqual(reopened.heldThrough, 2)
         XCTAssertEqual(try reopened.order(2)?.key, "client:x")
     }
 

@@ -1,4 +1,5 @@
 @testable import BazarCore
+import HTTPMessages
 import XCTest
 
 final class PathParsingTests: XCTestCase {

@@ -2,6 +2,8 @@ import BazarCore
 import FastCGI
 import Foundation
 @testable import Front
+import HTTPMessages
+@testable import InternalHTTP
 import XCTest
 
 final class ResponseCacheTests: XCTestCase {

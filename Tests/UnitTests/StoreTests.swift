@@ -60,7 +60,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.books()[1], empty)
         XCTAssertEqual(try store.applied(), 4)
         XCTAssertEqual(try store.takes(after: 0, limit: 10), [])
-        XCTAssertNil(try store.take(key: "k"))
+        XCTAssertNil(try store.order(takenUnder: "k"))
         // The key was not used up: a later take under it works once there is stock.
         var restocked = empty
         restocked.stock = 1
@@ -107,11 +107,11 @@ final class StoreTests: XCTestCase {
         let store = try CatalogStore(path: path)
         let taken = try XCTUnwrap(try store.take(bookID: 4, key: "client:abc", seq: 1, createdAt: "t1"))
         _ = try store.take(bookID: 6, key: "generated:xyz", seq: 2, createdAt: "t2")
-        XCTAssertEqual(try store.take(key: "client:abc"), taken)
-        XCTAssertEqual(try store.take(key: "generated:xyz")?.bookID, 6)
-        XCTAssertNil(try store.take(key: "client:ab"))
-        XCTAssertNil(try store.take(key: "CLIENT:ABC"))
-        XCTAssertNil(try store.take(key: ""))
+        XCTAssertEqual(try store.order(takenUnder: "client:abc"), taken)
+        XCTAssertEqual(try store.order(takenUnder: "generated:xyz")?.bookID, 6)
+        XCTAssertNil(try store.order(takenUnder: "client:ab"))
+        XCTAssertNil(try store.order(takenUnder: "CLIENT:ABC"))
+        XCTAssertNil(try store.order(takenUnder: ""))
     }
 
     func testTakesAfter() throws {
@@ -124,7 +124,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.takes(after: 1, limit: 3).map(\.number), [2, 3, 4])
         XCTAssertEqual(try store.takes(after: 5, limit: 10), [])
         XCTAssertEqual(try store.takes(after: 99, limit: 10), [])
-        XCTAssertEqual(try store.takes(after: 4, limit: 10), [try XCTUnwrap(try store.take(key: "k5"))])
+        XCTAssertEqual(try store.takes(after: 4, limit: 10), [try XCTUnwrap(try store.order(takenUnder: "k5"))])
         XCTAssertEqual(try store.takes(after: 0, limit: 10).map(\.key), ["k1", "k2", "k3", "k4", "k5"])
     }
 
@@ -197,7 +197,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try reopened.books()[5], updated, "reopening must not reset a book to its default")
         XCTAssertEqual(try reopened.books().count, 7)
         XCTAssertEqual(try reopened.applied(), 2)
-        XCTAssertEqual(try reopened.take(key: "durable"), taken)
+        XCTAssertEqual(try reopened.order(takenUnder: "durable"), taken)
         XCTAssertEqual(try reopened.take(bookID: 6, key: "next", seq: 3, createdAt: "t")?.number, 2)
     }
 
@@ -305,7 +305,7 @@ final class CatalogBatchCommitTests: XCTestCase {
         ], applied: 3))
         XCTAssertEqual(try store.books()[0], defaultBooks[0])
         XCTAssertEqual(try store.applied(), 1)
-        XCTAssertNil(try store.take(key: "a"))
+        XCTAssertNil(try store.order(takenUnder: "a"))
     }
 }
 

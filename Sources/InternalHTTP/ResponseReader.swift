@@ -1,12 +1,12 @@
-import Glibc
+import SystemCalls
 
 /// Reads one HTTP/1.1 response (Content-Length, chunked, or until close) from a socket.
 struct ResponseReader {
     let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
-    /// Whether any byte of an answer arrived (a kept connection that closed before is safe to retry).
-    private(set) var receivedAny = false
+    /// Whether any byte of an answer arrived.
+    private var receivedAny = false
 
     init(fd: Int32) {
         self.fd = fd
@@ -31,7 +31,7 @@ struct ResponseReader {
                 body = try readToEnd()
                 reusable = false
             }
-            return .success((InternalResponse(status: status, headers: headers, body: body), reusable))
+            return .success((InternalResponse(status: status, lowercasedHeaders: headers, body: body), reusable))
         } catch {
             return .failure(error)
         }
@@ -51,26 +51,24 @@ struct ResponseReader {
     private mutating func fill(until done: (Self) -> Int?) throws(InternalCallError) -> Int {
         while true {
             if let found = done(self) { return found }
-            guard try receive() else { throw receivedAny ? .malformed : .unreachable }
+            guard try receive() else { throw receivedAny ? .malformed : .noAnswer }
         }
     }
 
     /// Reads more bytes; false at end of stream.
     private mutating func receive() throws(InternalCallError) -> Bool {
-        while true {
-            let got = withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { chunk in
-                let got = recv(fd, chunk.baseAddress, chunk.count, 0)
-                if got > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<got])) }
+        let got: Int
+        do {
+            got = try withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { chunk throws(SystemError) in
+                let got = try Posix.receive(fd, into: chunk)
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<got]))
                 return got
             }
-            if got > 0 {
-                receivedAny = true
-                return true
-            }
-            if got == 0 { return false }
-            if errno == EINTR { continue }
-            throw (errno == EAGAIN || errno == EWOULDBLOCK) ? .timeout : (receivedAny ? .malformed : .unreachable)
+        } catch {
+            throw error.timedOut ? .timeout : (receivedAny ? .malformed : .noAnswer)
         }
+        if got > 0 { receivedAny = true }
+        return got > 0
     }
 
     private mutating func readToEnd() throws(InternalCallError) -> [UInt8] {

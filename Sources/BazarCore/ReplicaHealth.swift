@@ -1,0 +1,40 @@
+import HTTPMessages
+
+/// One replica's report for `/health`: its name, role, whether it serves, and the last write it
+/// applied (for a catalog replica the write sequence number; for an order replica the order
+/// number up to which it holds every order).
+public struct ReplicaHealth: Sendable, Equatable {
+    /// `catalog-1`, `order-2`, …
+    public var name: String
+    /// `primary`, `backup` or `order`.
+    public var role: String
+    /// `up`, `down` or `catching_up`.
+    public var status: String
+    /// See the type's description.
+    public var applied: Int64
+
+    /// A report from its parts.
+    public init(name: String, role: String, status: String, applied: Int64) {
+        self.name = name
+        self.role = role
+        self.status = status
+        self.applied = applied
+    }
+
+    /// API.md's replica object.
+    public var json: JSON {
+        .object([("name", .string(name)), ("role", .string(role)), ("status", .string(status)), ("applied", .int(applied))])
+    }
+
+    /// Reads a replica object; nil when a field is missing or of the wrong kind.
+    public init?(json: JSON) {
+        guard let name = json["name"]?.stringValue, let role = json["role"]?.stringValue,
+              let status = json["status"]?.stringValue, let applied = json["applied"]?.int64Value else { return nil }
+        self.init(name: name, role: role, status: status, applied: applied)
+    }
+
+    /// The report as a replica answers it, with its `X-Upstream`.
+    public var response: Response {
+        .json(200, json, headers: Response.upstream(name))
+    }
+}

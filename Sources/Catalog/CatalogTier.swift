@@ -1,0 +1,33 @@
+import BazarCore
+import InternalHTTP
+import Store
+
+/// bazar-catalog's configuration: its flags and the program they make.
+public enum CatalogTier {
+    /// The flags a catalog replica takes (besides the server's `--socket` and `--threads`).
+    public static let flags = ["name", "role", "peer", "db", "internal"]
+
+    /// One catalog replica from its flags: `--role primary` pushes to `--peer`, `--role backup`
+    /// takes its pushes and watches it.
+    public static func make(_ flags: Flags) throws -> TierProgram {
+        let name = try flags.string("name")
+        let role = try flags.choice("role", ["primary", "backup"])
+        let peer = try flags.string("peer")
+        let store = try CatalogStore(path: try flags.string("db"))
+        let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
+        let client = InternalClient(socketPath: try flags.string("internal"))
+        let routesRole: CatalogRoutes.Role
+        if role == "primary" {
+            let replicator = Replicator(client: client, backup: peer, memory: memory)
+            replicator.start()
+            routesRole = .primary(Primary(name: name, store: store, memory: memory,
+                                          invalidator: Invalidator(client: client), replicator: replicator))
+        } else {
+            let backup = Backup(store: store, memory: memory)
+            backup.watchPrimary(peer, client: client)
+            routesRole = .backup(backup)
+        }
+        let routes = CatalogRoutes(name: name, role: routesRole, reads: CatalogReads(name: name, memory: memory))
+        return TierProgram(startMessage: "\(name) starting as \(role) at applied \(memory.applied)", handle: routes.handle)
+    }
+}

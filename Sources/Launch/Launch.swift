@@ -1,0 +1,29 @@
+import BazarCore
+import FastCGI
+import Foundation
+
+/// What the three main programs share: the command line, the server options, the serve loop.
+public enum Launch {
+    /// Flags every tier takes: `--socket PATH` (listen there instead of spawn-fcgi's fd 0) and
+    /// `--threads N` (worker threads, default `ServerOptions.defaultThreads`).
+    public static let serverFlags = ["socket", "threads"]
+
+    /// Parses the command line against `known` plus `serverFlags`, makes the tier and serves it
+    /// until SIGTERM. A bad command line or configuration exits 2 with a message naming it.
+    public static func serve(_ program: String, flags known: [String],
+                             _ makeTier: (Flags) throws -> TierProgram) -> Never {
+        do {
+            let flags = try Flags(Array(CommandLine.arguments.dropFirst()), known: known + serverFlags)
+            let socket = try flags.string("socket", default: "")
+            var options = ServerOptions(listen: socket.isEmpty ? .inherited : .path(socket),
+                                        threads: try flags.int("threads", default: ServerOptions.defaultThreads, in: 1...1024))
+            let tier = try makeTier(flags)
+            for extra in tier.extraSockets { options.add(.path(extra.path), threads: extra.threads) }
+            Log.info(tier.startMessage)
+            FastCGIServer.run(options, handler: tier.handle)
+        } catch {
+            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            exit(2)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import BazarCore
+import InternalHTTP
+import Store
+
+/// bazar-order's configuration: its flags and the program they make.
+public enum OrderTier {
+    /// The flags an order replica takes (besides the server's `--socket` and `--threads`).
+    public static let flags = ["name", "peer", "db", "internal"]
+
+    /// One order replica from its flags; it pushes each order to `--peer`.
+    public static func make(_ flags: Flags) throws -> TierProgram {
+        let name = try flags.string("name")
+        let orders = try OrderBook(store: try OrderStore(path: try flags.string("db")))
+        let client = InternalClient(socketPath: try flags.string("internal"))
+        let catchUp = CatchUp(orders: orders, client: client)
+        catchUp.start()
+        let purchases = Purchases(name: name, peer: PeerPush(peer: try flags.string("peer"), client: client),
+                                  orders: orders, client: client)
+        let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp)
+        return TierProgram(startMessage: "\(name) starting at applied \(orders.heldThrough)", handle: routes.handle)
+    }
+}

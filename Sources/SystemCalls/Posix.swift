@@ -1,0 +1,124 @@
+import Glibc
+
+/// A failed system call: which one, and the `errno` it left.
+public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The call, e.g. `connect`.
+    public let call: String
+    /// The `errno` value.
+    public let code: Int32
+
+    /// Whether the call timed out (`SO_RCVTIMEO`/`SO_SNDTIMEO` ran out).
+    public var timedOut: Bool { code == EAGAIN || code == EWOULDBLOCK }
+
+    public var description: String { "\(call): \(String(cString: strerror(code))) (errno \(code))" }
+}
+
+/// The POSIX calls the transports make, each wrapped once: a result of -1 becomes a thrown
+/// `SystemError` with `errno`, and a call interrupted by a signal (`EINTR`) is made again.
+public enum Posix {
+    /// Runs a call that returns -1 and sets `errno` on failure, retrying on `EINTR`.
+    @inline(__always)
+    static func checked<T: FixedWidthInteger>(_ call: String, _ body: () -> T) throws(SystemError) -> T {
+        while true {
+            let result = body()
+            if result != -1 { return result }
+            let code = errno
+            if code != EINTR { throw SystemError(call: call, code: code) }
+        }
+    }
+
+    /// A new stream socket of `family`, closed on exec.
+    public static func socket(family: Int32) throws(SystemError) -> Int32 {
+        try checked("socket") { Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+    }
+
+    /// Connects `fd` to the unix socket at `path`.
+    public static func connect(_ fd: Int32, unixPath path: String) throws(SystemError) {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(path.utf8)
+        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SystemError(call: "connect", code: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: pathBytes)
+            raw[pathBytes.count] = 0
+        }
+        _ = try checked("connect") {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+        }
+    }
+
+    /// Sets both the receive and the send timeout of a socket.
+    public static func setTimeouts(_ fd: Int32, _ timeout: Duration) throws(SystemError) {
+        let (seconds, attoseconds) = timeout.components
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            _ = try checked("setsockopt") {
+                setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
+            }
+        }
+    }
+
+    /// Sends all of `bytes` (several calls if need be), without raising SIGPIPE.
+    public static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let start = offset
+            offset += try checked("send") {
+                bytes.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL)) }
+            }
+        }
+    }
+
+    /// Receives up to `buffer.count` bytes; 0 at the end of the stream.
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try checked("recv") { recv(fd, buffer.baseAddress, buffer.count, 0) }
+    }
+
+    /// Whether a kept-alive connection is still open with nothing waiting to be read: the
+    /// peer has not closed it (end of stream) and sent nothing unasked.
+    public static func isOpenAndQuiet(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        do {
+            _ = try checked("recv") { recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) }
+            return false
+        } catch {
+            return error.timedOut
+        }
+    }
+
+    /// Closes a descriptor. Not retried on `EINTR`: on Linux the descriptor is released anyway.
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Shuts both directions of a socket down (wakes threads blocked in `accept`).
+    public static func shutdown(_ fd: Int32) throws(SystemError) {
+        _ = try checked("shutdown") { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
+    /// Removes a file; a file that does not exist is not an error.
+    public static func unlinkIfPresent(_ path: String) throws(SystemError) {
+        do {
+            _ = try checked("unlink") { Glibc.unlink(path) }
+        } catch where error.code == ENOENT {}
+    }
+
+    /// Sets a file's permission bits.
+    public static func chmod(_ path: String, _ mode: mode_t) throws(SystemError) {
+        _ = try checked("chmod") { Glibc.chmod(path, mode) }
+    }
+
+    /// Gives a file the group of the directory it is in (its owner stays).
+    public static func adoptDirectoryGroup(_ path: String) throws(SystemError) {
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        var directory = Glibc.stat()
+        _ = try checked("stat") { () -> Int32 in stat(parent.isEmpty ? "/" : parent, &directory) }
+        _ = try checked("chown") { Glibc.chown(path, uid_t.max, directory.st_gid) }
+    }
+}
