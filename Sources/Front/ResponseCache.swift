@@ -1,8 +1,8 @@
 import Synchronization
 
 /// The front's cache of encoded read responses: up to 16 independently locked LRU shards, so
-/// concurrent hits on different keys rarely wait for each other (and hits on one hot key wait
-/// by spinning for a few hundred nanoseconds, not by sleeping). Each shard holds at least
+/// concurrent hits on different keys rarely wait for each other (`Mutex` spins briefly before
+/// it sleeps, so hits on one hot key seldom enter the kernel). Each shard holds at least
 /// `minimumShardCapacity` entries (a small cache is one exact LRU); a large one evicts the
 /// least recently used entry of the key's shard.
 final class ResponseCache: Sendable {
@@ -12,8 +12,8 @@ final class ResponseCache: Sendable {
     }
 
     private final class Shard: Sendable {
-        let lru: SpinLocked<LRUShard>
-        init(capacity: Int) { lru = SpinLocked(LRUShard(capacity: capacity)) }
+        let lru: Mutex<LRUShard>
+        init(capacity: Int) { lru = Mutex(LRUShard(capacity: capacity)) }
     }
 
     private let shards: [Shard]
