@@ -9,6 +9,7 @@ import PackageDescription
 //   InternalHTTP            the HTTP/1.1 client the tiers call each other with
 //   BazarCore               the domain: JSON, books, orders, updates, errors, paths, flags
 //   Store                   SQLite persistence for the catalog and order replicas
+//   TierCalls               the tiers' calls to each other: timeouts, write outcomes, settling
 //   Front, Catalog, Order   each tier's routes and logic: a handler from Request to Response
 //   Launch                  what the mains share: flags → tier → FastCGI server
 //   bazar-front, …          each tier's main.swift, one line
@@ -28,15 +29,16 @@ let package = Package(
         .target(name: "InternalHTTP", dependencies: ["SystemCalls"]),
         .target(name: "BazarCore", dependencies: ["HTTPMessages"]),
         .target(name: "Store", dependencies: ["CSQLite", "BazarCore"]),
-        .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP"]),
-        .target(name: "Catalog", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store"]),
-        .target(name: "Order", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store"]),
+        .target(name: "TierCalls", dependencies: ["BazarCore", "InternalHTTP"]),
+        .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "TierCalls"]),
+        .target(name: "Catalog", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
+        .target(name: "Order", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
         .target(name: "Launch", dependencies: ["BazarCore", "FastCGI"]),
         .executableTarget(name: "bazar-front", dependencies: ["Front", "Launch"]),
         .executableTarget(name: "bazar-catalog", dependencies: ["Catalog", "Launch"]),
         .executableTarget(name: "bazar-order", dependencies: ["Order", "Launch"]),
         .testTarget(name: "UnitTests",
-                    dependencies: ["HTTPMessages", "FastCGI", "InternalHTTP", "BazarCore", "Store", "Front", "Catalog", "Order"]),
+                    dependencies: ["HTTPMessages", "FastCGI", "InternalHTTP", "BazarCore", "Store", "TierCalls", "Front", "Catalog", "Order"]),
         .testTarget(name: "IntegrationTests", dependencies: ["BazarCore"]),
     ]
 )

@@ -139,7 +139,8 @@ final class FakeTiers: Sendable {
     }
 
     private static func respond(_ call: ForwardedCall) -> (Int, [(String, String)], String) {
-        let parts = call.path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let path = call.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? call.path
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let upstream = ("X-Upstream", "catalog-1")
         switch (call.method, parts.count > 1 ? parts[1] : "", parts.count) {
         case ("GET", "catalog", 4) where parts[2] == "info":
@@ -147,12 +148,11 @@ final class FakeTiers: Sendable {
         case ("GET", "catalog", 4) where parts[2] == "search":
             return (200, [upstream, ("X-Bazar-Seq", "1"), ("X-Bazar-Books", "")], #"{"topic":"t","items":[]}"#)
         case ("GET", "orders", 3) where parts[2] == "orders":
-            return (200, [("X-Upstream", "order-1")], #"{"orders":[]}"#)
+            return (200, [("X-Upstream", "order-1")], #"{"orders":[],"next":null}"#)
         case ("GET", "orders", 4) where parts[2] == "orders":
             return (404, [("X-Upstream", "order-1")], #"{"error":{"code":"not_found","message":"No such order."}}"#)
         case ("POST", "orders", 4) where parts[2] == "purchase":
-            let replay = call.headers["idempotency-key"] == nil ? [] : [("Idempotent-Replayed", "true")]
-            return (200, [("X-Upstream", "order-2")] + replay,
+            return (200, [("X-Upstream", "order-2")],
                     #"{"order":{"number":1,"book_id":\#(parts[3]),"title":"T","price":1.0,"created_at":"2026-01-01T00:00:00Z"},"book":\#(book(parts[3]))}"#)
         case ("POST", "catalog-primary", 4) where parts[2] == "update":
             return (200, [upstream], book(parts[3]))
@@ -277,7 +277,8 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
         check(writes.isEmpty, "a rejected request (\(status)) wrote: \(writes.map(\.path)) for \(where_)")
     }
     for call in calls {
-        let parts = call.path.split(separator: "/", omittingEmptySubsequences: false)
+        let pathAndQuery = call.path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let parts = pathAndQuery[0].split(separator: "/", omittingEmptySubsequences: false)
         check(parts.first == "" && parts.count >= 3, "odd forwarded path \(call.path) for \(where_)")
         switch (call.method, parts[1], parts[2]) {
         case ("GET", "catalog", "info"):
@@ -296,16 +297,18 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
             if parts.count == 4 {
                 check(segments?.count == 2 && referenceID(parts[3]) == segments.flatMap { referenceID($0[1]) }, "order number \(call.path) for \(where_)")
             } else {
-                check(parts.count == 3 && segments?.count == 1, "order list \(call.path) for \(where_)")
+                let page = pathAndQuery.count == 2 ? try? Page(query: String(pathAndQuery[1])) : nil
+                check(parts.count == 3 && segments?.count == 1 && page != nil && page?.query == String(pathAndQuery[1])
+                      && (try? Page(query: query)) == page, "order list \(call.path) for \(where_)")
             }
         case ("POST", "orders", "purchase"):
             check(parts.count == 4 && route == "purchase" && segments?.count == 2 && ["POST", "PUT"].contains(method)
                   && referenceID(parts[3]) != nil && referenceID(parts[3]) == segments.flatMap { referenceID($0[1]) },
                   "purchase forwarded as \(call.path) for \(where_)")
-            if let key = call.headers["idempotency-key"] {
-                check(key == headers["Idempotency-Key"] && (1...200).contains(key.utf8.count)
-                      && key.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "Idempotency-Key \(key.debugDescription) for \(where_)")
-            }
+            let key = call.headers["x-bazar-key"] ?? "", attempt = call.headers["x-bazar-attempt"] ?? ""
+            check(!attempt.isEmpty && key == (headers["Idempotency-Key"] ?? attempt) && (1...200).contains(key.utf8.count)
+                  && key.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "purchase key \(key.debugDescription) for \(where_)")
+            check(response.headers.contains { $0.0 == "Idempotency-Key" && $0.1 == key }, "the purchase's answer hides its key for \(where_)")
             check(call.body.isEmpty, "a purchase forwarded a body for \(where_)")
         case ("POST", "catalog-primary", "update"):
             check(parts.count == 4 && route == "update" && segments?.count == 2 && method == "PUT"

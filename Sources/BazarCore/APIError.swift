@@ -40,6 +40,14 @@ public struct APIError: Error, Sendable, Equatable {
     public static func outOfStock(_ message: String) -> APIError { APIError(status: 409, code: "out_of_stock", message: message) }
     /// 413 `payload_too_large`.
     public static let payloadTooLarge = APIError(status: 413, code: "payload_too_large", message: "Request body is larger than 64 KiB.")
+    /// 429 `too_many_requests`.
+    public static func tooManyRequests(_ message: String) -> APIError {
+        APIError(status: 429, code: "too_many_requests", message: message)
+    }
+    /// 504 `outcome_unknown`: a write may or may not have been applied.
+    public static let outcomeUnknown = APIError(
+        status: 504, code: "outcome_unknown",
+        message: "The write may or may not have been applied; retry with the same Idempotency-Key to settle it.")
     /// 503 `unavailable`.
     public static func unavailable(_ message: String) -> APIError { APIError(status: 503, code: "unavailable", message: message) }
 

@@ -1,4 +1,5 @@
 import BazarCore
+import Foundation
 import HTTPMessages
 
 /// The catalog replica's routes, on nginx's internal listener only. Paths arrive as
@@ -31,21 +32,33 @@ struct CatalogRoutes: Sendable {
         case ("GET", "health", 1):
             return health()
         case ("POST", "take", 2):
-            let id = try PathParsing.positiveID(operation[1])
-            guard let key = request.header("X-Bazar-Key"), !key.isEmpty else { throw .badRequest("X-Bazar-Key is required.") }
-            return try primary().take(id, key: key)
+            let (key, attempt) = try writeIdentity(request)
+            return try primary().take(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
         case ("POST", "update", 2):
-            let id = try PathParsing.positiveID(operation[1])
-            return try primary().update(id, try BookUpdate.parse(request.body))
+            let (key, attempt) = try writeIdentity(request, required: false)
+            return try primary().update(try PathParsing.positiveID(operation[1]), try BookUpdate.parse(request.body),
+                                        key: key, attempt: attempt)
+        case ("POST", "settle", 2):
+            let (key, attempt) = try writeIdentity(request)
+            return try primary().settle(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
         case ("GET", "takes", 1):
-            let after = PathParsing.queryValue(request.query, "after").flatMap { Int64($0) } ?? 0
-            return try primary().takes(after: after)
+            return try primary().takes(try Page(query: request.query))
         case ("POST", "replicate", 1):
             guard case .backup(let backup) = role else { throw .notFound("Only the backup takes pushes.") }
             return backup.replicate(request.body)
         default:
             throw .notFound("No such route.")
         }
+    }
+
+    /// A write's key and attempt (`X-Bazar-Key`, `X-Bazar-Attempt`; the attempt defaults to the
+    /// key). Without `required`, a missing key is a new one (such a write cannot be settled).
+    private func writeIdentity(_ request: Request, required: Bool = true) throws(APIError) -> (key: String, attempt: String) {
+        let given = request.header(WriteIdentity.keyHeader).flatMap { $0.isEmpty ? nil : $0 }
+        guard let key = given ?? (required ? nil : UUID().uuidString.lowercased()) else {
+            throw .badRequest("\(WriteIdentity.keyHeader) is required.")
+        }
+        return (key, request.header(WriteIdentity.attemptHeader).flatMap { $0.isEmpty ? nil : $0 } ?? key)
     }
 
     private func requireReadable() throws(APIError) {

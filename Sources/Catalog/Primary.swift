@@ -7,11 +7,14 @@ import Synchronization
 /// The catalog primary's writes, committed in batches by one writer thread (group commit).
 ///
 /// Request threads queue their write and wait. The writer takes everything queued, decides
-/// each write against the books as the batch leaves them (a take needs a copy left; a repeated
-/// idempotency key answers the first order), gives each accepted write the next sequence
-/// number, tells the front to drop the books with one message, commits the batch in one
-/// transaction, and updates memory. Each request then waits, outside any lock, for the backup
-/// to acknowledge its write.
+/// each write against the books as the batch leaves them (`BatchPlan`), tells the front to
+/// drop the changed books with one message, commits the batch in one transaction, and updates
+/// memory. Each request then waits, outside any lock, for the backup to acknowledge its write.
+///
+/// Every write carries a key and an attempt id. A caller that lost track of a write (a tier
+/// hung or died mid-way) settles it: a settle goes through the same queue, so it sees every
+/// write committed before it, and when the key was not applied it records the attempt as
+/// aborted, so that attempt is refused if it ever arrives later. Its answer is final either way.
 final class Primary: @unchecked Sendable {
     private let name: String
     private let store: Mutex<CatalogStore>
@@ -22,17 +25,23 @@ final class Primary: @unchecked Sendable {
     // Guarded by `condition`.
     private var queue: [PendingWrite] = []
 
-    /// What a request asked for.
+    /// What a request asked for. `attempt` names one try of a write (a retry has a new one).
     enum Write: Sendable {
-        case take(Int64, key: String)
-        case update(Int64, BookUpdate)
+        /// Take one copy of a book for an order under an idempotency key.
+        case take(Int64, key: String, attempt: String)
+        /// Apply an admin update to a book.
+        case update(Int64, BookUpdate, key: String, attempt: String)
+        /// Decide, for good, whether the write under `key` on a book was applied.
+        case settle(Int64, key: String, attempt: String)
     }
 
-    /// A write as committed: the book after it, and for a take its order.
+    /// A write's result: the book as it leaves it, for a take its order, and for a settle
+    /// whether the settled write was applied.
     struct Written {
         var book: Book
         var order: Order?
-        var replayed: Bool
+        var replayed = false
+        var applied = true
     }
 
     typealias Outcome = Result<Written, APIError>
@@ -59,22 +68,34 @@ final class Primary: @unchecked Sendable {
     }
 
     /// Takes one copy of a book for an order under `key` (a repeated key answers the first order).
-    func take(_ id: Int64, key: String) -> Response {
-        respond(to: .take(id, key: key)) { written in
+    func take(_ id: Int64, key: String, attempt: String) -> Response {
+        respond(to: .take(id, key: key, attempt: attempt)) { written in
             .object([("order", written.order?.internalJSON ?? .null), ("book", written.book.json),
                      ("replayed", .bool(written.replayed))])
         }
     }
 
     /// Applies an admin update to a book.
-    func update(_ id: Int64, _ update: BookUpdate) -> Response {
-        respond(to: .update(id, update)) { $0.book.json }
+    func update(_ id: Int64, _ update: BookUpdate, key: String, attempt: String) -> Response {
+        respond(to: .update(id, update, key: key, attempt: attempt)) { $0.book.json }
     }
 
-    /// Orders taken after `number`, for an order replica catching up.
-    func takes(after number: Int64) throws(APIError) -> Response {
+    /// Settles the write made under `key` on book `id`: `{"applied": true, "book", "order"?}`
+    /// once it is committed and replicated, or `{"applied": false}` after recording `attempt`
+    /// as aborted.
+    func settle(_ id: Int64, key: String, attempt: String) -> Response {
+        respond(to: .settle(id, key: key, attempt: attempt)) { written in
+            guard written.applied else { return .object([("applied", .bool(false))]) }
+            var members: [(String, JSON)] = [("applied", .bool(true)), ("book", written.book.json)]
+            if let order = written.order { members.append(("order", order.internalJSON)) }
+            return .object(members)
+        }
+    }
+
+    /// A page of the orders taken, for an order replica catching up.
+    func takes(_ page: Page) throws(APIError) -> Response {
         let orders = try APIError.unavailableOnFailure("the takes could not be read") {
-            try store.withLock { try $0.takes(after: number, limit: Order.takesPageSize) }
+            try store.withLock { try $0.takes(after: page.after, limit: page.limit) }
         }
         return .json(200, .object([("orders", .array(orders.map(\.internalJSON)))]), headers: upstream)
     }
@@ -94,7 +115,8 @@ final class Primary: @unchecked Sendable {
         case .failure(let error):
             return error.response(headers: upstream)
         case .success(let written):
-            replicator.waitReplicated(written.book.version)
+            // The book's version covers the write (a settled one too): it is the book's latest change.
+            if written.applied { replicator.waitReplicated(written.book.version) }
             return .json(200, body(written), headers: upstream)
         }
     }
@@ -122,7 +144,7 @@ final class Primary: @unchecked Sendable {
         do throws(APIError) {
             var orders: [Order] = []
             if !plan.writes.isEmpty {
-                try invalidator.invalidate(plan.announcements)
+                if !plan.announcements.isEmpty { try invalidator.invalidate(plan.announcements) }
                 orders = try APIError.unavailableOnFailure("the write was not applied") {
                     try store.commit(plan.writes, applied: plan.seq)
                 }
@@ -130,7 +152,10 @@ final class Primary: @unchecked Sendable {
                 replicator.committed(plan.seq)
             }
             return planned.map { result in
-                result.map { Written(book: $0.book, order: $0.takeIndex.map { orders[$0] } ?? $0.order, replayed: $0.replayed) }
+                result.map { planned in
+                    Written(book: planned.book, order: planned.takeIndex.map { orders[$0] } ?? planned.order,
+                            replayed: planned.replayed, applied: planned.applied)
+                }
             }
         } catch {
             return planned.map { $0.flatMap { _ in .failure(error) } }
@@ -138,78 +163,4 @@ final class Primary: @unchecked Sendable {
     }
 
     private var upstream: [(String, String)] { Response.upstream(name) }
-}
-
-/// The writes of one batch as decided against the books the batch leaves behind.
-private struct BatchPlan {
-    /// One write's planned result.
-    struct Planned {
-        var book: Book
-        var order: Order?
-        var replayed = false
-        /// For a new take: its position among the batch's takes (its order comes from the commit).
-        var takeIndex: Int?
-    }
-
-    let memory: CatalogMemory
-    let createdAt = Date().formatted(.iso8601)
-    /// The sequence number of the batch's last write.
-    private(set) var seq: Int64
-    /// Every book the batch changes, as it leaves it.
-    private(set) var books: [Int64: Book] = [:]
-    /// What the front must drop before the commit: each changed book and its write's number.
-    private(set) var announcements: [(book: Int64, seq: Int64)] = []
-    /// The store writes, in decision order.
-    private(set) var writes: [CatalogStore.Write] = []
-    private var takeCount = 0
-    private var keysTaken: [String: (bookID: Int64, takeIndex: Int)] = [:]
-
-    init(memory: CatalogMemory) {
-        self.memory = memory
-        seq = memory.applied
-    }
-
-    mutating func add(_ write: Primary.Write, store: CatalogStore) throws(APIError) -> Planned {
-        switch write {
-        case .take(let id, let key):
-            if let earlier = keysTaken[key] {
-                guard earlier.bookID == id else { throw keyReused(earlier.bookID) }
-                return Planned(book: try book(id), replayed: true, takeIndex: earlier.takeIndex)
-            }
-            if let earlier = try APIError.unavailableOnFailure("the write was not applied", { try store.order(takenUnder: key) }) {
-                guard earlier.bookID == id else { throw keyReused(earlier.bookID) }
-                return Planned(book: try book(id), order: earlier, replayed: true)
-            }
-            var current = try book(id)
-            guard current.stock > 0 else { throw .outOfStock("No copy of book \(id) is left.") }
-            current.stock -= 1
-            keep(&current)
-            writes.append(.take(bookID: id, key: key, seq: seq, createdAt: createdAt))
-            keysTaken[key] = (id, takeCount)
-            takeCount += 1
-            return Planned(book: current, takeIndex: takeCount - 1)
-        case .update(let id, let update):
-            var changed = try update.applied(to: try book(id))
-            keep(&changed)
-            writes.append(.set(changed))
-            return Planned(book: changed)
-        }
-    }
-
-    private func book(_ id: Int64) throws(APIError) -> Book {
-        guard let book = books[id] ?? memory.book(id).0 else { throw .notFound("No book has id \(id).") }
-        return book
-    }
-
-    /// Gives a changed book the next sequence number and records it.
-    private mutating func keep(_ book: inout Book) {
-        seq += 1
-        book.version = seq
-        books[book.id] = book
-        announcements.append((book.id, seq))
-    }
-
-    private func keyReused(_ bookID: Int64) -> APIError {
-        .badRequest("This Idempotency-Key was already used to buy book \(bookID).")
-    }
 }

@@ -4,7 +4,7 @@ import HTTPMessages
 
 /// Copies a request out of libfcgi at once (its parameter strings are freed at the next
 /// accept). Only what a handler uses becomes a Swift string: the method, the URI, the query,
-/// the listener and the HTTP headers; other parameters are skipped by comparing bytes.
+/// the listener, nginx's request id and the HTTP headers; other parameters are skipped by comparing bytes.
 func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int) -> Request {
     var request = Request(method: "", path: "")
     var contentLength = 0
@@ -28,6 +28,8 @@ func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int) -> Req
             contentLength = Int(String(decoding: value, as: UTF8.self)) ?? 0
         } else if name.elementsEqual("BAZAR_LISTENER".utf8) {
             request.isInternal = value.elementsEqual("internal".utf8)
+        } else if name.elementsEqual("BAZAR_REQUEST_ID".utf8) {
+            request.requestID = String(decoding: value, as: UTF8.self)
         }
     }
     if contentLength > maxBody {

@@ -1,25 +1,28 @@
 import BazarCore
 import HTTPMessages
 import InternalHTTP
+import TierCalls
 
-/// Passes a request on to another tier through nginx's internal listener and its answer back,
+/// Passes a read on to another tier through nginx's internal listener and its answer back,
 /// keeping the headers the API promises (`X-Upstream`, `Idempotent-Replayed`).
 struct Forwarding: Sendable {
     let client: InternalClient
 
-    func forward(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) -> Response {
-        do {
-            let answer = try client.send(method, path, headers: headers, body: body)
-            var passed = [Response.jsonContentType]
-            for name in ["X-Upstream", "Idempotent-Replayed"] {
-                if let value = answer.header(name) { passed.append((name, value)) }
-            }
-            if answer.status == 502 || answer.status == 504 {
-                return APIError.unavailable("The \(path.split(separator: "/").first ?? "") tier did not answer.").response()
-            }
-            return Response(status: answer.status, headers: passed, body: answer.body)
-        } catch {
-            return APIError.unavailable("The internal listener did not answer.").response()
+    /// A GET to `path`; no answer, or nginx's own error, is `503 unavailable`.
+    func read(_ path: String) -> Response {
+        guard let answer = try? client.send("GET", path, timeout: Timeouts.read),
+              answer.header("X-Upstream") != nil || ![500, 502, 503, 504].contains(answer.status) else {
+            return APIError.unavailable("No \(path.split(separator: "/").first ?? "") replica answered.").response()
         }
+        return Self.passOn(answer)
+    }
+
+    /// A tier's own answer, with the headers the API promises.
+    static func passOn(_ answer: InternalResponse) -> Response {
+        var headers = [Response.jsonContentType]
+        for name in ["X-Upstream", "Idempotent-Replayed"] {
+            if let value = answer.header(name) { headers.append((name, value)) }
+        }
+        return Response(status: answer.status, headers: headers, body: answer.body)
     }
 }

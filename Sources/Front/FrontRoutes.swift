@@ -1,10 +1,12 @@
 import BazarCore
+import Foundation
 import HTTPMessages
 
 /// The public API of API.md (and, on the internal listener only, `/front/invalidate`).
 struct FrontRoutes: Sendable {
     let reads: CachedReads
     let forwarding: Forwarding
+    let writes: Writes
     let health: Health
     let admin: AdminToken
 
@@ -29,10 +31,10 @@ struct FrontRoutes: Sendable {
             return try purchase(request, try PathParsing.positiveID(segments[1]))
         case ("orders", 1):
             try allow(request, ["GET", "HEAD"])
-            return forwarding.forward("GET", "/orders/orders")
+            return forwarding.read("/orders/orders?\(try Page(query: request.query).query)")
         case ("orders", 2):
             try allow(request, ["GET", "HEAD"])
-            return forwarding.forward("GET", "/orders/orders/\(try PathParsing.positiveID(segments[1]))")
+            return forwarding.read("/orders/orders/\(try PathParsing.positiveID(segments[1]))")
         case ("update", 2):
             try allow(request, ["PUT"])
             return try update(request, try PathParsing.positiveID(segments[1]))
@@ -71,15 +73,22 @@ struct FrontRoutes: Sendable {
         }
     }
 
+    /// A purchase runs under the client's `Idempotency-Key`, or else under nginx's request id
+    /// (which nginx also names if the front dies mid-way), so every answer can name its key.
     private func purchase(_ request: Request, _ id: Int64) throws(APIError) -> Response {
-        var headers: [(String, String)] = []
-        if let key = request.header("Idempotency-Key") {
-            guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                throw .badRequest("Idempotency-Key must be 1 to 200 printable ASCII characters.")
-            }
-            headers.append(("Idempotency-Key", key))
+        let attempt = Self.attempt(request)
+        guard let key = request.header("Idempotency-Key") else {
+            return writes.purchase(id, key: attempt, attempt: attempt)
         }
-        return forwarding.forward("POST", "/orders/purchase/\(id)", headers: headers)
+        guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .badRequest("Idempotency-Key must be 1 to 200 printable ASCII characters.")
+        }
+        return writes.purchase(id, key: key, attempt: attempt)
+    }
+
+    /// This request's attempt id: nginx's request id, or a new one.
+    private static func attempt(_ request: Request) -> String {
+        request.requestID.isEmpty ? UUID().uuidString.lowercased() : request.requestID
     }
 
     private func update(_ request: Request, _ id: Int64) throws(APIError) -> Response {
@@ -88,8 +97,7 @@ struct FrontRoutes: Sendable {
             throw .unauthorized("PUT /update needs Authorization: Bearer <admin token>.")
         }
         guard !request.bodyTooLarge else { throw .payloadTooLarge }
-        let update = try BookUpdate.parse(request.body)
-        return forwarding.forward("POST", "/catalog-primary/update/\(id)", body: update.json.encoded())
+        return writes.update(id, try BookUpdate.parse(request.body), attempt: Self.attempt(request))
     }
 
     private func stats() -> Response {

@@ -20,7 +20,8 @@ public enum FrontTier {
                                    file: try flags.string("admin-token-file", default: "var/admin.token"))
         let health = Health(client: client, catalogs: try flags.list("catalogs", default: ["catalog-1", "catalog-2"]),
                             orders: try flags.list("orders", default: ["order-1", "order-2"]))
-        let routes = FrontRoutes(reads: reads, forwarding: Forwarding(client: client), health: health, admin: admin)
+        let routes = FrontRoutes(reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client),
+                                 health: health, admin: admin)
         let invalidationSocket = try flags.string("invalidation-socket", default: "")
         return TierProgram(extraSockets: invalidationSocket.isEmpty ? [] : [.init(path: invalidationSocket, threads: 4)],
                            startMessage: "front starting with a \(cache.capacity)-entry cache",

@@ -14,10 +14,12 @@ public struct Request: Sendable {
     public var bodyTooLarge: Bool
     /// True when nginx's internal listener passed the request (`BAZAR_LISTENER=internal`).
     public var isInternal: Bool
+    /// nginx's id of the request (`BAZAR_REQUEST_ID`, 32 hex digits), empty when none was passed.
+    public var requestID: String
 
     /// Makes a request; every part but the method and path has an empty default.
     public init(method: String, path: String, query: String = "", headers: [String: String] = [:],
-                body: [UInt8] = [], bodyTooLarge: Bool = false, isInternal: Bool = false) {
+                body: [UInt8] = [], bodyTooLarge: Bool = false, isInternal: Bool = false, requestID: String = "") {
         self.method = method
         self.path = path
         self.query = query
@@ -25,6 +27,7 @@ public struct Request: Sendable {
         self.body = body
         self.bodyTooLarge = bodyTooLarge
         self.isInternal = isInternal
+        self.requestID = requestID
     }
 
     /// The value of an HTTP header by its usual name (`Authorization`), if present.

@@ -2,29 +2,39 @@ import BazarCore
 import Foundation
 import InternalHTTP
 import Synchronization
+import TierCalls
 
 /// Keeps an order replica level with every order ever taken: at start, and then every second,
 /// it fetches from the catalog primary's record of takes whatever it is missing (orders its peer
 /// could not push to it while it was down). Until the first full fetch it is `catching_up`.
+/// A read that needs every order so far reads through (`readThrough`): from the primary, or,
+/// when the primary cannot be reached, from the peer, which recorded every order it answered.
 final class CatchUp: Sendable {
     private let orders: OrderBook
     private let client: InternalClient
+    private let peer: String
     private let level = Atomic<Bool>(false)
 
-    init(orders: OrderBook, client: InternalClient) {
+    init(orders: OrderBook, client: InternalClient, peer: String) {
         self.orders = orders
         self.client = client
+        self.peer = peer
     }
 
     /// Whether the first catch-up has finished.
     var isLevel: Bool { level.load(ordering: .acquiring) }
 
+    /// Records that a full fetch from the primary has finished.
+    func markLevel() {
+        level.store(true, ordering: .releasing)
+    }
+
     /// Starts the catch-up thread.
     func start() {
         let thread = Thread { [self] in
             while true {
-                let complete = fetchMissing()
-                if complete { level.store(true, ordering: .releasing) }
+                let complete = fetch(from: "/catalog-primary/takes")
+                if complete { markLevel() }
                 Thread.sleep(forTimeInterval: complete ? 1.0 : 0.2)
             }
         }
@@ -32,20 +42,30 @@ final class CatchUp: Sendable {
         thread.start()
     }
 
-    /// Fetches pages of orders after `heldThrough` until a short page; false when the catalog did not answer.
-    private func fetchMissing() -> Bool {
+    /// Fetches every order taken so far that this replica lacks, from the primary or else from
+    /// the peer; `unavailable` when neither answers (the replica cannot prove what it lacks).
+    func readThrough() throws(APIError) {
+        guard fetch(from: "/catalog-primary/takes") || fetch(from: "/\(peer)/held") else {
+            throw .unavailable("Neither the catalog primary nor the peer order replica answered; the orders may be incomplete.")
+        }
+    }
+
+    /// Fetches pages of orders after `heldThrough` from `source` until a short page; false when
+    /// it did not answer.
+    private func fetch(from source: String) -> Bool {
         while true {
-            guard let response = try? client.send("GET", "/catalog-primary/takes?after=\(orders.heldThrough)", timeout: .seconds(2)),
+            let page = Page(after: orders.heldThrough, limit: Order.takesPageSize)
+            guard let response = try? client.send("GET", "\(source)?\(page.query)", timeout: Timeouts.read),
                   response.status == 200,
-                  let page = (try? JSON.parse(response.body))?["orders"]?.arrayValue else { return false }
-            let missing = page.compactMap(Order.init(json:))
+                  let items = (try? JSON.parse(response.body))?["orders"]?.arrayValue else { return false }
+            let missing = items.compactMap(Order.init(json:))
             do {
                 try orders.record(missing)
             } catch {
                 Log.info("store error during catch-up: \(error)")
                 return false
             }
-            if missing.count < Order.takesPageSize { return true }
+            if missing.count < page.limit { return true }
         }
     }
 }

@@ -34,9 +34,9 @@ final class OrderBook: Sendable {
         }
     }
 
-    /// Every order, oldest first.
-    func all() throws -> [Order] {
-        try state.withLock { try $0.store.all() }
+    /// The orders numbered above `number`, oldest first, at most `limit`.
+    func orders(after number: Int64, limit: Int) throws -> [Order] {
+        try state.withLock { try $0.store.orders(after: number, limit: limit) }
     }
 
     /// One order by number.

@@ -18,18 +18,19 @@ struct OrderRoutes: Sendable {
         switch (request.method, operation.first, operation.count) {
         case ("POST", "purchase", 2):
             let id = try PathParsing.positiveID(operation[1])
-            return purchases.buy(id, idempotencyKey: request.header("Idempotency-Key"))
-        case ("GET", "orders", 1):
-            try requireLevel()
-            let all = try APIError.unavailableOnFailure("the orders could not be read") { try orders.all() }
-            return .json(200, .object([("orders", .array(all.map(\.json)))]), headers: purchases.upstream)
-        case ("GET", "orders", 2):
-            let number = try PathParsing.positiveID(operation[1])
-            try requireLevel()
-            guard let order = try APIError.unavailableOnFailure("the order could not be read", { try orders.order(number) }) else {
-                throw .notFound("No order has number \(number).")
+            guard let key = request.header(WriteIdentity.keyHeader), let attempt = request.header(WriteIdentity.attemptHeader),
+                  !key.isEmpty, !attempt.isEmpty else {
+                throw .badRequest("A purchase needs \(WriteIdentity.keyHeader) and \(WriteIdentity.attemptHeader).")
             }
-            return .json(200, order.json, headers: purchases.upstream)
+            return purchases.buy(id, key: key, attempt: attempt)
+        case ("GET", "orders", 1):
+            return try list(try Page(query: request.query))
+        case ("GET", "orders", 2):
+            return try order(try PathParsing.positiveID(operation[1]))
+        case ("GET", "held", 1):
+            let page = try Page(query: request.query)
+            let held = try read { try orders.orders(after: page.after, limit: page.limit) }
+            return .json(200, .object([("orders", .array(held.map(\.internalJSON)))]), headers: purchases.upstream)
         case ("POST", "replicate", 1):
             guard let pushed = (try? JSON.parse(request.body))?["orders"]?.arrayValue else {
                 throw .badRequest("Malformed order push.")
@@ -44,6 +45,36 @@ struct OrderRoutes: Sendable {
         default:
             throw .notFound("No such route.")
         }
+    }
+
+    /// One page of orders. A page that reaches past what this replica holds is read through:
+    /// first every order taken so far is fetched, so the page holds every order answered 200.
+    private func list(_ page: Page) throws(APIError) -> Response {
+        try requireLevel()
+        var found = try read { try orders.orders(after: page.after, limit: page.limit + 1) }
+        if found.count <= page.limit {
+            try catchUp.readThrough()
+            found = try read { try orders.orders(after: page.after, limit: page.limit + 1) }
+        }
+        let body = JSON.object([("orders", .array(found.prefix(page.limit).map(\.json))),
+                                ("next", page.next(numbers: found.map(\.number)))])
+        return .json(200, body, headers: purchases.upstream)
+    }
+
+    /// One order; one this replica lacks is read through before it is called unknown.
+    private func order(_ number: Int64) throws(APIError) -> Response {
+        try requireLevel()
+        var found = try read { try orders.order(number) }
+        if found == nil {
+            try catchUp.readThrough()
+            found = try read { try orders.order(number) }
+        }
+        guard let found else { throw .notFound("No order has number \(number).") }
+        return .json(200, found.json, headers: purchases.upstream)
+    }
+
+    private func read<T>(_ body: () throws -> T) throws(APIError) -> T {
+        try APIError.unavailableOnFailure("the orders could not be read", body)
     }
 
     private func requireLevel() throws(APIError) {

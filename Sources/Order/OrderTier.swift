@@ -12,9 +12,10 @@ public enum OrderTier {
         let name = try flags.string("name")
         let orders = try OrderBook(store: try OrderStore(path: try flags.string("db")))
         let client = InternalClient(socketPath: try flags.string("internal"))
-        let catchUp = CatchUp(orders: orders, client: client)
+        let peer = try flags.string("peer")
+        let catchUp = CatchUp(orders: orders, client: client, peer: peer)
         catchUp.start()
-        let purchases = Purchases(name: name, peer: PeerPush(peer: try flags.string("peer"), client: client),
+        let purchases = Purchases(name: name, peer: PeerPush(peer: peer, client: client),
                                   orders: orders, client: client)
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp)
         return TierProgram(startMessage: "\(name) starting at applied \(orders.heldThrough)", handle: routes.handle)

@@ -3,40 +3,61 @@ import Foundation
 import HTTPMessages
 import InternalHTTP
 import Synchronization
+import TierCalls
 
 /// A purchase on an order replica: the catalog primary takes one copy (atomically, recording the
-/// order under an idempotency key), this replica records the order and pushes it to its peer.
+/// order under the purchase's key), this replica records the order and pushes it to its peer.
+/// When the take's outcome is lost (the primary or nginx hung or died mid-way), the replica
+/// settles it with the primary; when even that fails it answers `504 outcome_unknown`, never a
+/// 503 that might hide a purchase.
 struct Purchases: Sendable {
     let name: String
     let peer: PeerPush
     let orders: OrderBook
     let client: InternalClient
 
-    /// Buys one copy of book `id`. A client's `Idempotency-Key` makes the call safe to repeat,
-    /// on either order replica: the catalog answers the first order again.
-    func buy(_ id: Int64, idempotencyKey: String?) -> Response {
-        let key = idempotencyKey.map { "client:" + $0 } ?? "generated:" + UUID().uuidString
-        let taken: InternalResponse
-        do {
-            taken = try client.send("POST", "/catalog-primary/take/\(id)", headers: [("X-Bazar-Key", key)])
-        } catch {
-            return APIError.unavailable("The catalog primary did not answer; nothing was bought.").response(headers: upstream)
+    /// Buys one copy of book `id` under `key` (attempt `attempt`): safe to repeat with the same
+    /// key, on either order replica: the catalog answers the first order again.
+    func buy(_ id: Int64, key: String, attempt: String) -> Response {
+        let taken = client.result("POST", "/catalog-primary/take/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
+                                  timeout: Timeouts.primaryWrite)
+        switch WriteAnswer(taken) {
+        case .decided(let answer):
+            guard answer.status == 200 else {
+                return Response(status: answer.status, headers: [Response.jsonContentType] + upstream, body: answer.body)
+            }
+            guard let json = try? JSON.parse(answer.body), let order = json["order"].flatMap(Order.init(json:)),
+                  let book = json["book"] else { return settled(id, key: key, attempt: attempt) }
+            return bought(order, book: book, replayed: json["replayed"]?.boolValue == true)
+        case .notApplied:
+            return APIError.unavailable("The catalog primary could not be reached; nothing was bought.").response(headers: upstream)
+        case .unknown:
+            return settled(id, key: key, attempt: attempt)
         }
-        guard taken.status == 200 else {
-            return Response(status: taken.status, headers: [Response.jsonContentType] + upstream, body: taken.body)
+    }
+
+    /// Settles a take whose answer was lost.
+    private func settled(_ id: Int64, key: String, attempt: String) -> Response {
+        switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
+        case .applied(let book, let order?):
+            return bought(order, book: book, replayed: false)
+        case .applied, .unknown:
+            return APIError.outcomeUnknown.response(headers: upstream)
+        case .notApplied:
+            return APIError.unavailable("The catalog primary did not take a copy; nothing was bought.").response(headers: upstream)
         }
-        guard let answer = try? JSON.parse(taken.body), let orderJSON = answer["order"], let order = Order(json: orderJSON),
-              let book = answer["book"] else {
-            return APIError.unavailable("The catalog primary answered a malformed take.").response(headers: upstream)
-        }
+    }
+
+    /// Records an order the primary took, pushes it to the peer and answers it.
+    private func bought(_ order: Order, book: JSON, replayed: Bool) -> Response {
         do {
             try orders.record([order])
         } catch {
-            Log.info("store error recording order \(order.number): \(error)")
+            Log.info("store error recording order \(order.number) (the peer and catch-up still have it): \(error)")
         }
         peer.push(order)
         var headers = upstream
-        if answer["replayed"]?.boolValue == true { headers.append(("Idempotent-Replayed", "true")) }
+        if replayed { headers.append(("Idempotent-Replayed", "true")) }
         return .json(200, .object([("order", order.json), ("book", book)]), headers: headers)
     }
 
@@ -44,10 +65,11 @@ struct Purchases: Sendable {
 }
 
 /// Pushes each new order to the other order replica before the purchase is answered, so both
-/// list it. When the peer does not answer (down, or hung: the push waits at most `timeout`),
-/// pushes pause for `pause` and the peer catches up from the catalog's record of takes.
+/// usually list it at once. When the peer does not answer within `Timeouts.peerPush` (down, or
+/// hung), pushes pause for `pause`: the peer does not need them to be right, since an order
+/// replica reads through to the primary's record of takes before it answers for an order it
+/// lacks, and catches up from it every second.
 final class PeerPush: Sendable {
-    static let timeout: Duration = .milliseconds(300)
     static let pause: Duration = .seconds(1)
 
     private let path: String
@@ -62,7 +84,7 @@ final class PeerPush: Sendable {
     func push(_ order: Order) {
         guard Monotonic.now() >= pausedUntil.load(ordering: .relaxed) else { return }
         let body = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
-        if (try? client.send("POST", path, body: body, timeout: Self.timeout))?.status != 200 {
+        if (try? client.send("POST", path, body: body, timeout: Timeouts.peerPush, resendable: true))?.status != 200 {
             pausedUntil.store(Monotonic.now() + Self.pause.nanoseconds, ordering: .relaxed)
             Log.info("\(path) missed order \(order.number); pushes pause, the peer catches up from the catalog")
         }

@@ -1,7 +1,8 @@
 import BazarCore
 
 /// The catalog replica's SQLite file: books, the applied write sequence number, and (on the
-/// primary) every purchase taken, keyed by idempotency key.
+/// primary) every purchase taken, keyed by idempotency key, the keys of recent admin updates,
+/// and the write attempts settled as not applied (which may never be applied later).
 public final class CatalogStore {
     private let database: Database
 
@@ -14,6 +15,9 @@ public final class CatalogStore {
             CREATE INDEX IF NOT EXISTS books_version ON books(version);
             CREATE TABLE IF NOT EXISTS takes (number INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
                 book_id INTEGER NOT NULL, title TEXT NOT NULL, price REAL NOT NULL, created_at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS updates (key TEXT PRIMARY KEY, book_id INTEGER NOT NULL, seq INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS updates_seq ON updates(seq);
+            CREATE TABLE IF NOT EXISTS aborted (attempt TEXT PRIMARY KEY, seq INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta VALUES ('applied', 0);
             """)
@@ -38,9 +42,14 @@ public final class CatalogStore {
     public enum Write: Sendable {
         /// Take one copy of a book for a new order under an idempotency key.
         case take(bookID: Int64, key: String, seq: Int64, createdAt: String)
-        /// Store a book's new state (an admin update).
-        case set(Book)
+        /// Store a book's new state (an admin update) and the key it was made under.
+        case set(Book, key: String)
+        /// Record that a write attempt was settled as not applied.
+        case abort(attempt: String, seq: Int64)
     }
+
+    /// How many writes an update key is remembered for (a settle comes within seconds).
+    public static let updateKeyHorizon: Int64 = 100_000
 
     /// A take that found no copy left: the batch it was in changed nothing.
     public struct NoCopyLeft: Error {
@@ -68,8 +77,13 @@ public final class CatalogStore {
                                        [.integer(number), .text(key), .integer(bookID), .text(order.title),
                                         .real(order.price), .text(createdAt)])
                     orders.append(order)
-                case .set(let book):
+                case .set(let book, let key):
                     try setBook(book)
+                    try database.query("INSERT OR IGNORE INTO updates VALUES (?, ?, ?)",
+                                       [.text(key), .integer(book.id), .integer(book.version)])
+                    try database.query("DELETE FROM updates WHERE seq < ?", [.integer(book.version - Self.updateKeyHorizon)])
+                case .abort(let attempt, let seq):
+                    try database.query("INSERT OR IGNORE INTO aborted VALUES (?, ?)", [.text(attempt), .integer(seq)])
                 }
             }
             try setApplied(seq)
@@ -80,6 +94,16 @@ public final class CatalogStore {
     /// The order taken under an idempotency key, if any.
     public func order(takenUnder key: String) throws -> Order? {
         try database.query("SELECT \(Self.takeColumns) FROM takes WHERE key = ?", [.text(key)]).first.map(Self.order)
+    }
+
+    /// The book an admin update made under `key` changed, if it was applied (and is recent).
+    public func book(updatedUnder key: String) throws -> Int64? {
+        try database.query("SELECT book_id FROM updates WHERE key = ?", [.text(key)]).first?.first?.int
+    }
+
+    /// Whether a write attempt was settled as not applied.
+    public func isAborted(attempt: String) throws -> Bool {
+        try !database.query("SELECT 1 FROM aborted WHERE attempt = ?", [.text(attempt)]).isEmpty
     }
 
     /// Orders taken after `number`, oldest first, at most `limit`.

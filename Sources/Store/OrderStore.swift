@@ -24,9 +24,10 @@ public final class OrderStore {
         }
     }
 
-    /// Every order, oldest first.
-    public func all() throws -> [Order] {
-        try database.query("SELECT \(Self.columns) FROM orders ORDER BY number").map(CatalogStore.order)
+    /// The orders numbered above `number`, oldest first, at most `limit`.
+    public func orders(after number: Int64, limit: Int) throws -> [Order] {
+        try database.query("SELECT \(Self.columns) FROM orders WHERE number > ? ORDER BY number LIMIT ?",
+                           [.integer(number), .integer(Int64(limit))]).map(CatalogStore.order)
     }
 
     /// One order by number.

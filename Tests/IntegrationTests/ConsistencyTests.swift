@@ -64,7 +64,7 @@ final class ConcurrencyTests: StackTestCase {
     func testConcurrentPurchasesThroughBothOrderReplicasNeverOversell() async throws {
         let client = try client
         _ = try await client.update(6, #"{"stock": 100}"#)
-        let before = Set(try await client.get("/orders").json["orders"].array.compactMap { $0["number"].int })
+        let before = Set(try await client.get("/orders?limit=1000").json["orders"].array.compactMap { $0["number"].int })
         let answers = try await withThrowingTaskGroup(of: HTTPAnswer.self) { group in
             for _ in 0..<250 { group.addTask { try await client.send("POST", "/purchase/6") } }
             return try await group.reduce(into: [HTTPAnswer]()) { $0.append($1) }
@@ -80,7 +80,7 @@ final class ConcurrencyTests: StackTestCase {
         _ = try await stack.waitUntilLevel()
         var listed: [String: Set<Int>] = [:]
         for _ in 0..<4 {
-            let list = try await client.get("/orders")
+            let list = try await client.get("/orders?limit=1000")
             listed[list.header("X-Upstream") ?? ""] = Set(list.json["orders"].array.compactMap { $0["number"].int }).subtracting(before)
         }
         XCTAssertEqual(listed["order-1"], bought)

@@ -94,3 +94,45 @@ final class HTTPClient: Sendable {
         try await send("PUT", "/update/\(id)", headers: ["Authorization": "Bearer \(token)"], body: Data(body.utf8))
     }
 }
+
+extension HTTPClient {
+    /// `sendOnce` on a thread of its own, so that many can wait at once.
+    func sendOnce(_ method: String, _ path: String, headers: [String: String] = [:], body: String = "") async -> Int? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.sendOnce(method, path, headers: headers, body: body)) }
+        }
+    }
+
+    /// One request on a connection of its own, closed after the answer, never resent (unlike
+    /// URLSession, whose transport may resend a request when a reused connection died): the
+    /// status, or nil when no complete status line came back. Blocks the calling thread.
+    func sendOnce(_ method: String, _ path: String, headers: [String: String] = [:], body: String = "") -> Int? {
+        guard let port = URL(string: base)?.port else { return nil }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return nil }
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        let bytes = Array((request + "\r\n" + body).utf8)
+        guard Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { return nil }
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !answer.contains(13) {
+            let count = recv(fd, &chunk, chunk.count, 0)
+            guard count > 0 else { break }
+            answer += chunk[..<count]
+        }
+        let statusLine = String(decoding: answer.prefix { $0 != 13 }, as: UTF8.self).split(separator: " ")
+        return statusLine.count >= 2 && statusLine[0].hasPrefix("HTTP/1.") ? Int(statusLine[1]) : nil
+    }
+}

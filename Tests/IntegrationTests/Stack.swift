@@ -21,7 +21,9 @@ final class Stack: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["BAZAR_VAR"] = variables.path
         environment["BAZAR_PORT"] = "\(port)"
-        environment["BAZAR_BIN"] = Self.repository.appendingPathComponent(".build/debug").path
+        // BAZAR_TEST_BIN runs the tests against other binaries (e.g. an older commit's, to check
+        // that a test fails without its fix).
+        environment["BAZAR_BIN"] = environment["BAZAR_TEST_BIN"] ?? Self.repository.appendingPathComponent(".build/debug").path
         environment["BAZAR_ADMIN_TOKEN"] = Self.adminToken
         environment["BAZAR_THREADS"] = "16"
         environment.merge(extra) { $1 }
@@ -56,6 +58,25 @@ final class Stack: @unchecked Sendable {
     func pid(_ name: String) -> Int32? {
         let file = variables.appendingPathComponent("run/\(name).pid")
         return (try? String(contentsOf: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// GET `path` on nginx's internal listener (`/order-1/orders`, `/catalog-2/info/1`, …): the body.
+    func internalGet(_ path: String) throws -> String {
+        let socket = variables.appendingPathComponent("run/internal.sock").path
+        return try run("/usr/bin/curl", ["-s", "--unix-socket", socket, "http://bazar\(path)"]).1
+    }
+
+    /// Every order number one order replica lists, following its pages.
+    func orderNumbers(on replica: String) throws -> [Int] {
+        var numbers: [Int] = []
+        var after = 0
+        while true {
+            let body = try internalGet("/\(replica)/orders?after=\(after)&limit=1000")
+            let page = JSONValue(try JSONSerialization.jsonObject(with: Data(body.utf8)))
+            numbers += page["orders"].array.compactMap { $0["number"].int }
+            guard let next = page["next"].int else { return numbers }
+            after = next
+        }
     }
 
     /// Stops everything and removes the directory.

@@ -404,4 +404,56 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}")).status, 503)
         XCTAssertEqual(memory.book(1).0, defaultBooks[0])
     }
+
+    // MARK: Settling
+
+    private func write(_ routes: CatalogRoutes, _ operation: String, _ id: Int64, key: String, attempt: String,
+                       body: String = "") -> Response {
+        routes.handle(internalRequest("POST", "/catalog-primary/\(operation)/\(id)",
+                                      headers: [WriteIdentity.keyHeader: key, WriteIdentity.attemptHeader: attempt], body: body))
+    }
+
+    func testSettleFindsAnAppliedTakeAndItsOrder() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
+        defer { front.stop() }
+        let (routes, _) = try makePrimary(internalSocket: frontSocket)
+        let taken = write(routes, "take", 2, key: "k", attempt: "a1")
+        XCTAssertEqual(taken.status, 200)
+        let settled = write(routes, "settle", 2, key: "k", attempt: "a2")
+        XCTAssertEqual(settled.status, 200)
+        XCTAssertEqual(settled.json?["applied"], .bool(true))
+        XCTAssertEqual(settled.json?["order"], taken.json?["order"])
+        XCTAssertEqual(settled.json?["book"]?["stock"]?.int64Value, defaultBooks[1].stock - 1)
+        XCTAssertEqual(write(routes, "settle", 3, key: "k", attempt: "a3").json?["applied"], .bool(false),
+                       "the key bought another book: not this write")
+    }
+
+    func testASettledAttemptIsRefusedForGoodButTheKeyMayBeRetried() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        XCTAssertEqual(write(routes, "settle", 4, key: "k", attempt: "lost").json?["applied"], .bool(false))
+        let late = write(routes, "take", 4, key: "k", attempt: "lost")
+        XCTAssertEqual(late.status, 503, "the attempt settled as not applied arrives late: refused")
+        XCTAssertEqual(memory.book(4).0?.stock, defaultBooks[3].stock)
+        XCTAssertEqual(write(routes, "take", 4, key: "k", attempt: "retry").status, 200, "a new attempt under the key buys")
+        XCTAssertEqual(memory.book(4).0?.stock, defaultBooks[3].stock - 1)
+        // Durable: a primary restarted on the same file still refuses it.
+        let (restarted, _) = try makePrimary(internalSocket: frontSocket)
+        XCTAssertEqual(write(restarted, "take", 4, key: "k2", attempt: "lost").status, 503)
+    }
+
+    func testSettleOfAnUpdate() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        XCTAssertEqual(write(routes, "update", 1, key: "u1", attempt: "u1", body: "{\"price\":9.5}").status, 200)
+        let applied = write(routes, "settle", 1, key: "u1", attempt: "u1")
+        XCTAssertEqual(applied.json?["applied"], .bool(true))
+        XCTAssertEqual(applied.json?["book"]?["price"]?.doubleValue, 9.5)
+        XCTAssertNil(applied.json?["order"])
+        XCTAssertEqual(write(routes, "settle", 1, key: "u2", attempt: "u2").json?["applied"], .bool(false))
+        XCTAssertEqual(write(routes, "update", 1, key: "u2", attempt: "u2", body: "{\"price\":1}").status, 503)
+        XCTAssertEqual(memory.book(1).0?.price, 9.5)
+    }
 }

@@ -35,8 +35,19 @@ final class OrderTests: XCTestCase {
         let purchases = Purchases(name: name, peer: PeerPush(peer: "order-2", client: client), orders: orders, client: client)
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,
-                                 catchUp: CatchUp(orders: orders, client: client))
+                                 catchUp: CatchUp(orders: orders, client: client, peer: "order-2"))
         return (routes, orders)
+    }
+
+    /// Routes of a replica past its first catch-up (whose thread these tests do not start).
+    private func makeLevelRoutes() throws -> (OrderRoutes, OrderBook) {
+        let (routes, orders) = try makeRoutes()
+        routes.catchUp.markLevel()
+        return (routes, orders)
+    }
+
+    private func purchaseRequest(_ id: Int64, key: String = "k1", attempt: String = "a1") -> Request {
+        internalRequest("POST", "/orders/purchase/\(id)", headers: [WriteIdentity.keyHeader: key, WriteIdentity.attemptHeader: attempt])
     }
 
     // MARK: OrderBook
@@ -44,7 +55,7 @@ final class OrderTests: XCTestCase {
     func testEmptyBookHasApplied0() throws {
         let orders = try book()
         XCTAssertEqual(orders.heldThrough, 0)
-        XCTAssertEqual(try orders.all(), [])
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
         XCTAssertNil(try orders.order(1))
     }
 
@@ -52,7 +63,7 @@ final class OrderTests: XCTestCase {
         let orders = try book()
         try orders.record([order(1), order(2), order(3)])
         XCTAssertEqual(orders.heldThrough, 3)
-        XCTAssertEqual(try orders.all().map(\.number), [1, 2, 3])
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000).map(\.number), [1, 2, 3])
         XCTAssertEqual(try orders.order(2), order(2))
     }
 
@@ -66,7 +77,7 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(orders.heldThrough, 3)
         try orders.record([order(4)])
         XCTAssertEqual(orders.heldThrough, 5)
-        XCTAssertEqual(try orders.all().map(\.number), [1, 2, 3, 4, 5])
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000).map(\.number), [1, 2, 3, 4, 5])
     }
 
     func testOutOfOrderBatchAndDuplicates() throws {
@@ -76,7 +87,7 @@ final class OrderTests: XCTestCase {
         try orders.record([order(2), order(1)])
         try orders.record([])
         XCTAssertEqual(orders.heldThrough, 3)
-        XCTAssertEqual(try orders.all().count, 3)
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000).count, 3)
     }
 
     func testGapsAreRecoveredFromTheStoreAtStart() throws {
@@ -138,7 +149,7 @@ final class OrderTests: XCTestCase {
         let response = routes.handle(Request(method: "POST", path: "/order-1/replicate", body: push, isInternal: true))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.text, "{\"applied\":2}")
-        XCTAssertEqual(try orders.all(), [order(1), order(2)])
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [order(1), order(2)])
         for body in ["", "{}", "[]", "{\"orders\":{}}"] {
             XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/replicate", body: body)).status, 400, body)
         }
@@ -146,10 +157,10 @@ final class OrderTests: XCTestCase {
 
     func testPurchaseWithoutACatalogIs503AndRecordsNothing() throws {
         let (routes, orders) = try makeRoutes()
-        let response = routes.handle(internalRequest("POST", "/orders/purchase/1"))
+        let response = routes.handle(purchaseRequest(1))
         XCTAssertEqual(response.status, 503)
         XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "unavailable")
-        XCTAssertEqual(try orders.all(), [])
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
     }
 
     // MARK: Purchases through a real HTTP server standing in for nginx's internal listener
@@ -170,13 +181,13 @@ final class OrderTests: XCTestCase {
         }
         defer { nginx.stop() }
         let (routes, orders) = try makeRoutes()
-        let response = routes.handle(internalRequest("POST", "/orders/purchase/3", headers: ["Idempotency-Key": "abc"]))
+        let response = routes.handle(purchaseRequest(3, key: "client:abc"))
         XCTAssertEqual(response.status, 200, response.text)
         XCTAssertEqual(response.header("X-Upstream"), "order-1")
         XCTAssertNil(response.header("Idempotent-Replayed"))
         XCTAssertEqual(response.json?["order"], taken.json, "the public order does not show the key")
         XCTAssertEqual(response.json?["book"]?["stock"]?.int64Value, defaultBooks[2].stock - 1)
-        XCTAssertEqual(try orders.all(), [taken])
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [taken])
         let requests = nginx.requests
         XCTAssertEqual(requests.map(\.path), ["/catalog-primary/take/3", "/order-2/replicate"])
         XCTAssertEqual(requests.first?.headers["x-bazar-key"], "client:abc")
@@ -184,21 +195,26 @@ final class OrderTests: XCTestCase {
                        [taken])
     }
 
-    func testPurchaseWithoutIdempotencyKeyGetsAFreshGeneratedKey() throws {
-        let nginx = try TestHTTPServer(path: internalSocket) { request in (409, "{\"error\":{\"code\":\"out_of_stock\",\"message\":\"none\"}}", []) }
+    func testPurchaseWithoutKeyOrAttemptIs400() throws {
+        let (routes, orders) = try makeRoutes()
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/orders/purchase/4")).status, 400)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/orders/purchase/4", headers: [WriteIdentity.keyHeader: "k"])).status, 400)
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
+    }
+
+    func testCatalogRefusalIsPassedOnAndRecordsNothing() throws {
+        let nginx = try TestHTTPServer(path: internalSocket) { _ in
+            (409, "{\"error\":{\"code\":\"out_of_stock\",\"message\":\"none\"}}", [("X-Upstream", "catalog-1")])
+        }
         defer { nginx.stop() }
         let (routes, orders) = try makeRoutes()
-        let first = routes.handle(internalRequest("POST", "/orders/purchase/4"))
-        _ = routes.handle(internalRequest("POST", "/orders/purchase/4"))
-        // A refusal from the catalog is passed on as it is, and nothing is recorded.
+        let first = routes.handle(purchaseRequest(4))
         XCTAssertEqual(first.status, 409)
         XCTAssertEqual(first.json?["error"]?["code"]?.stringValue, "out_of_stock")
         XCTAssertEqual(first.header("X-Upstream"), "order-1")
-        XCTAssertEqual(try orders.all(), [])
-        let keys = nginx.requests.compactMap { $0.headers["x-bazar-key"] }
-        XCTAssertEqual(keys.count, 2)
-        XCTAssertTrue(keys.allSatisfy { $0.hasPrefix("generated:") }, "\(keys)")
-        XCTAssertNotEqual(keys.first, keys.last)
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
+        XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/take/4"], "a decided take is not settled")
+        XCTAssertEqual(nginx.requests.first?.headers["x-bazar-attempt"], "a1")
     }
 
     func testReplayedPurchaseIsMarked() throws {
@@ -209,7 +225,7 @@ final class OrderTests: XCTestCase {
         }
         defer { nginx.stop() }
         let (routes, orders) = try makeRoutes(name: "order-2")
-        let response = routes.handle(internalRequest("POST", "/orders/purchase/1", headers: ["Idempotency-Key": "k"]))
+        let response = routes.handle(purchaseRequest(1, key: "client:k"))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.header("Idempotent-Replayed"), "true")
         XCTAssertEqual(response.header("X-Upstream"), "order-2")
@@ -217,11 +233,125 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(try orders.order(7), taken)
     }
 
-    func testMalformedTakeAnswerIs503() throws {
-        let nginx = try TestHTTPServer(path: internalSocket) { _ in (200, "{\"order\":{}}", []) }
+    // MARK: Lost take outcomes are settled with the primary
+
+    private let unknownTake = (504, "{\"error\":{\"code\":\"outcome_unknown\",\"message\":\"lost\"}}", [(String, String)]())
+
+    func testLostTakeSettledAsAppliedIsBought() throws {
+        let taken = order(9, book: 3, key: "k1")
+        var book = defaultBooks[2]
+        book.stock -= 1
+        let settled = String(decoding: JSON.object([("applied", .bool(true)), ("book", book.json), ("order", taken.internalJSON)]).encoded(),
+                             as: UTF8.self)
+        let unknownTake = unknownTake
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            switch request.path {
+            case "/catalog-primary/take/3": unknownTake
+            case "/catalog-primary/settle/3": (200, settled, [("X-Upstream", "catalog-1")])
+            default: (200, "{\"applied\":9}", [])
+            }
+        }
         defer { nginx.stop() }
         let (routes, orders) = try makeRoutes()
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/orders/purchase/1")).status, 503)
-        XCTAssertEqual(try orders.all(), [])
+        let response = routes.handle(purchaseRequest(3))
+        XCTAssertEqual(response.status, 200, response.text)
+        XCTAssertEqual(response.json?["order"], taken.json)
+        XCTAssertEqual(try orders.order(9), taken)
+        let settle = try XCTUnwrap(nginx.requests.first { $0.path == "/catalog-primary/settle/3" })
+        XCTAssertEqual(settle.headers["x-bazar-key"], "k1")
+        XCTAssertEqual(settle.headers["x-bazar-attempt"], "a1")
+    }
+
+    func testLostTakeSettledAsNotAppliedIs503() throws {
+        let unknownTake = unknownTake
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            request.path.hasPrefix("/catalog-primary/take/") ? unknownTake : (200, "{\"applied\":false}", [("X-Upstream", "catalog-1")])
+        }
+        defer { nginx.stop() }
+        let (routes, orders) = try makeRoutes()
+        let response = routes.handle(purchaseRequest(2))
+        XCTAssertEqual(response.status, 503)
+        XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "unavailable")
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
+    }
+
+    func testLostTakeThatCannotBeSettledIs504() throws {
+        for (status, body, headers) in [unknownTake, (502, "", []), (200, "{\"order\":{}}", [])] {
+            let nginx = try TestHTTPServer(path: internalSocket) { _ in (status, body, headers) }
+            defer { nginx.stop() }
+            let (routes, orders) = try makeRoutes()
+            let response = routes.handle(purchaseRequest(1))
+            XCTAssertEqual(response.status, 504, "\(status) \(body)")
+            XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "outcome_unknown")
+            XCTAssertEqual(response.header("X-Upstream"), "order-1")
+            XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
+            XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/take/1", "/catalog-primary/settle/1"])
+        }
+    }
+
+    func testTakeThatNginxCouldNotSendIs503WithoutASettle() throws {
+        let nginx = try TestHTTPServer(path: internalSocket) { _ in (503, "{}", [("X-Bazar-Not-Sent", "true")]) }
+        defer { nginx.stop() }
+        let (routes, _) = try makeRoutes()
+        XCTAssertEqual(routes.handle(purchaseRequest(1)).status, 503)
+        XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/take/1"])
+    }
+
+    // MARK: Pages and read-through
+
+    private func takesAnswer(_ orders: [BazarCore.Order]) -> String {
+        String(decoding: JSON.object([("orders", .array(orders.map(\.internalJSON)))]).encoded(), as: UTF8.self)
+    }
+
+    func testOrderPagesAndNext() throws {
+        let nginx = try TestHTTPServer(path: internalSocket) { _ in (200, "{\"orders\":[]}", [("X-Upstream", "catalog-1")]) }
+        defer { nginx.stop() }
+        let (routes, orders) = try makeLevelRoutes()
+        try orders.record((1...5).map { order($0) })
+        let first = routes.handle(internalRequest("GET", "/orders/orders", query: "limit=2"))
+        XCTAssertEqual(first.json?["orders"]?.arrayValue?.compactMap { $0["number"]?.int64Value }, [1, 2])
+        XCTAssertEqual(first.json?["next"]?.int64Value, 2)
+        let last = routes.handle(internalRequest("GET", "/orders/orders", query: "after=4&limit=2"))
+        XCTAssertEqual(last.json?["orders"]?.arrayValue?.compactMap { $0["number"]?.int64Value }, [5])
+        XCTAssertEqual(last.json?["next"], .null)
+        let exact = routes.handle(internalRequest("GET", "/orders/orders", query: "after=3&limit=2"))
+        XCTAssertEqual(exact.json?["next"], .null, "a full last page has no next page")
+        for query in ["limit=0", "limit=1001", "after=-1", "after=x", "limit=1e3"] {
+            XCTAssertEqual(routes.handle(internalRequest("GET", "/orders/orders", query: query)).status, 400, query)
+        }
+    }
+
+    func testMissingOrderIsReadThroughFromThePrimary() throws {
+        let missing = order(3)
+        let answer = takesAnswer([missing])
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            request.path.hasPrefix("/catalog-primary/takes") ? (200, answer, [("X-Upstream", "catalog-1")]) : (404, "{}", [])
+        }
+        defer { nginx.stop() }
+        let (routes, orders) = try makeLevelRoutes()
+        try orders.record([order(1), order(2)])
+        let response = routes.handle(internalRequest("GET", "/orders/orders/3"))
+        XCTAssertEqual(response.status, 200, response.text)
+        XCTAssertEqual(response.json, missing.json)
+        XCTAssertEqual(nginx.requests.first?.path, "/catalog-primary/takes?after=2&limit=1000")
+    }
+
+    func testReadThroughFallsBackToThePeerAndElseIs503() throws {
+        let missing = order(2)
+        let answer = takesAnswer([missing])
+        let peerAnswers = LockedBox(true)
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            if request.path.hasPrefix("/order-2/held"), peerAnswers.withLock({ $0 }) { return (200, answer, [("X-Upstream", "order-2")]) }
+            return (503, "{}", [("X-Bazar-Not-Sent", "true")])
+        }
+        defer { nginx.stop() }
+        let (routes, orders) = try makeLevelRoutes()
+        try orders.record([order(1)])
+        let list = routes.handle(internalRequest("GET", "/orders/orders"))
+        XCTAssertEqual(list.json?["orders"]?.arrayValue?.count, 2, list.text)
+        peerAnswers.withLock { $0 = false }
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/orders/orders/7")).status, 503,
+                       "with neither the primary nor the peer, an order it lacks cannot be called unknown")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/orders/orders/1")).status, 200, "an order it holds needs no one")
     }
 }

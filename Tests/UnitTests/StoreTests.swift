@@ -218,12 +218,12 @@ final class StoreTests: XCTestCase {
 
     func testOrderStoreInsertOrIgnoreAndOldestFirst() throws {
         let store = try OrderStore(path: orderPath)
-        XCTAssertEqual(try store.all(), [])
+        XCTAssertEqual(try store.orders(after: 0, limit: 1000), [])
         try store.insert([order(3), order(1)])
         var changed = order(1, book: 7, title: "changed")
         changed.price = 99
         try store.insert([changed, order(2, book: 5)])
-        XCTAssertEqual(try store.all(), [order(1), order(2, book: 5), order(3)])
+        XCTAssertEqual(try store.orders(after: 0, limit: 1000), [order(1), order(2, book: 5), order(3)])
         XCTAssertEqual(try store.numbers(), [1, 2, 3])
         XCTAssertEqual(try store.order(number: 2), order(2, book: 5))
         XCTAssertNil(try store.order(number: 4))
@@ -235,7 +235,7 @@ final class StoreTests: XCTestCase {
         let store = try OrderStore(path: orderPath)
         try store.insert([order(9, key: "client:k")])
         XCTAssertEqual(try store.order(number: 9)?.key, "client:k")
-        XCTAssertEqual(try store.all().first?.createdAt, "2026-11-24T16:04:45Z")
+        XCTAssertEqual(try store.orders(after: 0, limit: 1000).first?.createdAt, "2026-11-24T16:04:45Z")
     }
 
     func testOrderStoreSurvivesReopening() throws {
@@ -244,7 +244,7 @@ final class StoreTests: XCTestCase {
             try store.insert([order(2), order(10), order(1)])
         }
         let reopened = try OrderStore(path: orderPath)
-        XCTAssertEqual(try reopened.all(), [order(1), order(2), order(10)])
+        XCTAssertEqual(try reopened.orders(after: 0, limit: 1000), [order(1), order(2), order(10)])
     }
 
     // MARK: Database
@@ -282,13 +282,41 @@ final class CatalogBatchCommitTests: XCTestCase {
         restocked.version = 2
         let orders = try store.commit([
             .take(bookID: 1, key: "a", seq: 1, createdAt: "t"),
-            .set(restocked),
+            .set(restocked, key: "u"),
             .take(bookID: 1, key: "b", seq: 3, createdAt: "t"),
         ], applied: 3)
         XCTAssertEqual(orders.map(\.number), [1, 2])
         XCTAssertEqual(try store.books()[0].stock, 4)
         XCTAssertEqual(try store.books()[0].version, 3)
         XCTAssertEqual(try store.applied(), 3)
+        XCTAssertEqual(try store.book(updatedUnder: "u"), 1)
+        XCTAssertNil(try store.book(updatedUnder: "a"), "a take's key is not an update's")
+    }
+
+    func testAbortedAttemptsAreRememberedDurably() throws {
+        let path = NSTemporaryDirectory() + "batch-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let store = try CatalogStore(path: path)
+            XCTAssertFalse(try store.isAborted(attempt: "x"))
+            _ = try store.commit([.abort(attempt: "x", seq: 0)], applied: 0)
+        }
+        let reopened = try CatalogStore(path: path)
+        XCTAssertTrue(try reopened.isAborted(attempt: "x"))
+        XCTAssertFalse(try reopened.isAborted(attempt: "y"))
+    }
+
+    func testOldUpdateKeysAreForgotten() throws {
+        let path = NSTemporaryDirectory() + "batch-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try CatalogStore(path: path)
+        var book = defaultBooks[0]
+        book.version = 1
+        _ = try store.commit([.set(book, key: "old")], applied: 1)
+        book.version = 1 + CatalogStore.updateKeyHorizon + 1
+        _ = try store.commit([.set(book, key: "new")], applied: book.version)
+        XCTAssertNil(try store.book(updatedUnder: "old"))
+        XCTAssertEqual(try store.book(updatedUnder: "new"), 1)
     }
 
     func testABatchWithATakeOfAnEmptyBookChangesNothing() throws {

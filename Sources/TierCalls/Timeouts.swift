@@ -1,0 +1,21 @@
+/// How long each hop waits, growing from the inside out: a caller always waits longer than the
+/// work it waits for can take, so no outer layer answers while inner work goes on. The nginx
+/// template's `fastcgi_read_timeout` of each internal location is a little longer than the
+/// caller's timeout below (the caller gives up first and settles); `TimeoutTests` checks it.
+public enum Timeouts {
+    /// The most the primary's writer spends on one batch's invalidation before it refuses it.
+    public static let invalidation: Duration = .milliseconds(1_000)
+    /// A replication push (the backup's lease is shorter, so a timed-out push granted nothing).
+    public static let replicationPush: Duration = .milliseconds(1_000)
+    /// A call to the catalog primary that writes (take, update): invalidation, commit and the
+    /// backup's acknowledgement (at most a push timeout plus a lease) fit in it.
+    public static let primaryWrite: Duration = .milliseconds(4_500)
+    /// A settle: one queued write on the primary.
+    public static let settle: Duration = .milliseconds(1_500)
+    /// The push of a new order to the peer order replica.
+    public static let peerPush: Duration = .milliseconds(300)
+    /// The front's call to an order replica for a purchase: a primary write, a settle and a push.
+    public static let purchase: Duration = primaryWrite + settle + peerPush + .milliseconds(700)
+    /// A read from a catalog or order replica.
+    public static let read: Duration = .milliseconds(2_000)
+}

@@ -1,0 +1,119 @@
+import Foundation
+import XCTest
+
+/// API.md's failed-write promises under hangs and crashes: a 503 never hides an applied write,
+/// an unknown outcome is a 504 that names the purchase's key, and no request is applied twice.
+final class WriteOutcomeTests: XCTestCase {
+    /// The keys under which the catalog primary recorded a take.
+    private func takenKeys(_ stack: Stack) throws -> Set<String> {
+        var keys = Set<String>()
+        var after = 0
+        while true {
+            let body = try stack.internalGet("/catalog-primary/takes?after=\(after)&limit=1000")
+            let orders = JSONValue(try JSONSerialization.jsonObject(with: Data(body.utf8)))["orders"].array
+            keys.formUnion(orders.compactMap { $0["key"].string })
+            guard orders.count == 1000, let last = orders.last?["number"].int else { return keys }
+            after = last
+        }
+    }
+
+    /// Purchases sent while `paused` is SIGSTOPped, resumed after `pause` seconds: the answers
+    /// by status, and for each its key.
+    private func purchasesWhilePaused(_ stack: Stack, _ paused: String, pause: Double) async throws -> [(Int, String?)] {
+        let pid = try XCTUnwrap(stack.pid(paused))
+        XCTAssertEqual(kill(pid, SIGSTOP), 0)
+        let resume = Task {
+            try await Task.sleep(nanoseconds: UInt64(pause * 1e9))
+            kill(pid, SIGCONT)
+        }
+        defer { kill(pid, SIGCONT) }
+        let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for index in 0..<12 {
+                group.addTask {
+                    let headers = index % 2 == 0 ? ["Idempotency-Key": "paused-\(paused)-\(index)-\(UUID().uuidString)"] : [:]
+                    let answer = try await stack.client.send("POST", "/purchase/5", headers: headers)
+                    return (answer.status, answer.header("Idempotency-Key"))
+                }
+            }
+            return try await group.reduce(into: [(Int, String?)]()) { $0.append($1) }
+        }
+        try await resume.value
+        return answers
+    }
+
+    func testA503NeverHidesAPurchaseWhenATierHangs() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        for paused in ["order-1", "catalog-1"] {
+            let answers = try await purchasesWhilePaused(stack, paused, pause: 10)
+            _ = try await stack.waitUntilLevel(timeout: 20)
+            // Whatever the paused process does once it resumes is done by now.
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            let taken = try takenKeys(stack)
+            print("\(paused) paused: answers \(answers.map(\.0).sorted())")
+            // A hung order replica never reached the primary: its purchases settle as not bought.
+            // A hung primary cannot be asked: its purchases are unknown.
+            XCTAssertTrue(answers.contains { $0.0 == (paused == "order-1" ? 503 : 504) }, "\(answers)")
+            XCTAssertTrue(answers.allSatisfy { [200, 503, 504].contains($0.0) }, "\(answers)")
+            for (status, key) in answers {
+                let key = try XCTUnwrap(key, "every purchase answer names its Idempotency-Key (status \(status))")
+                switch status {
+                case 200: XCTAssertTrue(taken.contains(key), "\(key) answered 200 but not taken")
+                case 503: XCTAssertFalse(taken.contains(key), "\(key) answered 503 but was bought")
+                default: break
+                }
+            }
+            // Every key settles with a retry: bought at most once.
+            for (_, key) in answers {
+                let retry = try await stack.client.send("POST", "/purchase/5", headers: ["Idempotency-Key": key ?? ""])
+                XCTAssertEqual(retry.status, 200, "\(key ?? "") does not settle: \(retry.status)")
+            }
+            XCTAssertEqual(try takenKeys(stack).intersection(answers.compactMap(\.1)).count, answers.count)
+        }
+    }
+
+    /// nginx's workers killed while writes wait on hung tiers: no request is applied twice (the
+    /// tiers' client resends only what is safe to repeat, and a lost write is settled, not
+    /// resent). Each purchase drops the stock by one and each restock raises it by one, so the
+    /// stock's change is bounded by the requests that may have been applied (answered 200, 504,
+    /// or never answered).
+    func testNoWriteIsAppliedTwiceWhenNginxWorkersDie() async throws {
+        let stack = try Stack(["BAZAR_NGINX_WORKERS": "2"])
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        for (hung, restock) in [(["order-1", "order-2"], false), (["catalog-1"], true)] {
+            _ = try await stack.client.update(4, #"{"stock": 1000}"#)
+            _ = try await stack.waitUntilLevel()
+            let before = try await stack.client.get("/info/4").json["stock"].int ?? -1
+            let pids = try hung.map { try XCTUnwrap(stack.pid($0)) }
+            for pid in pids { kill(pid, SIGSTOP) }
+            let chaos = Task {
+                try await Task.sleep(nanoseconds: 1_000_000_000)
+                let master = try XCTUnwrap(stack.pid("nginx"))
+                let (_, children) = try stack.run("/usr/bin/pgrep", ["-P", "\(master)"])
+                for worker in children.split(separator: "\n").compactMap({ Int32($0) }) { kill(worker, SIGKILL) }
+                try await Task.sleep(nanoseconds: 1_000_000_000)
+                for pid in pids { kill(pid, SIGCONT) }
+            }
+            let statuses = await withTaskGroup(of: Int?.self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        restock ? await stack.client.sendOnce("PUT", "/update/4", headers: ["Authorization": "Bearer \(Stack.adminToken)"],
+                                                              body: #"{"stock_delta": 1}"#)
+                                : await stack.client.sendOnce("POST", "/purchase/4")
+                    }
+                }
+                return await group.reduce(into: [Int?]()) { $0.append($1) }
+            }
+            try await chaos.value
+            _ = try await stack.waitUntilLevel(timeout: 20)
+            try await Task.sleep(nanoseconds: 1_000_000_000)   // what the resumed tiers still had queued is done
+            let after = try await stack.client.get("/info/4").json["stock"].int ?? -1
+            let mayHaveApplied = statuses.filter { $0 == nil || $0 == 200 || $0 == 504 }.count
+            print("\(hung) hung, nginx workers killed: answers \(statuses.map { $0.map(String.init) ?? "none" }.sorted()), stock \(before) -> \(after)")
+            XCTAssertLessThanOrEqual(abs(after - before), mayHaveApplied, "more writes applied than may have been: applied twice, or a 503 hid one")
+            XCTAssertEqual(statuses.filter { $0 == 200 }.count <= abs(after - before), true, "an acknowledged write was lost")
+        }
+    }
+}
