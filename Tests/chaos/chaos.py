@@ -12,6 +12,7 @@ Run:
     CHAOS_SECONDS=20 python3 Tests/chaos/chaos.py   # short run (the hook for make test)
     CHAOS_FAULTS=none CHAOS_SECONDS=30 python3 Tests/chaos/chaos.py   # no nemesis: must pass
     python3 Tests/chaos/chaos.py --self-test        # the checker on made-up histories, no stack
+    python3 Tests/chaos/chaos.py --check FILE       # the checks again on a CHAOS_HISTORY file
 
 Environment:
     CHAOS_SECONDS   length of the load + fault phase (default 60)
@@ -918,39 +919,45 @@ class Checker:
             if fb is None:
                 continue
             init = self.ctx.initial[b]["stock"]
-            acked, unknown, refused = 0, [], []
+            acked, unknown, refused, applied = 0, [], [], []
             for op in self.ops:
                 if op["kind"] != "update" or op["book"] != b or "stock_delta" not in op["req"]:
                     continue
                 d = op["req"]["stock_delta"]
                 if op["status"] == 200:
                     acked += d
+                    applied.append(op)
                 elif op["status"] == 503:
                     refused.append(op)
                 elif op["status"] is None or op["status"] in (504, 429):
                     unknown.append(d)
+                    applied.append(op)
             need = fb["stock"] - init - acked + taken[b]
             reach = 1  # bit s set: the unknown-outcome deltas can add up to s
             for d in unknown:
                 reach |= reach << d
             if need >= 0 and (reach >> need) & 1:
                 continue
-            # Which updates answered 503 would explain the difference on their own?
-            suspects = [op for op in refused
-                        if need - op["req"]["stock_delta"] >= 0 and (reach >> (need - op["req"]["stock_delta"])) & 1]
-            with503 = reach
-            for op in refused:
-                with503 |= with503 << op["req"]["stock_delta"]
-            hint = ""
+
+            def explains(d):
+                return need - d >= 0 and (reach >> (need - d)) & 1
+
+            # Which single update would explain the difference: one answered 503 that was
+            # applied after all, or one (acknowledged or unknown) applied twice?
+            suspects = [op for op in refused if explains(op["req"]["stock_delta"])]
+            doubled = [op for op in applied if explains(op["req"]["stock_delta"])]
+            hints = []
             if suspects:
-                hint = " (explained if one of the %d update(s) answered 503 listed below was applied)" % len(suspects)
-            elif need >= 0 and (with503 >> need) & 1:
-                hint = " (explained if some of the updates answered 503 were applied)"
+                hints.append("one of the %d update(s) answered 503 below was applied" % len(suspects))
+            if doubled:
+                hints.append("one of the %d update(s) %sbelow was applied twice"
+                             % (len(doubled), "further " if suspects else ""))
             self.violation("stock-accounting",
                            "book %d: final stock %d != initial %d + acknowledged deltas %d + some of the %d "
                            "unknown-outcome deltas (sum %d) - %d takes: %+d left to explain%s"
-                           % (b, fb["stock"], init, acked, len(unknown), sum(unknown), taken[b], need, hint),
-                           suspects)
+                           % (b, fb["stock"], init, acked, len(unknown), sum(unknown), taken[b], need,
+                              (" (explained if " + ", or if ".join(hints) + ")") if hints else ""),
+                           suspects + doubled)
 
     def check_replicas(self):
         final = self.final
@@ -1221,9 +1228,16 @@ def run(ctx, seconds, threads):
             for fault in ctx.faults:
                 f.write(json.dumps({"fault": dict(fault, t0=fault["t0"] - ctx.t_start,
                                                   t1=fault.get("t1", fault["t0"]) - ctx.t_start)}) + "\n")
-            f.write(json.dumps({"initial": ctx.initial, "final": final}) + "\n")
+            f.write(json.dumps({"initial": ctx.initial, "final": final, "seed": ctx.seed, "quiet": ctx.quiet,
+                                "quiesce_health": ctx.quiesce_health,
+                                "quiesce_bound": ctx.quiesce_bound}) + "\n")
         log("history written to %s" % history)
 
+    return report(checker)
+
+
+def report(checker):
+    ctx = checker.ctx
     v = checker.violations
     if not v:
         log("OK: 0 violations (seed %s)" % ctx.seed)
@@ -1243,6 +1257,33 @@ def run(ctx, seconds, threads):
         print("  ... %d more violations (CHAOS_HISTORY=file writes the whole history)" % (len(v) - shown))
     log("FAILED (seed %s)" % ctx.seed)
     return 1
+
+
+def recheck(path):
+    """Runs the checks again on a history written by CHAOS_HISTORY (times relative to the start)."""
+    ctx = Context()
+    ctx.t_start, ctx.faults, ops = 0.0, [], []
+    with open(path) as f:
+        for line in f:
+            d = json.loads(line)
+            if "kind" in d:
+                ops.append(d)
+            elif "fault" in d:
+                ctx.faults.append(d["fault"])
+            else:
+                tail = d
+    def ints(m):
+        return {int(k): v for k, v in m.items()}
+    ctx.initial = ints(tail["initial"])
+    ctx.book_ids = sorted(ctx.initial)
+    ctx.seed, ctx.quiet = tail.get("seed"), tail.get("quiet", True)
+    ctx.quiesce_health, ctx.quiesce_bound = tail.get("quiesce_health"), tail.get("quiesce_bound", 0)
+    final = tail["final"]
+    final["books1"], final["books2"] = ints(final["books1"]), ints(final["books2"])
+    checker = Checker(ctx, ops, final)
+    checker.run()
+    log("re-checked %d ops and %d faults from %s" % (len(ops), len(ctx.faults), path))
+    return report(checker)
 
 
 # ------------------------------------------------------------------ self-test
@@ -1343,6 +1384,9 @@ def self_test():
     def accounting(ops, final):  # the 503 restock of 7 was applied
         final["books1"][1] = final["books2"][1] = book(4, 20)
 
+    def doubled(ops, final):  # the acknowledged restock of 5 applied twice
+        final["books1"][1] = final["books2"][1] = book(4, 18)
+
     def level(ops, final):
         final["books2"][1] = book(2, 14)
 
@@ -1364,6 +1408,7 @@ def self_test():
              ("key-less bought twice", keyless_overcount, ["keyless-overcount"]),
              ("order missing on a replica", missing, ["acked-order-missing", "replica-orders"]),
              ("503 restock applied", accounting, ["stock-accounting"]),
+             ("restock applied twice", doubled, ["stock-accounting"]),
              ("catalogs differ", level, ["replicas-not-level"]),
              ("lost write", lost, ["lost-write"]),
              ("negative stock seen", negative, ["negative-stock"]),
@@ -1382,6 +1427,8 @@ def self_test():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--self-test"]:
         sys.exit(self_test())
+    if len(sys.argv) == 3 and sys.argv[1] == "--check":
+        sys.exit(recheck(sys.argv[2]))
     if sys.argv[1:]:
         print(__doc__)
         sys.exit(2)
