@@ -7,7 +7,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 
 BAZARCTL := nginx/bazarctl
 
-.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check
+.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check chaos
 
 all: build
 
@@ -75,6 +75,16 @@ cve-check:
 
 bench: deps
 	bash bench/run
+
+# Jepsen-style fault injection (Tests/chaos/chaos.py): a stack of its own under client load
+# while a nemesis kill -9s, SIGSTOPs and restarts its processes, then every consistency
+# promise of API.md checked against the recorded history and the final state. CHAOS_SECONDS
+# long; CHAOS_SEED (printed at start) replays a run; CHAOS_FAULTS=none runs without faults.
+# A short run that make test could call: CHAOS_SECONDS=20 python3 Tests/chaos/chaos.py
+CHAOS_SECONDS ?= 60
+chaos: deps build
+	python3 Tests/chaos/chaos.py --self-test
+	CHAOS_SECONDS=$(CHAOS_SECONDS) python3 Tests/chaos/chaos.py
 
 clean:
 	@if [ -d var/run ]; then BAZAR_VAR="$(CURDIR)/var" $(BAZARCTL) down || true; fi
