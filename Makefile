@@ -7,7 +7,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 
 BAZARCTL := nginx/bazarctl
 
-.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check chaos
+.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check chaos images
 
 all: build
 
@@ -89,3 +89,9 @@ chaos: deps build
 clean:
 	@if [ -d var/run ]; then BAZAR_VAR="$(CURDIR)/var" $(BAZARCTL) down || true; fi
 	rm -rf .build var
+
+# The four container images (bazar-front, -catalog, -order, -nginx) from the Dockerfile:
+# installs and starts Docker if needed, makes debian:bookworm-slim from Debian's packages
+# when it cannot be pulled, builds static release binaries on the host. See docker/.
+images: deps
+	bash docker/build-images

@@ -1,0 +1,90 @@
+# Bazar: one image per component, built by `make images` (docker/build-images).
+#
+#   targets   front    -> bazar-front     catalog -> bazar-catalog
+#             order    -> bazar-order     nginx   -> bazar-nginx
+#
+# The Swift binaries are built on the host (no Swift image can be pulled here) by
+# docker/build-images: `swift build -c release --static-swift-stdlib`, stripped, staged
+# in .build/images/ (the only part of .build/ that .dockerignore lets in). The host must
+# be Debian bookworm (or have an older glibc) so that they run on the bookworm base.
+# Plain Dockerfile syntax: builds with the classic builder, BuildKit and docker-compose.
+#
+# Every image runs as the unprivileged user bazar, uid 10001, gid 10001.
+#   /var/lib/bazar  state (SQLite files): mount a volume here; 0700 bazar
+#   /run/bazar      sockets and pid files; 0750 bazar
+
+ARG BASE=debian:bookworm-slim
+
+# ---------------------------------------------------------------- tier runtime
+# bookworm-slim + the responders' run-time packages, then trimmed of the package
+# manager, perl, PAM... (docker/runtime-trim) and flattened into one layer.
+FROM ${BASE} AS runtime-root
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends libfcgi0ldbl libsqlite3-0 spawn-fcgi libfcgi-bin; \
+    rm -rf /var/lib/apt/lists/*; \
+    groupadd --system --gid 10001 bazar; \
+    useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/bazar --no-create-home \
+        --shell /usr/sbin/nologin bazar; \
+    install -d -o bazar -g bazar -m 0700 /var/lib/bazar; \
+    install -d -o bazar -g bazar -m 0750 /run/bazar
+COPY docker/runtime-trim /usr/local/sbin/runtime-trim
+RUN /usr/local/sbin/runtime-trim && rm /usr/local/sbin/runtime-trim
+
+FROM scratch AS runtime
+COPY --from=runtime-root / /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+WORKDIR /var/lib/bazar
+USER 10001:10001
+# The binaries drain and exit 0 on SIGTERM (Sources/FastCGI/Server.swift).
+STOPSIGNAL SIGTERM
+
+# ---------------------------------------------------------------- the tiers
+# Each entrypoint is the responder itself. Under spawn-fcgi (which binds the socket,
+# puts it on fd 0 and, with -n, execs the responder in place), for example:
+#   docker run --entrypoint spawn-fcgi bazar-catalog -n -s /run/bazar/catalog.sock -M 0660 \
+#       -- /usr/local/bin/bazar-catalog --name catalog-1 --role primary ...
+# cgi-fcgi (libfcgi-bin) is there for health checks.
+FROM runtime AS front
+COPY .build/images/bazar-front /usr/local/bin/bazar-front
+LABEL org.opencontainers.image.title="bazar-front"
+ENTRYPOINT ["/usr/local/bin/bazar-front"]
+
+FROM runtime AS catalog
+COPY .build/images/bazar-catalog /usr/local/bin/bazar-catalog
+LABEL org.opencontainers.image.title="bazar-catalog"
+ENTRYPOINT ["/usr/local/bin/bazar-catalog"]
+
+FROM runtime AS order
+COPY .build/images/bazar-order /usr/local/bin/bazar-order
+LABEL org.opencontainers.image.title="bazar-order"
+ENTRYPOINT ["/usr/local/bin/bazar-order"]
+
+# ---------------------------------------------------------------- nginx
+# Debian's nginx-light, run unprivileged: no default site, the pid file in
+# /run/nginx, temp files in /var/lib/nginx and logs in /var/log/nginx, all owned by
+# bazar; the logs go to the container's stdout/stderr. A Bazar configuration is
+# given with `-p PREFIX/ -c FILE` (its paths must be writable by uid 10001).
+FROM ${BASE} AS nginx
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends nginx-light; \
+    rm -rf /var/lib/apt/lists/*; \
+    groupadd --system --gid 10001 bazar; \
+    useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/bazar --no-create-home \
+        --shell /usr/sbin/nologin bazar; \
+    install -d -o bazar -g bazar -m 0700 /var/lib/bazar; \
+    install -d -o bazar -g bazar -m 0750 /run/bazar /run/nginx; \
+    rm -f /etc/nginx/sites-enabled/default; \
+    sed -i -e '/^user /d' -e 's|^pid .*|pid /run/nginx/nginx.pid;|' /etc/nginx/nginx.conf; \
+    ln -sf /dev/stderr /var/log/nginx/error.log; \
+    ln -sf /dev/stdout /var/log/nginx/access.log; \
+    nginx -t; \
+    rm -f /run/nginx/nginx.pid; \
+    mkdir -p /var/lib/nginx /var/log/nginx; \
+    chown -R bazar:bazar /var/lib/nginx /var/log/nginx /run/nginx
+LABEL org.opencontainers.image.title="bazar-nginx"
+WORKDIR /var/lib/bazar
+USER 10001:10001
+STOPSIGNAL SIGQUIT
+ENTRYPOINT ["nginx", "-g", "daemon off;"]
