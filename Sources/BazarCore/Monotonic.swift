@@ -9,6 +9,16 @@ public enum Monotonic {
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
+
+    /// Sleeps for `nanoseconds`, going on after a signal interrupts it.
+    public static func sleep(nanoseconds: Int64) {
+        guard nanoseconds > 0 else { return }
+        var remaining = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        while true {
+            var request = remaining
+            guard nanosleep(&request, &remaining) != 0, errno == EINTR else { return }
+        }
+    }
 }
 
 extension Duration {

@@ -41,6 +41,8 @@ struct CatalogRoutes: Sendable {
         case ("POST", "settle", 2):
             let (key, attempt) = try writeIdentity(request)
             return try primary().settle(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
+        case ("POST", "lease", 2):
+            return try primary().lease(String(operation[1]))
         case ("GET", "takes", 1):
             return try primary().takes(try Page(query: request.query))
         case ("POST", "replicate", 1):

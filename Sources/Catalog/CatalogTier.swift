@@ -21,7 +21,8 @@ public enum CatalogTier {
             let replicator = Replicator(client: client, backup: peer, memory: memory)
             replicator.start()
             routesRole = .primary(Primary(name: name, store: store, memory: memory,
-                                          invalidator: Invalidator(client: client), replicator: replicator))
+                                          invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied)),
+                                          replicator: replicator))
         } else {
             let backup = Backup(store: store, memory: memory)
             backup.watchPrimary(peer, client: client)

@@ -1,27 +1,29 @@
 import BazarCore
-import Glibc
 import InternalHTTP
+import TierCalls
 
-/// Tells the front to drop cached answers holding the books a batch of writes changes, before
-/// the primary applies it. Each item carries its write's sequence number, so the front also
-/// refuses a later fill that is older than the write.
+/// Tells every front holding a read lease to drop the cached answers holding the books a batch
+/// of writes changes, before the primary applies it. Each item carries its write's sequence
+/// number, so a front also refuses a later fill that is older than the write. A front that does
+/// not confirm (down, hung, cut off) is waited out: once its lease has run out it serves and
+/// fills nothing until it gets a fresh lease, with an empty cache. A write is never applied
+/// while a front that might hold the old value serves it.
 struct Invalidator: Sendable {
     let client: InternalClient
+    let leases: FrontLeases
 
-    /// Returns once the front has dropped the book, or when the front is down (nginx answers
-    /// 502 three times in a row: a front that is not running caches nothing). Throws
-    /// `unavailable` when the front does not answer in time, so the write is not applied.
-    func invalidate(_ items: [(book: Int64, seq: Int64)]) throws(APIError) {
+    /// Returns once every leased front has dropped the books or has been waited out.
+    func invalidate(_ items: [(book: Int64, seq: Int64)]) {
+        leases.waitForGrace()
         let list = items.map { JSON.object([("book", .int($0.book)), ("seq", .int($0.seq))]) }
         let body = JSON.object([("items", .array(list))]).encoded()
-        for attempt in 1...3 {
-            if let response = try? client.send("POST", "/front/invalidate", body: body, timeout: .seconds(2)) {
-                if response.status == 200 { return }
-                guard response.status == 502 else { break }
+        for front in leases.announce(items.map(\.seq).max() ?? 0) {
+            let answer = try? client.send("POST", "/\(front)/invalidate", body: body, timeout: Timeouts.invalidation,
+                                          resendable: true)
+            if answer?.status != 200 {
+                Log.info("\(front) did not confirm an invalidation; waiting out its lease")
+                leases.waitOut(front)
             }
-            if attempt < 3 { usleep(20_000) }
         }
-        if (try? client.send("POST", "/front/invalidate", body: body, timeout: .seconds(2)))?.status == 502 { return }
-        throw .unavailable("The front did not confirm the cache invalidation; nothing was applied.")
     }
 }

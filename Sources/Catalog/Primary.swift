@@ -92,6 +92,16 @@ final class Primary: @unchecked Sendable {
         }
     }
 
+    /// A read lease for a front: `{"lease_ms", "fresh", "announced"}`; 503 for a front the
+    /// primary is waiting out.
+    func lease(_ front: String) throws(APIError) -> Response {
+        guard let grant = invalidator.leases.grant(front) else {
+            throw .unavailable("\(front) missed an invalidation; its lease is being waited out.")
+        }
+        return .json(200, .object([("lease_ms", .int(FrontLeases.duration.nanoseconds / 1_000_000)),
+                                   ("fresh", .bool(grant.fresh)), ("announced", .int(grant.announced))]), headers: upstream)
+    }
+
     /// A page of the orders taken, for an order replica catching up.
     func takes(_ page: Page) throws(APIError) -> Response {
         let orders = try APIError.unavailableOnFailure("the takes could not be read") {
@@ -144,7 +154,7 @@ final class Primary: @unchecked Sendable {
         do throws(APIError) {
             var orders: [Order] = []
             if !plan.writes.isEmpty {
-                if !plan.announcements.isEmpty { try invalidator.invalidate(plan.announcements) }
+                if !plan.announcements.isEmpty { invalidator.invalidate(plan.announcements) }
                 orders = try APIError.unavailableOnFailure("the write was not applied") {
                     try store.commit(plan.writes, applied: plan.seq)
                 }

@@ -2,12 +2,15 @@ import BazarCore
 import Glibc
 import HTTPMessages
 import InternalHTTP
+import TierCalls
 
 /// `/info/{id}` and `/search/{topic}`: answered from the cache, or fetched from a catalog
-/// replica through nginx's `catalog` upstream (which round-robins) and cached. The cache holds
+/// replica through nginx's `catalog` upstream (which round-robins) and cached. The cache is
+/// used only while the front holds its read lease from the primary. The cache holds
 /// the encoded HIT response, so a hit costs one lookup and one write.
 struct CachedReads: Sendable {
     let cache: ResponseCache
+    let lease: ReadLease
     let client: InternalClient
     /// Test hook: a pause between the fetch and the fill, to let a write's invalidation pass.
     let fillDelayMicroseconds: UInt32
@@ -24,11 +27,8 @@ struct CachedReads: Sendable {
     }
 
     private func read(key: String, catalogPath: String) -> Response {
-        if let hit = cache.lookup(key) { return .preencoded(status: 200, bytes: hit) }
-        let fetched: InternalResponse
-        do {
-            fetched = try client.send("GET", catalogPath)
-        } catch {
+        if lease.held, let hit = cache.lookup(key) { return .preencoded(status: 200, bytes: hit) }
+        guard let fetched = try? client.send("GET", catalogPath, timeout: Timeouts.read), fetched.isAnswer else {
             return APIError.unavailable("No catalog replica answered.").response()
         }
         let upstream = fetched.header("X-Upstream").map(Response.upstream) ?? []
@@ -39,7 +39,7 @@ struct CachedReads: Sendable {
             let hit = Response(status: 200, headers: [Response.jsonContentType, ("X-Cache", "HIT")] + upstream,
                                body: fetched.body)
             if fillDelayMicroseconds > 0 { usleep(fillDelayMicroseconds) }
-            cache.fill(key, hit.encoded(), books: books, seq: seq)
+            if lease.held { cache.fill(key, hit.encoded(), books: books, seq: seq) }
         }
         return miss
     }

@@ -10,8 +10,7 @@ struct Forwarding: Sendable {
 
     /// A GET to `path`; no answer, or nginx's own error, is `503 unavailable`.
     func read(_ path: String) -> Response {
-        guard let answer = try? client.send("GET", path, timeout: Timeouts.read),
-              answer.header("X-Upstream") != nil || ![500, 502, 503, 504].contains(answer.status) else {
+        guard let answer = try? client.send("GET", path, timeout: Timeouts.read), answer.isAnswer else {
             return APIError.unavailable("No \(path.split(separator: "/").first ?? "") replica answered.").response()
         }
         return Self.passOn(answer)

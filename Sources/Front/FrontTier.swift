@@ -5,7 +5,7 @@ import InternalHTTP
 /// bazar-front's configuration: its flags and the program they make.
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
-    public static let flags = ["internal", "invalidation-socket", "cache-capacity", "admin-token-file",
+    public static let flags = ["name", "internal", "invalidation-socket", "cache-capacity", "admin-token-file",
                                "catalogs", "orders", "fill-delay-ms"]
 
     /// The front from its flags: the public routes, and a socket of their own for invalidations
@@ -15,7 +15,9 @@ public enum FrontTier {
         let client = InternalClient(socketPath: try flags.string("internal"))
         let cache = ResponseCache(capacity: try flags.int("cache-capacity", default: 10_000))
         let fillDelay = try flags.int("fill-delay-ms", default: 0, in: 0...10_000)
-        let reads = CachedReads(cache: cache, client: client, fillDelayMicroseconds: UInt32(fillDelay * 1000))
+        let lease = ReadLease(name: try flags.string("name", default: "front"), client: client, cache: cache)
+        lease.start()
+        let reads = CachedReads(cache: cache, lease: lease, client: client, fillDelayMicroseconds: UInt32(fillDelay * 1000))
         let admin = try AdminToken(environment: ProcessInfo.processInfo.environment,
                                    file: try flags.string("admin-token-file", default: "var/admin.token"))
         let health = Health(client: client, catalogs: try flags.list("catalogs", default: ["catalog-1", "catalog-2"]),

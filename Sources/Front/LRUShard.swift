@@ -1,6 +1,7 @@
 /// One shard of the front's cache: a least-recently-used map from key to encoded response,
 /// plus what it needs to invalidate by book: which keys hold a book, and the newest write
-/// sequence number announced for each book (a fill reflecting an older one is refused).
+/// sequence number announced for each book (a fill reflecting an older one is refused), and a
+/// floor below which no fill is taken (the newest write announced before a fresh lease).
 struct LRUShard {
     private struct Slot {
         var key: String
@@ -18,6 +19,7 @@ struct LRUShard {
     private var tail = -1
     private var keysByBook: [Int64: Set<String>] = [:]
     private var announced: [Int64: Int64] = [:]
+    private var floor: Int64 = 0
     private(set) var hits = 0
     private(set) var misses = 0
     private(set) var evictions = 0
@@ -43,7 +45,7 @@ struct LRUShard {
     /// Stores a value that reflects every write up to `seq` and holds `books`; refused (false)
     /// when a write newer than `seq` was announced for one of them.
     mutating func fill(_ key: String, _ value: [UInt8], books: [Int64], seq: Int64) -> Bool {
-        guard capacity > 0, books.allSatisfy({ (announced[$0] ?? 0) <= seq }) else { return false }
+        guard capacity > 0, seq >= floor, books.allSatisfy({ (announced[$0] ?? 0) <= seq }) else { return false }
         remove(key)
         if index.count >= capacity, tail >= 0 {
             remove(slots[tail].key)
@@ -64,6 +66,12 @@ struct LRUShard {
         index[key] = position
         for book in books { keysByBook[book, default: []].insert(key) }
         return true
+    }
+
+    /// Drops every entry and refuses fills older than `floor` from now on.
+    mutating func reset(floor newFloor: Int64) {
+        for key in Array(index.keys) { remove(key) }
+        floor = max(floor, newFloor)
     }
 
     /// Drops every entry holding `book` and remembers `seq` for it; returns how many were dropped.

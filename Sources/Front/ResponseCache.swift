@@ -57,6 +57,13 @@ final class ResponseCache: Sendable {
     /// primary acknowledged meanwhile is at most this.
     var announced: Int64 { newestAnnounced.load(ordering: .relaxed) }
 
+    /// Drops every entry and refuses fills older than `floor` (a fresh lease: invalidations
+    /// may have been missed before it).
+    func reset(floor: Int64) {
+        newestAnnounced.max(floor, ordering: .relaxed)
+        for shard in shards { shard.lru.withLock { $0.reset(floor: floor) } }
+    }
+
     /// The counters, summed over the shards.
     var stats: Stats {
         var total = Stats(capacity: capacity, invalidations: invalidations.load(ordering: .relaxed))

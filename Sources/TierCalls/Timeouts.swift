@@ -3,8 +3,9 @@
 /// template's `fastcgi_read_timeout` of each internal location is a little longer than the
 /// caller's timeout below (the caller gives up first and settles); `TimeoutTests` checks it.
 public enum Timeouts {
-    /// The most the primary's writer spends on one batch's invalidation before it refuses it.
-    public static let invalidation: Duration = .milliseconds(1_000)
+    /// One invalidation of a front; a front that does not confirm in time is waited out (its
+    /// read lease, `FrontLeases.duration`, runs out).
+    public static let invalidation: Duration = .milliseconds(500)
     /// A replication push (the backup's lease is shorter, so a timed-out push granted nothing).
     public static let replicationPush: Duration = .milliseconds(1_000)
     /// A call to the catalog primary that writes (take, update): invalidation, commit and the

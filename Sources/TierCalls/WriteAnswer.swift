@@ -31,6 +31,14 @@ public enum WriteAnswer: Sendable {
     }
 }
 
+extension InternalResponse {
+    /// Whether this is an answer to pass on: a replica's own (it carries `X-Upstream`), or
+    /// nginx's that is not its failure to reach one (a 404 for an unknown path, say).
+    public var isAnswer: Bool {
+        header("X-Upstream") != nil || ![500, 502, 503, 504].contains(status)
+    }
+}
+
 extension InternalClient {
     /// Sends a request and returns the answer or the error as a value.
     public func result(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [],

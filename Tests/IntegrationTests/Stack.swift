@@ -62,8 +62,19 @@ final class Stack: @unchecked Sendable {
 
     /// GET `path` on nginx's internal listener (`/order-1/orders`, `/catalog-2/info/1`, …): the body.
     func internalGet(_ path: String) throws -> String {
+        try internalCall(["http://bazar\(path)"])
+    }
+
+    /// POST `body` to `path` on nginx's internal listener: the status line's code and the body.
+    func internalPost(_ path: String, body: String) throws -> (Int, String) {
+        let output = try internalCall(["-X", "POST", "-d", body, "-w", "\n%{http_code}", "http://bazar\(path)"])
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    private func internalCall(_ arguments: [String]) throws -> String {
         let socket = variables.appendingPathComponent("run/internal.sock").path
-        return try run("/usr/bin/curl", ["-s", "--unix-socket", socket, "http://bazar\(path)"]).1
+        return try run("/usr/bin/curl", ["-s", "--max-time", "20", "--unix-socket", socket] + arguments).1
     }
 
     /// Every order number one order replica lists, following its pages.
@@ -77,6 +88,17 @@ final class Stack: @unchecked Sendable {
             guard let next = page["next"].int else { return numbers }
             after = next
         }
+    }
+
+    /// Reads `path` until the front answers it from its cache (it caches once it holds its read
+    /// lease, a moment after it starts); fails after `timeout`.
+    func warm(_ path: String, timeout: TimeInterval = 5) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try await client.get(path).header("X-Cache") == "HIT" { return }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        XCTFail("\(path) never became a cache hit")
     }
 
     /// Stops everything and removes the directory.

@@ -48,13 +48,16 @@ final class CatalogTests: XCTestCase {
 
     /// A primary whose invalidations and replication go to `internalSocket` (the replicator is not started,
     /// so writes do not wait for a backup).
-    private func makePrimary(internalSocket: String) throws -> (CatalogRoutes, CatalogMemory) {
+    /// A primary; with `leasedFront`, a front called `front` holds a read lease from it.
+    private func makePrimary(internalSocket: String, leasedFront: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
         let store = try CatalogStore(path: dbPath)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let client = InternalClient(socketPath: internalSocket)
-        let primary = Primary(name: "catalog-1", store: store, memory: memory, invalidator: Invalidator(client: client),
+        let primary = Primary(name: "catalog-1", store: store, memory: memory,
+                              invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
                               replicator: Replicator(client: client, backup: "catalog-2", memory: memory))
         let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory))
+        if leasedFront { XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 200) }
         return (routes, memory)
     }
 
@@ -375,34 +378,29 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(try store.books()[4].stock, 0)
     }
 
-    func testPrimaryWriteIsNotAppliedWhenTheFrontRefusesTheInvalidation() throws {
-        let front = try TestHTTPServer(path: frontSocket) { _ in (500, "{}", []) }
-        defer { front.stop() }
-        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
-        let update = routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":1}"))
-        XCTAssertEqual(update.status, 503)
-        let take = routes.handle(internalRequest("POST", "/catalog-primary/take/1", headers: ["X-Bazar-Key": "k"]))
-        XCTAssertEqual(take.status, 503)
-        XCTAssertEqual(memory.book(1).0, defaultBooks[0])
-        XCTAssertEqual(memory.applied, 0)
-        let store = try CatalogStore(path: dbPath)
-        XCTAssertEqual(try store.books(), defaultBooks)
-        XCTAssertNil(try store.order(takenUnder: "k"))
+    func testPrimaryWaitsOutAFrontThatDoesNotConfirmThenLeasesItFresh() throws {
+        for answer in [(500, "{}"), (502, "bad gateway")] {
+            let front = try TestHTTPServer(path: frontSocket) { _ in (answer.0, answer.1, []) }
+            defer { front.stop() }
+            let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+            XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).json?["fresh"], .bool(false))
+            let start = Monotonic.now()
+            let update = routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}"))
+            XCTAssertEqual(update.status, 200, update.text)
+            XCTAssertGreaterThanOrEqual(Monotonic.now() - start, FrontLeases.duration.nanoseconds * 9 / 10,
+                                        "applied only once the front's lease has run out")
+            XCTAssertEqual(memory.book(1).0?.price, 3)
+            let lease = routes.handle(internalRequest("POST", "/catalog-primary/lease/front"))
+            XCTAssertEqual(lease.json?["fresh"], .bool(true), "the front empties its cache before it serves again")
+            XCTAssertEqual(lease.json?["announced"]?.int64Value, 1)
+            try FileManager.default.removeItem(atPath: dbPath)
+        }
     }
 
-    func testPrimaryWritesWhenNginxReportsTheFrontDown() throws {
-        let front = try TestHTTPServer(path: frontSocket) { _ in (502, "bad gateway", []) }
-        defer { front.stop() }
-        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
-        let update = routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}"))
-        XCTAssertEqual(update.status, 200, update.text)
+    func testPrimaryWithoutALeasedFrontTellsNoOne() throws {
+        let (routes, memory) = try makePrimary(internalSocket: directory.appendingPathComponent("none.sock").path, leasedFront: false)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}")).status, 200)
         XCTAssertEqual(memory.book(1).0?.price, 3)
-    }
-
-    func testPrimaryWriteFailsWhenNothingAnswersOnTheInternalSocket() throws {
-        let (routes, memory) = try makePrimary(internalSocket: directory.appendingPathComponent("none.sock").path)
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}")).status, 503)
-        XCTAssertEqual(memory.book(1).0, defaultBooks[0])
     }
 
     // MARK: Settling

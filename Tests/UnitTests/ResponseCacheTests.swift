@@ -307,14 +307,23 @@ final class ResponseCacheTests: XCTestCase {
 
     // MARK: CachedReads (through a real HTTP server standing in for nginx's catalog upstream)
 
-    private func withCatalog(_ respond: @escaping @Sendable (TestHTTPRequest) -> (Int, String, [(String, String)]),
+    /// A catalog standing in for nginx's `catalog` upstream, and a primary granting read leases
+    /// (`fresh` and `announced` as given); the lease is taken once unless `leased` is false.
+    private func withCatalog(leased: Bool = true, fresh: Bool = true, announced: Int64 = 0,
+                             _ respond: @escaping @Sendable (TestHTTPRequest) -> (Int, String, [(String, String)]),
                              _ body: (TestHTTPServer, CachedReads) throws -> Void) throws {
         let directory = try TestSupport.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try TestHTTPServer(path: directory.appendingPathComponent("i.sock").path, respond: respond)
         defer { server.stop() }
-        let reads = CachedReads(cache: ResponseCache(capacity: 100), client: InternalClient(socketPath: server.path),
-                                fillDelayMicroseconds: 0)
+        let primary = try TestHTTPServer(path: directory.appendingPathComponent("p.sock").path) { _ in
+            (200, "{\"lease_ms\":60000,\"fresh\":\(fresh),\"announced\":\(announced)}", [("X-Upstream", "catalog-1")])
+        }
+        defer { primary.stop() }
+        let cache = ResponseCache(capacity: 100)
+        let lease = ReadLease(name: "front", client: InternalClient(socketPath: primary.path), cache: cache)
+        if leased { lease.renew() }
+        let reads = CachedReads(cache: cache, lease: lease, client: InternalClient(socketPath: server.path), fillDelayMicroseconds: 0)
         try body(server, reads)
     }
 
@@ -391,11 +400,37 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testUnreachableCatalogIs503() throws {
-        let reads = CachedReads(cache: ResponseCache(capacity: 10),
-                                client: InternalClient(socketPath: "/tmp/bazar-no-such-dir/none.sock"),
+        let cache = ResponseCache(capacity: 10)
+        let nowhere = InternalClient(socketPath: "/tmp/bazar-no-such-dir/none.sock")
+        let reads = CachedReads(cache: cache, lease: ReadLease(name: "front", client: nowhere, cache: cache), client: nowhere,
                                 fillDelayMicroseconds: 0)
         let response = reads.info(1)
         XCTAssertEqual(response.status, 503)
         XCTAssertTrue(body(response).contains("\"unavailable\""))
+    }
+
+    // MARK: The read lease
+
+    func testWithoutALeaseNothingIsServedFromOrPutInTheCache() throws {
+        try withCatalog(leased: false, { _ in (200, "{\"id\":1}", [("X-Bazar-Seq", "5"), ("X-Bazar-Books", "1")]) }) { server, reads in
+            XCTAssertEqual(header(reads.info(1), "X-Cache"), "MISS")
+            XCTAssertEqual(header(reads.info(1), "X-Cache"), "MISS")
+            XCTAssertEqual(server.requests.count, 2)
+            XCTAssertEqual(reads.cache.stats.entries, 0)
+        }
+    }
+
+    func testAFreshLeaseEmptiesTheCacheAndSetsTheFloor() throws {
+        try withCatalog(announced: 9, { request in
+            (200, "{}", [("X-Bazar-Seq", request.path.hasSuffix("/1") ? "8" : "9"), ("X-Bazar-Books", String(request.path.last!))])
+        }) { _, reads in
+            XCTAssertEqual(header(reads.info(2), "X-Cache"), "MISS")
+            XCTAssertEqual(header(reads.info(2), "X-Cache"), "HIT")
+            XCTAssertEqual(header(reads.info(1), "X-Cache"), "MISS")
+            XCTAssertEqual(header(reads.info(1), "X-Cache"), "MISS", "older than the newest write announced before the lease")
+            reads.lease.renew()   // fresh again: the primary gave up on this front meanwhile
+            XCTAssertEqual(reads.cache.stats.entries, 0)
+            XCTAssertEqual(header(reads.info(2), "X-Cache"), "MISS")
+        }
     }
 }

@@ -837,7 +837,7 @@ class Checker:
                 if t["book_id"] != b or b != op["book"]:
                     self.violation("acked-order-missing", "order %s answered for book %s (asked %s) is of book %s in the takes"
                                    % (n, b, op["book"], t["book_id"]), [op])
-                if op["key"] is not None and t.get("key") != "client:" + op["key"]:
+                if op["key"] is not None and t.get("key") != op["key"]:
                     self.violation("acked-order-missing", "order %s answered to key %s is recorded under key %s"
                                    % (n, op["key"], t.get("key")), [op])
             for rep, orders in replicas.items():
@@ -858,7 +858,7 @@ class Checker:
             if op["key"] is not None:
                 by_key[op["key"]].append(op)
         for key, attempts in by_key.items():
-            recorded = takes_by_key.get("client:" + key, [])
+            recorded = takes_by_key.get(key, [])
             numbers = {(op["body"].get("order") or {}).get("number") for op in attempts
                        if op["status"] == 200 and isinstance(op["body"], dict)}
             if len(recorded) > 1:
@@ -892,9 +892,9 @@ class Checker:
 
         # Key-less purchases.
         keyless = [op for op in purchases if op["key"] is None]
-        # A take under one of our keys is a keyed purchase's; any other (today "generated:…",
-        # or whatever key the stack makes up) is a key-less purchase's.
-        ours = {"client:" + k for k in by_key}
+        # A take under one of our keys is a keyed purchase's; any other (one the stack made up)
+        # is a key-less purchase's.
+        ours = set(by_key)
         generated = collections.Counter(t["book_id"] for t in takes if t.get("key") not in ours)
         take_keys = set(takes_by_key)
         unverifiable = 0
@@ -1341,7 +1341,7 @@ def self_test():
         o["id"] = i
     clean_final = {
         "books1": {1: book(3, 13)}, "books2": {1: book(3, 13)}, "errors": [],
-        "takes": [{"number": 1, "book_id": 1, "key": "client:K1"}, {"number": 2, "book_id": 1, "key": "client:K2"}],
+        "takes": [{"number": 1, "book_id": 1, "key": "K1"}, {"number": 2, "book_id": 1, "key": "K2"}],
         "order-1": [{"number": 1, "book_id": 1}, {"number": 2, "book_id": 1}],
         "order-2": [{"number": 1, "book_id": 1}, {"number": 2, "book_id": 1}],
         "health": {"replicas": [{"name": "catalog-1", "applied": 3}, {"name": "catalog-2", "applied": 3},
@@ -1365,13 +1365,13 @@ def self_test():
 
     def applied_503(ops, final):  # K3 only ever answered 503, yet taken
         add(ops, op("purchase", 3.0, 3.1, 503, None, book=1, key="K3", attempt=1))
-        final["takes"].append({"number": 3, "book_id": 1, "key": "client:K3"})
+        final["takes"].append({"number": 3, "book_id": 1, "key": "K3"})
         for r in ("order-1", "order-2"):
             final[r].append({"number": 3, "book_id": 1})
         final["books1"][1] = final["books2"][1] = book(4, 12)
 
     def twice(ops, final):  # K1 taken twice
-        final["takes"].append({"number": 3, "book_id": 1, "key": "client:K1"})
+        final["takes"].append({"number": 3, "book_id": 1, "key": "K1"})
         for r in ("order-1", "order-2"):
             final[r].append({"number": 3, "book_id": 1})
         final["books1"][1] = final["books2"][1] = book(4, 12)

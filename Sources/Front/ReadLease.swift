@@ -1,0 +1,53 @@
+import BazarCore
+import Foundation
+import InternalHTTP
+import Synchronization
+
+/// The front's read lease from the catalog primary: the front serves cache hits and fills its
+/// cache only while it holds one, because only then does the primary tell it of every write
+/// before applying it (or wait the lease out). A fresh lease (the first, or one after the
+/// primary gave up on this front) empties the cache first and sets the floor below which no
+/// fill is taken. The lease is counted from the moment it was asked for, so it ends before
+/// the primary's count of it.
+final class ReadLease: Sendable {
+    /// How often the lease is renewed (several times per lease).
+    static let renewal: Duration = .milliseconds(200)
+
+    private let name: String
+    private let client: InternalClient
+    private let cache: ResponseCache
+    private let until = Atomic<Int64>(0)
+
+    /// The lease of the front called `name` (its internal destination, e.g. `front`).
+    init(name: String, client: InternalClient, cache: ResponseCache) {
+        self.name = name
+        self.client = client
+        self.cache = cache
+    }
+
+    /// Whether a lease is in force now.
+    var held: Bool { Monotonic.now() < until.load(ordering: .acquiring) }
+
+    /// Starts renewing, after one renewal period (so the invalidation socket listens first).
+    func start() {
+        let thread = Thread { [self] in
+            while true {
+                Monotonic.sleep(nanoseconds: Self.renewal.nanoseconds)
+                renew()
+            }
+        }
+        thread.name = "read-lease"
+        thread.start()
+    }
+
+    /// Asks for the lease once (the renewal thread calls it every `renewal`).
+    func renew() {
+        let asked = Monotonic.now()
+        guard let answer = try? client.send("POST", "/catalog-primary/lease/\(name)", timeout: Self.renewal * 2, resendable: true),
+              answer.status == 200, let grant = try? JSON.parse(answer.body),
+              let milliseconds = grant["lease_ms"]?.int64Value, let fresh = grant["fresh"]?.boolValue,
+              let announced = grant["announced"]?.int64Value else { return }
+        if fresh { cache.reset(floor: announced) }
+        until.store(asked + milliseconds * 1_000_000, ordering: .releasing)
+    }
+}
