@@ -10,17 +10,15 @@ import Synchronization
 /// sync carries `lease_until_ns`, a deadline on the host's monotonic clock set from the moment
 /// the primary *sent* it; a push that arrives late cannot stretch it. Without a lease (after a
 /// restart, or when the primary stopped counting on it) the backup answers reads 503, so nginx
-/// passes them to the primary, and reports `catching_up` — unless the primary is down and the
-/// backup holds every write the front was ever told about (it stands in): then no write can be
-/// acknowledged that it lacks, and it keeps serving reads until the primary is back.
+/// passes them to the primary, and reports `catching_up`. When the primary does not answer,
+/// the backup asks the order replicas whether it is still counted in sync: if one says so, no
+/// write was acknowledged without it, so it holds every acknowledged write and stands in,
+/// serving reads under a stand-in lease during which the primary cannot demote it.
 final class Backup: Sendable {
     private let store: Mutex<CatalogStore>
     private let memory: CatalogMemory
     private let leaseEnd = Atomic<Int64>(0)
-    /// Pushes received so far; a stand-in decision holds only while no push has come since.
-    private let pushes = Atomic<Int>(0)
-    /// The push count at which the backup found the primary down and itself level, or -1.
-    private let standInAt = Atomic<Int>(-1)
+    private let standInEnd = Atomic<Int64>(0)
 
     init(store: sending CatalogStore, memory: CatalogMemory) {
         self.store = Mutex(store)
@@ -31,11 +29,7 @@ final class Backup: Sendable {
     var leased: Bool { Monotonic.now() < leaseEnd.load(ordering: .acquiring) }
 
     /// Whether reads may be served now.
-    var readable: Bool { leased || standingIn }
-
-    private var standingIn: Bool {
-        standInAt.load(ordering: .sequentiallyConsistent) == pushes.load(ordering: .sequentiallyConsistent)
-    }
+    var readable: Bool { leased || Monotonic.now() < standInEnd.load(ordering: .acquiring) }
 
     /// Applies one push: `{"after", "up_to", "books", "lease_until_ns"?}`. 409 with this
     /// replica's `applied` when the push starts after what it holds (the primary then resends
@@ -47,7 +41,6 @@ final class Backup: Sendable {
               [nil, .null].contains(push["lease_until_ns"]) || push["lease_until_ns"]?.int64Value != nil else {
             return APIError.badRequest("Malformed replication push.").response()
         }
-        pushes.add(1, ordering: .sequentiallyConsistent)
         return store.withLock { store in
             let applied = memory.applied
             guard after <= applied else {
@@ -69,16 +62,17 @@ final class Backup: Sendable {
         }
     }
 
-    /// Starts the thread that, while there is no lease and no push arrives, checks whether the primary is down
-    /// (nginx answers for it: no `X-Upstream`) and whether this backup is level with the
-    /// newest write the front was told about.
-    func watchPrimary(_ primary: String, client: InternalClient) {
+    /// Starts the thread that, while there is no lease, checks whether the primary answers
+    /// (nginx answers for a dead or hung one: no `X-Upstream`) and, when it does not, asks the
+    /// order replicas in turn for a stand-in lease.
+    func watchPrimary(_ primary: String, witnesses: [String], client: InternalClient) {
         let thread = Thread { [self] in
+            var standing = false
             while true {
-                let pushesBefore = pushes.load(ordering: .sequentiallyConsistent)
-                if !leased {
-                    // A push after `pushesBefore` means the primary is back and voids the decision.
-                    standInAt.store(mayStandIn(primary, client) ? pushesBefore : -1, ordering: .sequentiallyConsistent)
+                if !leased && !primaryAnswers(primary, client) {
+                    let granted = witnesses.contains { askStandIn($0, client) }
+                    if granted != standing { Log.info(granted ? "primary down: standing in at \(memory.applied)" : "not standing in") }
+                    standing = granted
                 }
                 Thread.sleep(forTimeInterval: 0.1)
             }
@@ -87,17 +81,18 @@ final class Backup: Sendable {
         thread.start()
     }
 
-    private func mayStandIn(_ primary: String, _ client: InternalClient) -> Bool {
-        let probe = try? client.send("GET", "/\(primary)/health", timeout: .milliseconds(500))
-        guard probe?.header("X-Upstream") == nil,
-              let announced = try? client.send("GET", "/front/announced", timeout: .milliseconds(500)),
-              announced.status == 200,
-              let seq = (try? JSON.parse(announced.body))?["seq"]?.int64Value else { return false }
-        let level = memory.applied >= seq
-        if level != standingIn {
-            Log.info(level ? "primary down: serving reads at \(memory.applied) (front announced \(seq))"
-                           : "not serving reads: primary down and behind the front's \(seq)")
-        }
-        return level
+    private func primaryAnswers(_ primary: String, _ client: InternalClient) -> Bool {
+        (try? client.send("GET", "/\(primary)/health", timeout: .milliseconds(500)))?.header("X-Upstream") != nil
+    }
+
+    /// One order replica's answer: true (and the stand-in lease taken) when it counts this
+    /// backup in sync. The lease is counted from the moment it was asked for.
+    private func askStandIn(_ witness: String, _ client: InternalClient) -> Bool {
+        let asked = Monotonic.now()
+        guard let answer = try? client.send("POST", "/\(witness)/stand-in", timeout: .milliseconds(300), resendable: true),
+              answer.status == 200, let json = try? JSON.parse(answer.body), json["in_sync"]?.boolValue == true,
+              let milliseconds = json["lease_ms"]?.int64Value else { return false }
+        standInEnd.max(asked + milliseconds * 1_000_000, ordering: .releasing)
+        return true
     }
 }

@@ -5,10 +5,12 @@ import Store
 /// bazar-catalog's configuration: its flags and the program they make.
 public enum CatalogTier {
     /// The flags a catalog replica takes (besides the server's `--socket` and `--threads`).
-    public static let flags = ["name", "role", "peer", "db", "internal"]
+    public static let flags = ["name", "role", "peer", "db", "internal", "witnesses"]
 
     /// One catalog replica from its flags: `--role primary` pushes to `--peer`, `--role backup`
-    /// takes its pushes and watches it.
+    /// takes its pushes and watches it; `--witnesses` names the order replicas that record
+    /// whether the backup is in sync (default `order-1,order-2`; `none`: no record is kept, so
+    /// the primary goes on without a backup that does not answer, and a backup never stands in).
     public static func make(_ flags: Flags) throws -> TierProgram {
         let name = try flags.string("name")
         let role = try flags.choice("role", ["primary", "backup"])
@@ -16,16 +18,18 @@ public enum CatalogTier {
         let store = try CatalogStore(path: try flags.string("db"))
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let client = InternalClient(socketPath: try flags.string("internal"))
+        let witnesses = try flags.list("witnesses", default: ["order-1", "order-2"]).filter { $0 != "none" }
         let routesRole: CatalogRoutes.Role
         if role == "primary" {
-            let replicator = Replicator(client: client, backup: peer, memory: memory)
+            let replicator = Replicator(client: client, backup: peer, memory: memory,
+                                        witnesses: WitnessRecords(client: client, replicas: witnesses))
             replicator.start()
             routesRole = .primary(Primary(name: name, store: store, memory: memory,
                                           invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied)),
                                           replicator: replicator))
         } else {
             let backup = Backup(store: store, memory: memory)
-            backup.watchPrimary(peer, client: client)
+            backup.watchPrimary(peer, witnesses: witnesses, client: client)
             routesRole = .backup(backup)
         }
         let routes = CatalogRoutes(name: name, role: routesRole, reads: CatalogReads(name: name, memory: memory))

@@ -9,9 +9,12 @@ import InternalHTTP
 /// push is the backup's catch-up after a restart). While the backup is *in sync*, a write is
 /// answered only once the backup has acknowledged it, and pushes grant the backup a read lease
 /// that ends `lease` after the push was sent. When a push fails, pushes stop granting leases;
-/// once the last lease granted has run out, the primary stops waiting for the backup, which by
-/// then serves no reads. The backup is back in sync once an acknowledgement covers every
-/// committed write.
+/// once the last lease granted has run out, the primary demotes the backup: only when every
+/// order replica has recorded that (`WitnessRecords`) does it stop waiting for the backup,
+/// which by then serves no reads and cannot stand in. The backup is back in sync once an
+/// acknowledgement covers every committed write, and the order replicas are told so. A primary
+/// starts counting the backup in sync: it acknowledges nothing without it before a demotion
+/// (unless no order replica keeps records: then it starts without the backup, as after one).
 final class Replicator: @unchecked Sendable {
     /// How long a backup may serve reads after a push that found it in sync was sent.
     static let lease: Duration = .milliseconds(500)
@@ -24,19 +27,24 @@ final class Replicator: @unchecked Sendable {
     private let client: InternalClient
     private let backupPath: String
     private let memory: CatalogMemory
+    private let witnesses: WitnessRecords
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var committed: Int64
     private var acked: Int64 = 0
-    private var inSync = false
+    private var inSync: Bool
     private var suspect = false
     private var lastLeaseEnd: Int64 = 0
+    // Used by the push thread only: whether the order replicas were told the backup is in sync.
+    private var promoted = false
 
-    init(client: InternalClient, backup: String, memory: CatalogMemory) {
+    init(client: InternalClient, backup: String, memory: CatalogMemory, witnesses: WitnessRecords) {
         self.client = client
         self.backupPath = "/\(backup)/replicate"
         self.memory = memory
+        self.witnesses = witnesses
         self.committed = memory.applied
+        inSync = !witnesses.isEmpty
     }
 
     /// Starts the push loop.
@@ -75,25 +83,41 @@ final class Replicator: @unchecked Sendable {
         let applied = response.flatMap { response in
             [200, 409].contains(response.status) ? (try? JSON.parse(response.body))?["applied"]?.int64Value : nil
         }
-        condition.withLock {
+        let transition = condition.withLock { () -> Transition? in
+            defer { condition.broadcast() }
             if let applied, let response {
                 acked = applied
-                if response.status == 200 {
-                    suspect = false
-                    if !inSync && acked >= committed {
-                        inSync = true
-                        Log.info("backup in sync at \(acked)")
-                    }
+                guard response.status == 200 else { return nil }
+                suspect = false
+                if acked >= committed && (!inSync || !promoted) {
+                    inSync = true
+                    return .promote
                 }
-            } else {
-                suspect = true
-                if inSync && Monotonic.now() >= lastLeaseEnd {
-                    inSync = false
-                    Log.info("backup out of sync at \(acked): answering writes without it")
-                }
+                return nil
             }
-            condition.broadcast()
+            suspect = true
+            return inSync && Monotonic.now() >= lastLeaseEnd ? .demote : nil
+        }
+        switch transition {
+        case .promote?:
+            promoted = witnesses.promote()
+            if promoted { Log.info("backup in sync at \(acked)") }
+        case .demote?:
+            promoted = false
+            if witnesses.demote() {
+                condition.withLock {
+                    inSync = false
+                    condition.broadcast()
+                }
+                Log.info("backup out of sync at \(acked), recorded by the order replicas: answering writes without it")
+            }
+        case nil:
+            break
         }
         if applied == nil { Thread.sleep(forTimeInterval: 0.02) }
+    }
+
+    private enum Transition {
+        case promote, demote
     }
 }

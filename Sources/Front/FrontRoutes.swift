@@ -49,8 +49,7 @@ struct FrontRoutes: Sendable {
         }
     }
 
-    /// `POST /front/invalidate` from the catalog primary before each write, and
-    /// `GET /front/announced` from a catalog backup standing in for a primary that is down.
+    /// `POST /front/invalidate` from the catalog primary before each write.
     private func internalRoute(_ request: Request, _ segments: [Substring]) throws(APIError) -> Response {
         guard segments.count == 2, segments[0] == "front" else { throw .notFound("No such route.") }
         switch segments[1] {
@@ -65,9 +64,6 @@ struct FrontRoutes: Sendable {
             }
             let dropped = items.reduce(0) { $0 + reads.cache.invalidate(book: $1.0, seq: $1.1) }
             return .json(200, .object([("dropped", .int(Int64(dropped)))]))
-        case "announced":
-            try allow(request, ["GET"])
-            return .json(200, .object([("seq", .int(reads.cache.announced))]))
         default:
             throw .notFound("No such route.")
         }

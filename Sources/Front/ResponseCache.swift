@@ -20,7 +20,6 @@ final class ResponseCache: Sendable {
     /// The most entries it holds (0: the cache is off).
     let capacity: Int
     private let invalidations = Atomic<Int>(0)
-    private let newestAnnounced = Atomic<Int64>(0)
 
     /// The fewest entries a shard holds when the cache is split.
     static let minimumShardCapacity = 256
@@ -49,18 +48,12 @@ final class ResponseCache: Sendable {
     @discardableResult
     func invalidate(book: Int64, seq: Int64) -> Int {
         invalidations.add(1, ordering: .relaxed)
-        newestAnnounced.max(seq, ordering: .relaxed)
         return shards.reduce(0) { dropped, shard in dropped + shard.lru.withLock { $0.invalidate(book: book, seq: seq) } }
     }
-
-    /// The newest write sequence number announced since this process started: every write the
-    /// primary acknowledged meanwhile is at most this.
-    var announced: Int64 { newestAnnounced.load(ordering: .relaxed) }
 
     /// Drops every entry and refuses fills older than `floor` (a fresh lease: invalidations
     /// may have been missed before it).
     func reset(floor: Int64) {
-        newestAnnounced.max(floor, ordering: .relaxed)
         for shard in shards { shard.lru.withLock { $0.reset(floor: floor) } }
     }
 

@@ -8,6 +8,7 @@ struct OrderRoutes: Sendable {
     let orders: OrderBook
     let purchases: Purchases
     let catchUp: CatchUp
+    let witness: Witness
 
     func handle(_ request: Request) -> Response {
         Routing.answer(headers: purchases.upstream) { () throws(APIError) in try route(request) }
@@ -39,6 +40,10 @@ struct OrderRoutes: Sendable {
                 try orders.record(pushed.compactMap(Order.init(json:)))
             }
             return .json(200, .object([("applied", .int(orders.heldThrough))]))
+        case ("POST", "witness", 1):
+            return try witness.record(request.body)
+        case ("POST", "stand-in", 1):
+            return try witness.standIn()
         case ("GET", "health", 1):
             return ReplicaHealth(name: name, role: "order", status: catchUp.isLevel ? "up" : "catching_up",
                                  applied: orders.heldThrough).response

@@ -17,7 +17,8 @@ public enum OrderTier {
         catchUp.start()
         let purchases = Purchases(name: name, peer: PeerPush(peer: peer, client: client),
                                   orders: orders, client: client)
-        let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp)
+        let witness = Witness(store: try OrderStore(path: try flags.string("db")))
+        let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp, witness: witness)
         return TierProgram(startMessage: "\(name) starting at applied \(orders.heldThrough)", handle: routes.handle)
     }
 }

@@ -1,6 +1,7 @@
 import BazarCore
 
-/// An order replica's SQLite file: the orders, keyed by number and by idempotency key.
+/// An order replica's SQLite file: the orders, keyed by number and by idempotency key, and the
+/// catalog backup's witness record (see `Witness`).
 public final class OrderStore {
     private let database: Database
 
@@ -10,7 +11,24 @@ public final class OrderStore {
         try database.execute("""
             CREATE TABLE IF NOT EXISTS orders (number INTEGER PRIMARY KEY, book_id INTEGER NOT NULL,
                 title TEXT NOT NULL, price REAL NOT NULL, created_at TEXT NOT NULL, key TEXT NOT NULL UNIQUE);
+            CREATE TABLE IF NOT EXISTS witness (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL,
+                in_sync INTEGER NOT NULL);
+            INSERT OR IGNORE INTO witness VALUES (1, 0, 0);
             """)
+    }
+
+    /// The witness record: the newest version the catalog primary wrote, and whether it then
+    /// counted the catalog backup in sync.
+    public func witness() throws -> (version: Int64, inSync: Bool) {
+        let row = try database.query("SELECT version, in_sync FROM witness WHERE id = 1")[0]
+        return (row[0].int, row[1].int != 0)
+    }
+
+    /// Stores a newer witness record; false (nothing changes) when the stored one is as new.
+    public func setWitness(version: Int64, inSync: Bool) throws -> Bool {
+        try database.query("UPDATE witness SET version = ?, in_sync = ? WHERE id = 1 AND version < ?",
+                           [.integer(version), .integer(inSync ? 1 : 0), .integer(version)])
+        return database.changes == 1
     }
 
     /// Records orders (already-known numbers are ignored), in one transaction.

@@ -31,6 +31,8 @@ final class Stack: @unchecked Sendable {
         client = HTTPClient(base: "http://127.0.0.1:\(port)")
         let (status, output) = try ctl("up")
         guard status == 0 else { throw StackError.startFailed(output) }
+        // The front caches once it holds its read lease, asked for 200 ms after it starts.
+        Thread.sleep(forTimeInterval: 0.6)
     }
 
     /// `nginx/bazarctl ARGS…`: its exit status and output.

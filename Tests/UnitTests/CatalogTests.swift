@@ -55,7 +55,8 @@ final class CatalogTests: XCTestCase {
         let client = InternalClient(socketPath: internalSocket)
         let primary = Primary(name: "catalog-1", store: store, memory: memory,
                               invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
-                              replicator: Replicator(client: client, backup: "catalog-2", memory: memory))
+                              replicator: Replicator(client: client, backup: "catalog-2", memory: memory,
+                                                     witnesses: WitnessRecords(client: client, replicas: [])))
         let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory))
         if leasedFront { XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 200) }
         return (routes, memory)

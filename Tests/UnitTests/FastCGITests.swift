@@ -175,7 +175,7 @@ final class CatalogProcess: @unchecked Sendable {
         process.arguments = ["--name", name, "--role", role, "--peer", "catalog-2",
                              "--db", directory.appendingPathComponent("c.db").path,
                              "--internal", directory.appendingPathComponent("none.sock").path,
-                             "--socket", socket, "--threads", "4"]
+                             "--socket", socket, "--threads", "4", "--witnesses", "none"]
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice

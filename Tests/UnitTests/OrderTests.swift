@@ -35,7 +35,8 @@ final class OrderTests: XCTestCase {
         let purchases = Purchases(name: name, peer: PeerPush(peer: "order-2", client: client), orders: orders, client: client)
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,
-                                 catchUp: CatchUp(orders: orders, client: client, peer: "order-2"))
+                                 catchUp: CatchUp(orders: orders, client: client, peer: "order-2"),
+                                 witness: Witness(store: try OrderStore(path: dbPath)))
         return (routes, orders)
     }
 
@@ -353,5 +354,38 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(routes.handle(internalRequest("GET", "/orders/orders/7")).status, 503,
                        "with neither the primary nor the peer, an order it lacks cannot be called unknown")
         XCTAssertEqual(routes.handle(internalRequest("GET", "/orders/orders/1")).status, 200, "an order it holds needs no one")
+    }
+
+    // MARK: The catalog backup's witness
+
+    private func witnessRecord(_ routes: OrderRoutes, version: Int, inSync: Bool) -> Response {
+        routes.handle(internalRequest("POST", "/order-1/witness", body: "{\"version\":\(version),\"in_sync\":\(inSync)}"))
+    }
+
+    func testWitnessKeepsTheNewestRecordDurably() throws {
+        let (routes, _) = try makeRoutes()
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in")).json?["in_sync"], .bool(false),
+                       "a new replica has seen no primary count the backup in sync")
+        XCTAssertEqual(witnessRecord(routes, version: 2, inSync: true).json?["recorded"], .bool(true))
+        let stale = witnessRecord(routes, version: 1, inSync: false)
+        XCTAssertEqual(stale.json?["recorded"], .bool(false))
+        XCTAssertEqual(stale.json?["version"]?.int64Value, 2, "the primary learns the version to beat")
+        let (reopened, _) = try makeRoutes()
+        let standIn = reopened.handle(internalRequest("POST", "/order-1/stand-in"))
+        XCTAssertEqual(standIn.json?["in_sync"], .bool(true))
+        XCTAssertEqual(standIn.json?["lease_ms"]?.int64Value, Witness.standInLease.nanoseconds / 1_000_000)
+        for body in ["", "{}", "{\"version\":1}", "{\"version\":\"1\",\"in_sync\":true}"] {
+            XCTAssertEqual(reopened.handle(internalRequest("POST", "/order-1/witness", body: body)).status, 400, body)
+        }
+    }
+
+    func testNoDemotionWhileTheBackupStandsIn() throws {
+        let (routes, _) = try makeRoutes()
+        XCTAssertEqual(witnessRecord(routes, version: 1, inSync: true).status, 200)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in")).json?["in_sync"], .bool(true))
+        let refused = witnessRecord(routes, version: 2, inSync: false)
+        XCTAssertEqual(refused.status, 409)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in")).json?["in_sync"], .bool(true))
+        XCTAssertEqual(witnessRecord(routes, version: 3, inSync: true).status, 200, "promotions are always taken")
     }
 }

@@ -1,0 +1,48 @@
+import BazarCore
+import InternalHTTP
+import TierCalls
+
+/// The primary's side of the backup's witness records on the order replicas (see the order
+/// replicas' `Witness`): a demotion (the backup is out of sync, so writes may be acknowledged
+/// without it) must be stored on every order replica; that the backup is in sync again is
+/// worth storing on any. Versions only grow: a replica that holds a newer record says so, and
+/// the next record is numbered above it.
+final class WitnessRecords: @unchecked Sendable {
+    private let client: InternalClient
+    private let replicas: [String]
+    // Used by the replicator's thread only.
+    private var version: Int64 = 0
+
+    init(client: InternalClient, replicas: [String]) {
+        self.client = client
+        self.replicas = replicas
+    }
+
+    /// Whether no order replica keeps records (then no demotion needs recording).
+    var isEmpty: Bool { replicas.isEmpty }
+
+    /// Records on every order replica that the backup is out of sync; false when one did not
+    /// store it (down, or a backup is standing in): the backup then stays counted in sync.
+    func demote() -> Bool {
+        record(inSync: false) == replicas.count
+    }
+
+    /// Records on the order replicas that the backup is in sync; false when none stored it.
+    func promote() -> Bool {
+        record(inSync: true) > 0
+    }
+
+    /// Sends the next record to every replica; how many stored it.
+    private func record(inSync: Bool) -> Int {
+        version += 1
+        let body = JSON.object([("version", .int(version)), ("in_sync", .bool(inSync))]).encoded()
+        var stored = 0
+        for replica in replicas {
+            let answer = try? client.send("POST", "/\(replica)/witness", body: body, timeout: Timeouts.peerPush, resendable: true)
+            let json = answer.flatMap { try? JSON.parse($0.body) }
+            if answer?.status == 200, json?["recorded"]?.boolValue == true { stored += 1 }
+            if let newer = json?["version"]?.int64Value, newer >= version { version = newer + 1 }
+        }
+        return stored
+    }
+}

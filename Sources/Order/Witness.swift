@@ -1,0 +1,54 @@
+import BazarCore
+import HTTPMessages
+import Store
+import Synchronization
+
+/// This order replica's part in proving the catalog backup current while the primary is down.
+///
+/// The primary acknowledges a write without the backup only after both order replicas have
+/// durably recorded that the backup is out of sync (a *demotion*); when the backup is in sync
+/// again it records that too. A backup standing in for a dead primary asks an order replica:
+/// if its newest record says in sync, no write was acknowledged without the backup since, so
+/// the backup holds every acknowledged write. The answer comes with a stand-in lease, during
+/// which this replica refuses demotions: the primary cannot go on alone while the backup serves.
+final class Witness: Sendable {
+    /// How long a stand-in lease lasts (counted here from the moment it is answered).
+    static let standInLease: Duration = .milliseconds(1_000)
+
+    private let store: Mutex<OrderStore>
+    private let standInUntil = Atomic<Int64>(0)
+
+    init(store: sending OrderStore) {
+        self.store = Mutex(store)
+    }
+
+    /// `{"version", "in_sync"}` from the primary: stored if newer; a demotion is refused (409)
+    /// while a stand-in lease is in force. Answers `{"recorded", "version"}` (the version held).
+    func record(_ body: [UInt8]) throws(APIError) -> Response {
+        guard let json = try? JSON.parse(body), let version = json["version"]?.int64Value,
+              let inSync = json["in_sync"]?.boolValue else {
+            throw .badRequest("A witness record is {\"version\": n, \"in_sync\": bool}.")
+        }
+        return try store.withLock { store throws(APIError) in
+            if !inSync && Monotonic.now() < standInUntil.load(ordering: .acquiring) {
+                throw APIError(status: 409, code: "standing_in", message: "The catalog backup is standing in for the primary.")
+            }
+            let (recorded, held) = try APIError.unavailableOnFailure("the witness record was not stored") {
+                (try store.setWitness(version: version, inSync: inSync), try store.witness())
+            }
+            return .json(200, .object([("recorded", .bool(recorded)), ("version", .int(held.version))]))
+        }
+    }
+
+    /// The backup's question: `{"in_sync": true, "lease_ms"}` (a stand-in lease) when the newest
+    /// record says the backup is in sync, else `{"in_sync": false}`.
+    func standIn() throws(APIError) -> Response {
+        try store.withLock { store throws(APIError) in
+            let record = try APIError.unavailableOnFailure("the witness record could not be read") { try store.witness() }
+            guard record.inSync else { return .json(200, .object([("in_sync", .bool(false))])) }
+            standInUntil.max(Monotonic.now() + Self.standInLease.nanoseconds, ordering: .releasing)
+            return .json(200, .object([("in_sync", .bool(true)),
+                                       ("lease_ms", .int(Self.standInLease.nanoseconds / 1_000_000))]))
+        }
+    }
+}
