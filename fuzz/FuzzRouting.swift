@@ -205,7 +205,8 @@ func referenceID(_ text: Substring) -> Int64? {
 }
 
 let errorCodes: [Int: String] = [400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-                                 409: "out_of_stock", 413: "payload_too_large", 503: "unavailable"]
+                                 409: "out_of_stock", 413: "payload_too_large", 429: "too_many_requests",
+                                 503: "unavailable"]
 
 // MARK: - Properties
 

@@ -20,7 +20,7 @@ struct FrontRoutes: Sendable {
         switch (segments.first, segments.count) {
         case ("info", 2):
             try allow(request, ["GET", "HEAD"])
-            return reads.info(try PathParsing.positiveID(segments[1]))
+            return try reads.info(try PathParsing.positiveID(segments[1]))
         case ("search", 2):
             try allow(request, ["GET", "HEAD"])
             return try reads.search(try PathParsing.decodeSegment(segments[1]))
@@ -38,7 +38,7 @@ struct FrontRoutes: Sendable {
             return try update(request, try PathParsing.positiveID(segments[1]))
         case ("health", 1):
             try allow(request, ["GET", "HEAD"])
-            return health.report()
+            return try health.report()
         case ("stats", 1):
             try allow(request, ["GET", "HEAD"])
             return stats()

@@ -10,19 +10,26 @@ public enum FrontTier {
 
     /// The front from its flags: the public routes, and a socket of their own for invalidations
     /// (a write waits for its invalidation, and the purchase that caused it may hold one of
-    /// the front's public threads meanwhile).
+    /// the front's public threads meanwhile). Reads that wait on another tier (cache misses,
+    /// `/health`) take one of half as many permits as there are threads, so the other half
+    /// stay free for hits.
     public static func make(_ flags: Flags) throws -> TierProgram {
         let client = InternalClient(socketPath: try flags.string("internal"))
+        let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
+        let permits = Permits(max(1, threads / 2))
         let cache = ResponseCache(capacity: try flags.int("cache-capacity", default: 10_000))
         let fillDelay = try flags.int("fill-delay-ms", default: 0, in: 0...10_000)
-        let reads = CachedReads(cache: cache, client: client, fillDelayMicroseconds: UInt32(fillDelay * 1000))
+        let reads = CachedReads(cache: cache, client: client, permits: permits,
+                                fillDelayMicroseconds: UInt32(fillDelay * 1000))
         let admin = try AdminToken(environment: ProcessInfo.processInfo.environment,
                                    file: try flags.string("admin-token-file", default: "var/admin.token"))
         let health = Health(client: client, catalogs: try flags.list("catalogs", default: ["catalog-1", "catalog-2"]),
-                            orders: try flags.list("orders", default: ["order-1", "order-2"]))
+                            orders: try flags.list("orders", default: ["order-1", "order-2"]), permits: permits)
         let routes = FrontRoutes(reads: reads, forwarding: Forwarding(client: client), health: health, admin: admin)
+        var sockets: [TierProgram.ExtraSocket] = []
         let invalidationSocket = try flags.string("invalidation-socket", default: "")
-        return TierProgram(extraSockets: invalidationSocket.isEmpty ? [] : [.init(path: invalidationSocket, threads: 4)],
+        if !invalidationSocket.isEmpty { sockets.append(.init(path: invalidationSocket, threads: 4)) }
+        return TierProgram(extraSockets: sockets,
                            startMessage: "front starting with a \(cache.capacity)-entry cache",
                            handle: routes.handle)
     }

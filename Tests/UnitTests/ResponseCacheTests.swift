@@ -4,6 +4,7 @@ import Foundation
 @testable import Front
 import HTTPMessages
 @testable import InternalHTTP
+import Synchronization
 import XCTest
 
 final class ResponseCacheTests: XCTestCase {
@@ -305,6 +306,64 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertEqual(stats.invalidations, 8 * 10)
     }
 
+    // MARK: Permits
+
+    func testPermitsAreRefusedAtOnceWhenAllAreHeld() throws {
+        func refusal(_ permits: Permits) -> APIError? {
+            do throws(APIError) {
+                return try permits.withPermit { nil }
+            } catch {
+                return error
+            }
+        }
+        let permits = Permits(2)
+        let inner = try permits.withPermit { () throws(APIError) in try permits.withPermit { refusal(permits) } }
+        XCTAssertEqual(inner?.status, 429)
+        XCTAssertEqual(inner?.code, "too_many_requests")
+        XCTAssertEqual(inner?.response().headers.first { $0.0 == "Retry-After" }?.1, "1")
+        XCTAssertEqual(try permits.withPermit { 7 }, 7, "every permit came back")
+    }
+
+    func testPermitsBoundConcurrentHolders() {
+        let permits = Permits(3)
+        let holders = Mutex((now: 0, most: 0, refused: 0))
+        let done = DispatchGroup()
+        for _ in 0..<8 {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                for _ in 0..<200 {
+                    do {
+                        try permits.withPermit {
+                            holders.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                            usleep(200)
+                            holders.withLock { $0.now -= 1 }
+                        }
+                    } catch {
+                        holders.withLock { $0.refused += 1 }
+                    }
+                }
+            }.start()
+        }
+        done.wait()
+        let seen = holders.withLock { $0 }
+        XCTAssertLessThanOrEqual(seen.most, 3)
+        XCTAssertGreaterThan(seen.refused, 0)
+    }
+
+    func testAMissWithoutAPermitIs429WhileHitsAreServed() throws {
+        let reads = CachedReads(cache: ResponseCache(capacity: 10),
+                                client: InternalClient(socketPath: "/tmp/bazar-no-such-dir/none.sock"), permits: Permits(0),
+                                fillDelayMicroseconds: 0)
+        let hit = Response(status: 200, headers: [("X-Cache", "HIT")], body: bytes("{\"id\":1}"))
+        reads.cache.fill("info/1", hit.encoded(), books: [1], seq: 0)
+        XCTAssertEqual(try reads.info(1).encoded(), hit.encoded())
+        XCTAssertThrowsError(try reads.info(2)) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
+        XCTAssertThrowsError(try reads.search("Distributed Systems")) { XCTAssertEqual(($0 as? APIError)?.code, "too_many_requests") }
+        let health = Health(client: reads.client, catalogs: ["catalog-1"], orders: ["order-1"], permits: Permits(0))
+        XCTAssertThrowsError(try health.report()) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
+    }
+
     // MARK: CachedReads (through a real HTTP server standing in for nginx's catalog upstream)
 
     private func withCatalog(_ respond: @escaping @Sendable (TestHTTPRequest) -> (Int, String, [(String, String)]),
@@ -313,7 +372,7 @@ final class ResponseCacheTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try TestHTTPServer(path: directory.appendingPathComponent("i.sock").path, respond: respond)
         defer { server.stop() }
-        let reads = CachedReads(cache: ResponseCache(capacity: 100), client: InternalClient(socketPath: server.path),
+        let reads = CachedReads(cache: ResponseCache(capacity: 100), client: InternalClient(socketPath: server.path), permits: Permits(4),
                                 fillDelayMicroseconds: 0)
         try body(server, reads)
     }
@@ -335,14 +394,14 @@ final class ResponseCacheTests: XCTestCase {
             (200, "{\"id\":1,\"path\":\"\(request.path)\"}",
              [("X-Upstream", "catalog-2"), ("X-Bazar-Seq", "5"), ("X-Bazar-Books", "1")])
         }) { server, reads in
-            let miss = reads.info(1)
+            let miss = try reads.info(1)
             XCTAssertEqual(miss.status, 200)
             XCTAssertEqual(header(miss, "X-Cache"), "MISS")
             XCTAssertEqual(header(miss, "X-Upstream"), "catalog-2")
             XCTAssertEqual(header(miss, "Content-Type"), "application/json; charset=utf-8")
             XCTAssertNil(header(miss, "X-Bazar-Seq"), "internal headers stay internal")
             XCTAssertEqual(body(miss), "{\"id\":1,\"path\":\"/catalog/info/1\"}")
-            let hit = reads.info(1)
+            let hit = try reads.info(1)
             XCTAssertEqual(header(hit, "X-Cache"), "HIT")
             XCTAssertEqual(body(hit), body(miss))
             XCTAssertEqual(server.requests.count, 1)
@@ -371,8 +430,8 @@ final class ResponseCacheTests: XCTestCase {
     func testAnswerOlderThanAnInvalidationIsNotCached() throws {
         try withCatalog({ _ in (200, "{\"id\":3}", [("X-Bazar-Seq", "7"), ("X-Bazar-Books", "3")]) }) { server, reads in
             reads.cache.invalidate(book: 3, seq: 8)
-            XCTAssertEqual(header(reads.info(3), "X-Cache"), "MISS")
-            XCTAssertEqual(header(reads.info(3), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(3), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(3), "X-Cache"), "MISS")
             XCTAssertEqual(server.requests.count, 2)
         }
     }
@@ -381,10 +440,10 @@ final class ResponseCacheTests: XCTestCase {
         try withCatalog({ request in
             request.path.hasSuffix("/99") ? (404, "{\"error\":{}}", [("X-Bazar-Seq", "1")]) : (200, "{}", [])
         }) { server, reads in
-            XCTAssertEqual(reads.info(99).status, 404)
-            XCTAssertEqual(reads.info(99).status, 404)
-            XCTAssertEqual(header(reads.info(2), "X-Cache"), "MISS")
-            XCTAssertEqual(header(reads.info(2), "X-Cache"), "MISS")
+            XCTAssertEqual(try reads.info(99).status, 404)
+            XCTAssertEqual(try reads.info(99).status, 404)
+            XCTAssertEqual(header(try reads.info(2), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(2), "X-Cache"), "MISS")
             XCTAssertEqual(server.requests.count, 4)
             XCTAssertEqual(reads.cache.stats.entries, 0)
         }
@@ -392,9 +451,9 @@ final class ResponseCacheTests: XCTestCase {
 
     func testUnreachableCatalogIs503() throws {
         let reads = CachedReads(cache: ResponseCache(capacity: 10),
-                                client: InternalClient(socketPath: "/tmp/bazar-no-such-dir/none.sock"),
+                                client: InternalClient(socketPath: "/tmp/bazar-no-such-dir/none.sock"), permits: Permits(1),
                                 fillDelayMicroseconds: 0)
-        let response = reads.info(1)
+        let response = try reads.info(1)
         XCTAssertEqual(response.status, 503)
         XCTAssertTrue(body(response).contains("\"unavailable\""))
     }
