@@ -97,7 +97,8 @@ struct FrontRoutes: Sendable {
         let cache = JSON.object([("entries", .int(Int64(stats.entries))), ("capacity", .int(Int64(stats.capacity))),
                                  ("hits", .int(Int64(stats.hits))), ("misses", .int(Int64(stats.misses))),
                                  ("invalidations", .int(Int64(stats.invalidations))),
-                                 ("evictions", .int(Int64(stats.evictions)))])
+                                 ("evictions", .int(Int64(stats.evictions))),
+                                 ("rejections", .int(Int64(stats.rejections)))])
         return .json(200, .object([("cache", cache)]))
     }
 
