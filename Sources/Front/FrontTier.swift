@@ -5,15 +5,16 @@ import InternalHTTP
 /// bazar-front's configuration: its flags and the program they make.
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
-    public static let flags = ["internal", "invalidation-socket", "writes-socket", "cache-capacity", "admin-token-file",
-                               "catalogs", "orders", "fill-delay-ms"]
+    public static let flags = ["internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity",
+                               "admin-token-file", "catalogs", "orders", "fill-delay-ms"]
 
     /// The front from its flags: the public routes, and sockets of their own, each with its own
     /// threads, for invalidations (a write waits for its invalidation, and the purchase that
     /// caused it may hold one of the front's threads meanwhile) and, with `--writes-socket`,
-    /// for purchases, updates and order reads (a hung order replica then holds only those
-    /// threads). On the main socket, reads that wait on another tier (cache misses, `/health`)
-    /// take one of half as many permits as it has threads, so the other half stay free for hits.
+    /// for purchases, updates and order reads, on `--writes-threads` threads (default
+    /// `--threads`): a hung order replica then holds only those. On the main socket, reads that
+    /// wait on another tier (cache misses, `/health`) take one of half as many permits as it has
+    /// threads, so the other half stay free for hits.
     public static func make(_ flags: Flags) throws -> TierProgram {
         let client = InternalClient(socketPath: try flags.string("internal"))
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
@@ -31,7 +32,8 @@ public enum FrontTier {
         let invalidationSocket = try flags.string("invalidation-socket", default: "")
         if !invalidationSocket.isEmpty { sockets.append(.init(path: invalidationSocket, threads: 4)) }
         let writesSocket = try flags.string("writes-socket", default: "")
-        if !writesSocket.isEmpty { sockets.append(.init(path: writesSocket, threads: threads)) }
+        let writesThreads = try flags.int("writes-threads", default: threads, in: 1...4096)
+        if !writesSocket.isEmpty { sockets.append(.init(path: writesSocket, threads: writesThreads)) }
         return TierProgram(extraSockets: sockets,
                            startMessage: "front starting with a \(cache.capacity)-entry cache",
                            handle: routes.handle)
