@@ -18,6 +18,7 @@ deps:
 	command -v spawn-fcgi >/dev/null 2>&1 || missing="$$missing spawn-fcgi"; \
 	command -v cgi-fcgi >/dev/null 2>&1 || missing="$$missing libfcgi-bin"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	[ -f /usr/include/fcgiapp.h ] || missing="$$missing libfcgi-dev"; \
 	[ -f /usr/include/sqlite3.h ] || missing="$$missing libsqlite3-dev"; \
 	python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \

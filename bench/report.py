@@ -11,8 +11,12 @@ import shutil
 import subprocess
 import sys
 
-SCENARIOS = ["baseline", "cache-hit", "search-hit", "cache-miss", "purchase", "mix", "cache-fill", "baseline-end"]
+SCENARIOS = ["baseline", "cache-hit", "search-hit", "cache-miss", "purchase", "mix", "cache-fill", "overload",
+             "overload-probe", "baseline-end"]
 BASELINES = ("baseline", "baseline-end")
+OVERLOAD = ("overload", "overload-probe")   # no ratio: the flood is mostly refused on purpose
+REFUSALS = ("429", "503")
+OVERLOAD_LIMIT_MS = 2000.0
 DESCRIPTIONS = {
     "baseline": "nginx + minimal C libfcgi responder, fixed /info/6-sized body",
     "cache-hit": "GET /info/6 from the front's cache",
@@ -21,6 +25,8 @@ DESCRIPTIONS = {
     "purchase": "POST /purchase/1, stock 1,000,000",
     "mix": "90% GET /info/{1..7} + /search/{topic}, 10% POST /purchase/{1..7}",
     "cache-fill": "GET /search/bench-topic-N, N in 1..20000 (fills the 10k cache)",
+    "overload": "flood: GET /search/miss-N, a new topic each, on many connections",
+    "overload-probe": "probe: GET /info/6 (cached) on one connection during the flood",
     "baseline-end": "the baseline again, measured last",
 }
 MIB = 1024.0
@@ -146,6 +152,25 @@ def mix_check(results):
     }
 
 
+def overload_check(rows):
+    """The flood's refusals and the probe's success, when the overload scenario ran."""
+    if "overload" not in rows or "overload-probe" not in rows:
+        return None
+    flood, probe = rows["overload"], rows["overload-probe"]
+    statuses = flood["statuses"]
+    refused = {k: v for k, v in statuses.items() if k in REFUSALS}
+    return {
+        "connections": flood["connections"],
+        "refused": refused,
+        "refused_share": sum(refused.values()) / flood["requests"] if flood["requests"] else 0.0,
+        "other_statuses": {k: v for k, v in statuses.items() if k != "200" and k not in REFUSALS},
+        "flood_max_ms": flood["max_ms"],
+        "flood_socket_errors": flood["socket_errors"],
+        "probe_served": probe["statuses"].get("200", 0) / probe["requests"] if probe["requests"] else 0.0,
+        "probe_p99_ms": probe["p99_ms"],
+    }
+
+
 def fmt(x, digits=2):
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -160,7 +185,8 @@ def main():
         if r is None:
             continue
         row = figures(r["wrk"])
-        row.update({"name": name, "path": r["path"], "description": DESCRIPTIONS[name]})
+        row.update({"name": name, "path": r["path"], "description": DESCRIPTIONS[name],
+                    "connections": r.get("connections")})
         if r.get("warmup"):
             row["warmup"] = figures(r["warmup"])
         rows[name] = row
@@ -169,7 +195,7 @@ def main():
     base = sum(base_runs) / len(base_runs) if base_runs else None
     base_spread = (max(base_runs) - min(base_runs)) / base if base and len(base_runs) > 1 else None
     for row in rows.values():
-        row["ratio"] = row["rps"] / base if base else None
+        row["ratio"] = row["rps"] / base if base and row["name"] not in OVERLOAD else None
 
     purchase = purchase_check(results)
     probe = probe_check(results)
@@ -222,6 +248,17 @@ def main():
         reasons = ["front peak RSS %.1f MiB >= 100" % hwm_mib if hwm_mib >= RSS_LIMIT_MIB else None,
                    "cache held %s of %s entries" % (entries, capacity) if entries != 10000 else None]
         target("cache-fill", "front RSS<100MiB, 10k entries", not any(reasons), reasons)
+    overload = overload_check(rows)
+    if overload:
+        reasons = ["probe served %.1f%% < 95%%" % (100 * overload["probe_served"])
+                   if overload["probe_served"] < 0.95 else None,
+                   "probe p99 %.0f ms > 2000" % overload["probe_p99_ms"]
+                   if overload["probe_p99_ms"] > OVERLOAD_LIMIT_MS else None,
+                   "flood answers %s" % json.dumps(overload["other_statuses"]) if overload["other_statuses"] else None,
+                   "flood max %.0f ms > 2000" % overload["flood_max_ms"]
+                   if overload["flood_max_ms"] > OVERLOAD_LIMIT_MS else None,
+                   "%d flood socket errors" % overload["flood_socket_errors"] if overload["flood_socket_errors"] else None]
+        target("overload-probe", "probe >=95% 200, all answers <=2s", not any(reasons), reasons)
     for row in rows.values():
         row.setdefault("target", "-")
         row.setdefault("pass", None)
@@ -279,6 +316,15 @@ def main():
         print("mix:        %d orders created = stock drop %d -> oversells %d, lost sales %d; replicas level: %s" % (
             mix["orders_created"], mix["stock_drop"], mix["oversells"], mix["lost_sales"],
             "yes" if mix["level"] else "NO"))
+    if overload:
+        print("overload:   %d connections of misses: %.0f req/s, %.1f%% refused (%s) within %.0f ms at most "
+              "(p99 %.0f ms), %d socket errors; probe /info/6: %.2f%% of %d reads answered 200, p50 %.1f ms, "
+              "p99 %.1f ms" % (
+                  overload["connections"], rows["overload"]["rps"], 100 * overload["refused_share"],
+                  ", ".join("%s=%d" % (k, overload["refused"][k]) for k in sorted(overload["refused"])) or "none",
+                  overload["flood_max_ms"], rows["overload"]["p99_ms"], overload["flood_socket_errors"],
+                  100 * overload["probe_served"], rows["overload-probe"]["requests"],
+                  rows["overload-probe"]["p50_ms"], overload["probe_p99_ms"]))
     if rss:
         print("front RSS:  peak (VmHWM) %.1f MiB, now %.1f MiB, cache %s/%s entries after the fill "
               "(target < 100 MiB: %s)" % (
@@ -293,7 +339,7 @@ def main():
         "baseline_rps": base,
         "baseline_spread": base_spread,
         "scenarios": [rows[n] for n in SCENARIOS if n in rows],
-        "checks": {"purchase": purchase, "oversell_probe": probe, "mix": mix},
+        "checks": {"purchase": purchase, "oversell_probe": probe, "mix": mix, "overload": overload},
         "front_rss": {
             "peak_mib": hwm_mib,
             "now_mib": (rss.get("vm_rss_kib") or 0) / MIB if rss else None,

@@ -40,9 +40,9 @@ public struct APIError: Error, Sendable, Equatable {
     public static func outOfStock(_ message: String) -> APIError { APIError(status: 409, code: "out_of_stock", message: message) }
     /// 413 `payload_too_large`.
     public static let payloadTooLarge = APIError(status: 413, code: "payload_too_large", message: "Request body is larger than 64 KiB.")
-    /// 429 `too_many_requests`.
+    /// 429 `too_many_requests`, with `Retry-After: 1`: refused at once because the stack is busy.
     public static func tooManyRequests(_ message: String) -> APIError {
-        APIError(status: 429, code: "too_many_requests", message: message)
+        APIError(status: 429, code: "too_many_requests", message: message, headers: [("Retry-After", "1")])
     }
     /// 504 `outcome_unknown`: a write may or may not have been applied.
     public static let outcomeUnknown = APIError(

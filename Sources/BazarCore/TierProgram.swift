@@ -3,6 +3,9 @@ import HTTPMessages
 /// A tier as its main program serves it: the handler for every request, and the sockets it
 /// listens on besides its main one (each with threads of its own).
 public struct TierProgram: Sendable {
+    /// The worker threads of a tier's main socket when `--threads` does not say.
+    public static let defaultThreads = 64
+
     /// A socket of the tier's own and the worker threads that serve it.
     public struct ExtraSocket: Sendable {
         /// The unix socket path.

@@ -29,11 +29,8 @@ public struct ServerOptions: Sendable {
     /// Bodies longer than this are not read; the request is marked `bodyTooLarge`.
     public var maxBody: Int
 
-    /// Worker threads per listener unless configured otherwise.
-    public static let defaultThreads = 64
-
-    /// Options with one listener and the project's defaults: fd 0, 64 threads, 64 KiB bodies.
-    public init(listen: Listen = .inherited, threads: Int = defaultThreads, maxBody: Int = 64 * 1024) {
+    /// Options with one listener of `threads` worker threads (fd 0 by default) and 64 KiB bodies.
+    public init(listen: Listen = .inherited, threads: Int, maxBody: Int = 64 * 1024) {
         self.listeners = [Listener(listen: listen, threads: max(1, threads))]
         self.maxBody = maxBody
     }
@@ -47,8 +44,12 @@ public struct ServerOptions: Sendable {
 /// A multi-threaded FastCGI responder over libfcgi.
 ///
 /// Every worker thread blocks in `FCGX_Accept_r` on the shared listening socket (Linux needs
-/// no accept mutex). SIGTERM and SIGINT are taken by a dedicated `sigwait` loop: the server
-/// stops accepting, lets in-flight requests finish (up to `drainLimit`), and exits 0.
+/// no accept mutex). A thread serves a connection nginx keeps alive for as long as nginx keeps
+/// it, except under pressure: when more than half of a socket's threads are busy and
+/// connections wait in its accept queue, a thread closes its connection after the response
+/// and takes the next waiting one, so those are served in turn and do not starve behind the
+/// kept ones. SIGTERM and SIGINT are taken by a dedicated `sigwait` loop: the server stops
+/// accepting, lets in-flight requests finish (up to `drainLimit`), and exits 0.
 public enum FastCGIServer {
     /// The longest a stop waits for in-flight requests before exiting anyway.
     public static let drainLimit: Duration = .seconds(10)
@@ -61,9 +62,10 @@ public enum FastCGIServer {
         let state = ServerState()
         let listenFDs = options.listeners.map { listener in
             let listenFD = openListener(listener.listen)
+            let load = ListenerLoad(threads: listener.threads)
             for index in 0..<listener.threads {
                 let thread = Thread {
-                    serveRequests(listenFD: listenFD, maxBody: options.maxBody, state: state, handler: handler)
+                    serveRequests(listenFD: listenFD, maxBody: options.maxBody, state: state, load: load, handler: handler)
                 }
                 thread.name = "fcgi-\(listenFD)-\(index)"
                 thread.stackSize = 1 << 20
@@ -117,7 +119,7 @@ public enum FastCGIServer {
         }
     }
 
-    private static func serveRequests(listenFD: Int32, maxBody: Int, state: ServerState,
+    private static func serveRequests(listenFD: Int32, maxBody: Int, state: ServerState, load: ListenerLoad,
                                       handler: @Sendable (Request) -> Response) {
         // libfcgi's streams point back into the request: it must never move.
         let raw = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
@@ -129,6 +131,7 @@ public enum FastCGIServer {
                 continue
             }
             state.inFlight.add(1, ordering: .sequentiallyConsistent)
+            load.busy.add(1, ordering: .relaxed)
             let response = handler(readRequest(raw, maxBody: maxBody))
             let bytes = response.encoded()
             bytes.withUnsafeBufferPointer { buffer in
@@ -136,8 +139,9 @@ public enum FastCGIServer {
                     _ = FCGX_PutStr($0.baseAddress, Int32(clamping: $0.count), raw.pointee.out)
                 }
             }
-            if state.stopping.load(ordering: .relaxed) { raw.pointee.keepConnection = 0 }
+            if state.stopping.load(ordering: .relaxed) || load.crowded(listenFD) { raw.pointee.keepConnection = 0 }
             FCGX_Finish_r(raw)
+            load.busy.subtract(1, ordering: .relaxed)
             state.inFlight.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
@@ -156,4 +160,19 @@ public enum FastCGIServer {
 private final class ServerState: Sendable {
     let inFlight = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
+}
+
+/// How busy one listening socket's threads are.
+private final class ListenerLoad: Sendable {
+    let threads: Int
+    let busy = Atomic<Int>(0)
+
+    init(threads: Int) {
+        self.threads = threads
+    }
+
+    /// More than half of the threads are busy and connections wait to be accepted.
+    func crowded(_ listenFD: Int32) -> Bool {
+        busy.load(ordering: .relaxed) > threads / 2 && Posix.hasPendingConnections(listenFD)
+    }
 }

@@ -22,7 +22,7 @@ struct FrontRoutes: Sendable {
         switch (segments.first, segments.count) {
         case ("info", 2):
             try allow(request, ["GET", "HEAD"])
-            return reads.info(try PathParsing.positiveID(segments[1]))
+            return try reads.info(try PathParsing.positiveID(segments[1]))
         case ("search", 2):
             try allow(request, ["GET", "HEAD"])
             return try reads.search(try PathParsing.decodeSegment(segments[1]))
@@ -40,7 +40,7 @@ struct FrontRoutes: Sendable {
             return try update(request, try PathParsing.positiveID(segments[1]))
         case ("health", 1):
             try allow(request, ["GET", "HEAD"])
-            return health.report()
+            return try health.report()
         case ("stats", 1):
             try allow(request, ["GET", "HEAD"])
             return stats()
@@ -101,7 +101,8 @@ struct FrontRoutes: Sendable {
         let cache = JSON.object([("entries", .int(Int64(stats.entries))), ("capacity", .int(Int64(stats.capacity))),
                                  ("hits", .int(Int64(stats.hits))), ("misses", .int(Int64(stats.misses))),
                                  ("invalidations", .int(Int64(stats.invalidations))),
-                                 ("evictions", .int(Int64(stats.evictions)))])
+                                 ("evictions", .int(Int64(stats.evictions))),
+                                 ("rejections", .int(Int64(stats.rejections)))])
         return .json(200, .object([("cache", cache)]))
     }
 

@@ -2,13 +2,19 @@ import BazarCore
 import HTTPMessages
 import InternalHTTP
 
-/// `/health`: every replica's own report, gathered through nginx's internal listener.
+/// `/health`: every replica's own report, gathered through nginx's internal listener while
+/// holding one of `permits` (refused at once without one, like a cache miss).
 struct Health: Sendable {
     let client: InternalClient
     let catalogs: [String]
     let orders: [String]
+    let permits: Permits
 
-    func report() -> Response {
+    func report() throws(APIError) -> Response {
+        try permits.withPermit(gather)
+    }
+
+    private func gather() -> Response {
         let catalogReports = catalogs.map(ask)
         let orderReports = orders.map(ask)
         let reports = catalogReports + orderReports

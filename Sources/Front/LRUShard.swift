@@ -1,38 +1,62 @@
-/// One shard of the front's cache: a least-recently-used map from key to encoded response,
-/// plus what it needs to invalidate by book: which keys hold a book, and the newest write
-/// sequence number announced for each book (a fill reflecting an older one is refused), and a
-/// floor below which no fill is taken (the newest write announced before a fresh lease).
+/// One shard of the front's cache: a map from key to encoded response, evicting as W-TinyLFU
+/// does (Caffeine's policy). A new entry enters a small least-recently-used window (1 % of the
+/// shard, at least one entry). The window's least recently used entry then moves on to the main
+/// LRU segment, but once that is full, only if the frequency sketch says it was asked for more
+/// often lately than the main segment's least recently used entry, which it then replaces;
+/// otherwise it is the one evicted. A flood of keys asked for once churns through the window
+/// and never evicts the entries that are read again and again.
+///
+/// Plus what invalidation needs: which keys hold a book, the newest write sequence number
+/// announced for each book (a fill reflecting an older one is refused), and a floor below which
+/// no fill is taken (the newest write announced before a fresh read lease).
 struct LRUShard {
     private struct Slot {
         var key: String
+        var hash: Int
         var value: [UInt8]
         var books: [Int64]
-        var newer: Int   // towards the most recently used end, -1 at the head
+        var segment: Int
+        var newer: Int   // towards the most recently used end of its segment, -1 at the head
         var older: Int   // towards the least recently used end, -1 at the tail
     }
+
+    /// A doubly linked list of slots, most recently used at the head.
+    private struct Segment {
+        let capacity: Int
+        var head = -1, tail = -1, count = 0
+    }
+
+    private static let window = 0, main = 1
 
     let capacity: Int
     private var slots: [Slot] = []
     private var index: [String: Int] = [:]
     private var freeSlots: [Int] = []
-    private var head = -1
-    private var tail = -1
+    private var segments: [Segment]
+    private var sketch: FrequencySketch
     private var keysByBook: [Int64: Set<String>] = [:]
     private var announced: [Int64: Int64] = [:]
     private var floor: Int64 = 0
     private(set) var hits = 0
     private(set) var misses = 0
     private(set) var evictions = 0
+    /// Entries leaving the window that the admission policy turned away (each also an eviction).
+    private(set) var rejections = 0
 
     init(capacity: Int) {
         self.capacity = capacity
+        let window = min(capacity, max(1, capacity / 100))
+        segments = [Segment(capacity: window), Segment(capacity: capacity - window)]
+        sketch = FrequencySketch(capacity: capacity)
     }
 
     /// Entries held.
     var count: Int { index.count }
 
-    /// The value for `key`, marking it most recently used; counts a hit or a miss.
+    /// The value for `key`, marking it most recently used; counts a hit or a miss, and a
+    /// sighting of the key for the admission policy either way.
     mutating func lookup(_ key: String) -> [UInt8]? {
+        sketch.record(key.hashValue)
         guard let slot = index[key] else {
             misses += 1
             return nil
@@ -42,16 +66,23 @@ struct LRUShard {
         return slots[slot].value
     }
 
+    /// How often the admission policy estimates `key` was looked up lately.
+    func frequency(_ key: String) -> Int {
+        sketch.estimate(key.hashValue)
+    }
+
     /// Stores a value that reflects every write up to `seq` and holds `books`; refused (false)
-    /// when a write newer than `seq` was announced for one of them.
+    /// when a write newer than `seq` was announced for one of them. A stored value may be
+    /// evicted at once by the admission policy (when the shard is full).
     mutating func fill(_ key: String, _ value: [UInt8], books: [Int64], seq: Int64) -> Bool {
         guard capacity > 0, seq >= floor, books.allSatisfy({ (announced[$0] ?? 0) <= seq }) else { return false }
-        remove(key)
-        if index.count >= capacity, tail >= 0 {
-            remove(slots[tail].key)
-            evictions += 1
+        if let slot = index[key] {
+            slots[slot].value = value
+            setBooks(slot, books)
+            moveToHead(slot)
+            return true
         }
-        let slot = Slot(key: key, value: value, books: books, newer: -1, older: head)
+        let slot = Slot(key: key, hash: key.hashValue, value: value, books: [], segment: Self.window, newer: -1, older: -1)
         let position: Int
         if let free = freeSlots.popLast() {
             slots[free] = slot
@@ -60,11 +91,10 @@ struct LRUShard {
             slots.append(slot)
             position = slots.count - 1
         }
-        if head >= 0 { slots[head].newer = position }
-        head = position
-        if tail < 0 { tail = position }
         index[key] = position
-        for book in books { keysByBook[book, default: []].insert(key) }
+        setBooks(position, books)
+        push(position, to: Self.window)
+        if segments[Self.window].count > segments[Self.window].capacity { admitWindowVictim() }
         return true
     }
 
@@ -82,31 +112,59 @@ struct LRUShard {
         return keys.count
     }
 
+    /// Moves the window's least recently used entry to the main segment; when that overflows,
+    /// the more frequent of it and the main segment's least recently used entry stays.
+    private mutating func admitWindowVictim() {
+        let candidate = segments[Self.window].tail
+        unlink(candidate)
+        push(candidate, to: Self.main)
+        guard segments[Self.main].count > segments[Self.main].capacity else { return }
+        let victim = segments[Self.main].tail
+        let admitted = sketch.estimate(slots[candidate].hash) > sketch.estimate(slots[victim].hash)
+        if !admitted { rejections += 1 }
+        remove(slots[admitted ? victim : candidate].key)
+        evictions += 1
+    }
+
     private mutating func remove(_ key: String) {
         guard let slot = index.removeValue(forKey: key) else { return }
         unlink(slot)
+        setBooks(slot, [])
+        slots[slot].value = []
+        freeSlots.append(slot)
+    }
+
+    private mutating func setBooks(_ slot: Int, _ books: [Int64]) {
+        let key = slots[slot].key
         for book in slots[slot].books {
             keysByBook[book]?.remove(key)
             if keysByBook[book]?.isEmpty == true { keysByBook[book] = nil }
         }
-        slots[slot].value = []
-        slots[slot].books = []
-        freeSlots.append(slot)
+        slots[slot].books = books
+        for book in books { keysByBook[book, default: []].insert(key) }
     }
 
     private mutating func moveToHead(_ slot: Int) {
-        guard slot != head else { return }
+        let segment = slots[slot].segment
+        guard slot != segments[segment].head else { return }
         unlink(slot)
-        slots[slot].older = head
+        push(slot, to: segment)
+    }
+
+    private mutating func push(_ slot: Int, to segment: Int) {
+        let head = segments[segment].head
+        slots[slot].segment = segment
         slots[slot].newer = -1
-        if head >= 0 { slots[head].newer = slot }
-        head = slot
-        if tail < 0 { tail = slot }
+        slots[slot].older = head
+        if head >= 0 { slots[head].newer = slot } else { segments[segment].tail = slot }
+        segments[segment].head = slot
+        segments[segment].count += 1
     }
 
     private mutating func unlink(_ slot: Int) {
-        let (newer, older) = (slots[slot].newer, slots[slot].older)
-        if newer >= 0 { slots[newer].older = older } else { head = older }
-        if older >= 0 { slots[older].newer = newer } else { tail = newer }
+        let (newer, older, segment) = (slots[slot].newer, slots[slot].older, slots[slot].segment)
+        if newer >= 0 { slots[newer].older = older } else { segments[segment].head = older }
+        if older >= 0 { slots[older].newer = newer } else { segments[segment].tail = newer }
+        segments[segment].count -= 1
     }
 }

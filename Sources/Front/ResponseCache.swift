@@ -1,14 +1,14 @@
 import Synchronization
 
-/// The front's cache of encoded read responses: up to 16 independently locked LRU shards, so
+/// The front's cache of encoded read responses: up to 16 independently locked shards, so
 /// concurrent hits on different keys rarely wait for each other (`Mutex` spins briefly before
 /// it sleeps, so hits on one hot key seldom enter the kernel). Each shard holds at least
-/// `minimumShardCapacity` entries (a small cache is one exact LRU); a large one evicts the
-/// least recently used entry of the key's shard.
+/// `minimumShardCapacity` entries (a small cache is one shard) and evicts as W-TinyLFU does
+/// (`LRUShard`): keys asked for once do not push out the ones asked for often.
 final class ResponseCache: Sendable {
     /// Counters for `/stats`.
     struct Stats: Sendable, Equatable {
-        var entries = 0, capacity = 0, hits = 0, misses = 0, invalidations = 0, evictions = 0
+        var entries = 0, capacity = 0, hits = 0, misses = 0, invalidations = 0, evictions = 0, rejections = 0
     }
 
     private final class Shard: Sendable {
@@ -66,6 +66,7 @@ final class ResponseCache: Sendable {
                 total.hits += lru.hits
                 total.misses += lru.misses
                 total.evictions += lru.evictions
+                total.rejections += lru.rejections
             }
         }
         return total

@@ -46,6 +46,7 @@ public struct Response: Sendable {
         case 405: "Method Not Allowed"
         case 409: "Conflict"
         case 413: "Payload Too Large"
+        case 429: "Too Many Requests"
         case 500: "Internal Server Error"
         case 502: "Bad Gateway"
         case 503: "Service Unavailable"

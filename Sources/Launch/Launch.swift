@@ -5,7 +5,7 @@ import Foundation
 /// What the three main programs share: the command line, the server options, the serve loop.
 public enum Launch {
     /// Flags every tier takes: `--socket PATH` (listen there instead of spawn-fcgi's fd 0) and
-    /// `--threads N` (worker threads, default `ServerOptions.defaultThreads`).
+    /// `--threads N` (worker threads, default `TierProgram.defaultThreads`).
     public static let serverFlags = ["socket", "threads"]
 
     /// Parses the command line against `known` plus `serverFlags`, makes the tier and serves it
@@ -16,7 +16,7 @@ public enum Launch {
             let flags = try Flags(Array(CommandLine.arguments.dropFirst()), known: known + serverFlags)
             let socket = try flags.string("socket", default: "")
             var options = ServerOptions(listen: socket.isEmpty ? .inherited : .path(socket),
-                                        threads: try flags.int("threads", default: ServerOptions.defaultThreads, in: 1...1024))
+                                        threads: try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024))
             let tier = try makeTier(flags)
             for extra in tier.extraSockets { options.add(.path(extra.path), threads: extra.threads) }
             Log.info(tier.startMessage)

@@ -92,6 +92,12 @@ public enum Posix {
         }
     }
 
+    /// Whether connections wait in a listening socket's accept queue (a non-blocking `poll`).
+    public static func hasPendingConnections(_ listenFD: Int32) -> Bool {
+        var entry = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) == 1 && entry.revents & Int16(POLLIN) != 0
+    }
+
     /// Closes a descriptor. Not retried on `EINTR`: on Linux the descriptor is released anyway.
     public static func close(_ fd: Int32) {
         _ = Glibc.close(fd)

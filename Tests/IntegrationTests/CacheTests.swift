@@ -55,11 +55,11 @@ final class CacheTests: StackTestCase {
     }
 }
 
-/// A tiny cache shows least-recently-used eviction through the public API.
+/// A tiny cache shows eviction through the public API: of two entries, the one read again stays.
 final class SmallCacheTests: StackTestCase {
     override class var stackEnvironment: [String: String] { ["BAZAR_CACHE_CAPACITY": "2"] }
 
-    func testLeastRecentlyUsedEntryIsEvicted() async throws {
+    func testTheEntryReadAgainOutlastsTheOneReadOnce() async throws {
         _ = try await client.get("/info/1")
         _ = try await client.get("/info/2")
         _ = try await client.get("/info/1")
@@ -72,5 +72,37 @@ final class SmallCacheTests: StackTestCase {
         XCTAssertEqual(kept.header("X-Cache"), "HIT")
         let evicted = try await client.get("/info/2")
         XCTAssertEqual(evicted.header("X-Cache"), "MISS")
+    }
+}
+
+/// Anyone can send one-off searches: a flood of them, twice the cache's capacity, must not
+/// evict what is read again and again.
+final class CacheAdmissionTests: StackTestCase {
+    override class var stackEnvironment: [String: String] { ["BAZAR_CACHE_CAPACITY": "300"] }
+
+    func testAFloodOfOneOffSearchesKeepsTheHotEntry() async throws {
+        let client = try client
+        for _ in 0..<4 { _ = try await client.get("/info/1") }
+        let warmed = try await client.get("/info/1")
+        XCTAssertEqual(warmed.header("X-Cache"), "HIT")
+        let flood = "flood-\(UUID().uuidString.prefix(8))"
+        let statuses = await withTaskGroup(of: [Int].self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var statuses: [Int] = []
+                    for index in stride(from: worker, to: 700, by: 4) {
+                        statuses.append((try? await client.get("/search/\(flood)-\(index)"))?.status ?? 0)
+                    }
+                    return statuses
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        XCTAssertEqual(statuses, Array(repeating: 200, count: 700))
+        let stats = try await client.get("/stats").json["cache"]
+        XCTAssertEqual(stats["entries"], .number(300))
+        XCTAssertGreaterThan(stats["rejections"].int ?? 0, 300, "\(stats)")
+        let hot = try await client.get("/info/1")
+        XCTAssertEqual(hot.header("X-Cache"), "HIT", "\(stats)")
     }
 }

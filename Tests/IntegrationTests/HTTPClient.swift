@@ -62,10 +62,11 @@ final class HTTPClient: Sendable {
     let base: String
     private let session: URLSession
 
-    init(base: String) {
+    /// A client of its own connections, at most `maximumConnections` at once.
+    init(base: String, maximumConnections: Int = 64) {
         self.base = base
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = 64
+        configuration.httpMaximumConnectionsPerHost = maximumConnections
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
         configuration.timeoutIntervalForRequest = 30

@@ -154,6 +154,57 @@ func cgiFCGI(socket: String, method: String, uri: String, internal isInternal: B
     return CGIAnswer(raw: Array(data))
 }
 
+/// A FastCGI connection kept open across requests (`FCGI_KEEP_CONN`), as nginx keeps one.
+final class KeptFastCGIConnection {
+    private let fd: Int32
+
+    /// Connects to the responder's unix socket.
+    init(socket path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0, TestSupport.withUnixAddress(path, { connect(fd, $0, $1) }) == 0 else {
+            if fd >= 0 { close(fd) }
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends an internal GET of `uri` and reads the answer: false once the responder has closed
+    /// the connection instead of answering.
+    func get(_ uri: String) -> Bool {
+        var params: [UInt8] = []
+        for (name, value) in ["REQUEST_METHOD": "GET", "REQUEST_URI": uri, "BAZAR_LISTENER": "internal"] {
+            params += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
+        }
+        // BEGIN_REQUEST (responder, keep the connection), the parameters, no body.
+        let request = record(1, [0, 1, 1, 0, 0, 0, 0, 0]) + record(4, params) + record(4, []) + record(5, [])
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
+            return false
+        }
+        while let header = read(8) {
+            let length = Int(header[4]) << 8 | Int(header[5])
+            guard read(length + Int(header[6])) != nil else { return false }
+            if header[1] == 3 { return true }   // END_REQUEST
+        }
+        return false
+    }
+
+    private func record(_ type: UInt8, _ content: [UInt8]) -> [UInt8] {
+        [1, type, 0, 1, UInt8(content.count >> 8), UInt8(content.count & 0xFF), 0, 0] + content
+    }
+
+    private func read(_ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + done, count - done, 0) }
+            guard got > 0 else { return nil }
+            done += got
+        }
+        return bytes
+    }
+}
+
 /// A real `bazar-catalog` responder listening on a socket in a temporary directory.
 final class CatalogProcess: @unchecked Sendable {
     let process = Process()
@@ -330,9 +381,8 @@ final class FastCGITests: XCTestCase {
     }
 
     func testServerOptionsDefaultsAndClamping() {
-        let options = FastCGI.ServerOptions()
-        XCTAssertEqual(options.listeners.map(\.threads), [ServerOptions.defaultThreads])
-        XCTAssertEqual(ServerOptions.defaultThreads, 64)
+        let options = FastCGI.ServerOptions(threads: 64)
+        XCTAssertEqual(options.listeners.map(\.threads), [64])
         XCTAssertEqual(options.maxBody, 64 * 1024)
         guard case .inherited = options.listeners.first?.listen else { return XCTFail("default listen should be fd 0") }
         XCTAssertEqual(ServerOptions(threads: 0).listeners.map(\.threads), [1])
@@ -427,6 +477,36 @@ final class FastCGITests: XCTestCase {
             statuses.withLock { $0.append(status) }
         }
         XCTAssertEqual(statuses.withLock { $0 }, [Int](repeating: 200, count: 8))
+    }
+
+    /// Four clients keep each of the responder's four threads busy on a kept connection; a new
+    /// connection waiting to be accepted is still served promptly, not after they stop.
+    func testCrowdedThreadsLeaveKeptConnectionsToServeAWaitingOne() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        let deadline = Date().addingTimeInterval(5)
+        let closed = LockedBox(0), answered = LockedBox(false), finished = DispatchGroup()
+        for _ in 0..<4 {
+            finished.enter()
+            Thread {
+                defer { finished.leave() }
+                var connection = try? KeptFastCGIConnection(socket: catalog.socket)
+                while Date() < deadline, !answered.withLock({ $0 }) {
+                    if connection?.get("/catalog/info/1") != true {
+                        closed.withLock { $0 += 1 }
+                        connection = try? KeptFastCGIConnection(socket: catalog.socket)
+                    }
+                }
+            }.start()
+        }
+        usleep(300_000)
+        let started = Date()
+        let answer = try catalog.request("GET", "/catalog/info/2")
+        let waited = Date().timeIntervalSince(started)
+        answered.withLock { $0 = true }
+        finished.wait()
+        XCTAssertEqual(answer.status, 200)
+        XCTAssertLessThan(waited, 2, "the waiting connection was served only once the kept ones stopped")
+        XCTAssertGreaterThan(closed.withLock { $0 }, 0)
     }
 
     func testRealServerExitsZeroWithinOneSecondOfSIGTERM() throws {
