@@ -89,7 +89,7 @@ struct FrontRoutes: Sendable {
 
     private func update(_ request: Request, _ id: Int64) throws(APIError) -> Response {
         guard admin.admits(request.header("Authorization")) else {
-            Log.info("refused an update of book \(id): missing or wrong admin token")
+            Log.limited("refused-token", "refused an update of book \(id): missing or wrong admin token")
             throw .unauthorized("PUT /update needs Authorization: Bearer <admin token>.")
         }
         guard !request.bodyTooLarge else { throw .payloadTooLarge }

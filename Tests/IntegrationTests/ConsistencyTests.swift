@@ -71,7 +71,7 @@ final class ConcurrencyTests: StackTestCase {
         }
         let succeeded = answers.filter { $0.status == 200 }
         XCTAssertEqual(succeeded.count, 100)
-        XCTAssertEqual(answers.filter { $0.status == 409 }.count, 150)
+        XCTAssertEqual(answers.filter { $0.status == 409 }.count, 150, "\(answers.map(\.status).sorted())")
         XCTAssertEqual(Set(succeeded.compactMap { $0.header("X-Upstream") }), ["order-1", "order-2"])
         let book = try await client.get("/info/6")
         XCTAssertEqual(book.json["stock"], .number(0))

@@ -68,41 +68,61 @@ final class SecurityTests: StackTestCase {
         }
     }
 
-    /// bazarctl's run directory keeps the FastCGI sockets away from everyone but the stack's
-    /// user and nginx's workers; the data directory and the admin token are the user's alone.
+    /// bazarctl's run directory keeps the FastCGI sockets and the internal listener away from
+    /// everyone but the stack: as root, run/ is root's, sticky, entered only by the stack's
+    /// group (BAZAR_USER, default bazar: the tiers and nginx's workers); the data directory and
+    /// the admin token are the stack user's alone, the logs root's.
     func testStateDirectoryAndSocketModes() throws {
         let stack = try stack
         let isRoot = getuid() == 0
+        let userName = ProcessInfo.processInfo.environment["BAZAR_USER"] ?? "bazar"
+        let user: (uid: uid_t, gid: gid_t) = if isRoot, let entry = getpwnam(userName) {
+            (entry.pointee.pw_uid, entry.pointee.pw_gid)
+        } else {
+            (getuid(), getgid())
+        }
+        if isRoot { XCTAssertNotNil(getpwnam(userName), "bazarctl creates the user \(userName)") }
         let run = stack.variables.appendingPathComponent("run").path
         let runInfo = try fileInfo(run)
         XCTAssertEqual(runInfo.mode & 0o007, 0, "others must not reach \(run)")
-        XCTAssertEqual(runInfo.mode, isRoot ? 0o750 : 0o700)
-        XCTAssertEqual(runInfo.uid, getuid())
-        if isRoot { XCTAssertEqual(runInfo.gid, try groupID("nogroup"), "the run dir's group is nginx's workers'") }
+        XCTAssertEqual(runInfo.mode, isRoot ? 0o1770 : 0o700)
+        XCTAssertEqual(runInfo.uid, getuid(), "root's: the stack's user cannot replace root's files there")
+        if isRoot { XCTAssertEqual(runInfo.gid, user.gid, "the run dir's group is the stack's") }
 
         for name in ["front", "front-invalidate", "catalog-1", "catalog-2", "order-1", "order-2"] {
             let socket = "\(run)/\(name).sock"
             let info = try fileInfo(socket)
             XCTAssertEqual(info.mode & 0o170000, 0o140000, "\(socket) is a socket")
             XCTAssertEqual(info.mode & 0o7777, isRoot ? 0o660 : 0o600, socket)
-            XCTAssertEqual(info.uid, getuid(), socket)
-            if isRoot { XCTAssertEqual(info.gid, try groupID("nogroup"), socket) }
+            XCTAssertEqual(info.uid, user.uid, socket)
+            if isRoot { XCTAssertEqual(info.gid, user.gid, socket) }
         }
         let data = try fileInfo(stack.variables.appendingPathComponent("data").path)
         XCTAssertEqual(data.mode, 0o700, "the databases are the stack user's alone")
+        XCTAssertEqual(data.uid, user.uid)
+        let log = try fileInfo(stack.variables.appendingPathComponent("log").path)
+        XCTAssertEqual(log.mode, 0o700, "the logs are root's (the invoking user's) alone")
+        XCTAssertEqual(log.uid, getuid())
+        for directory in ["", "nginx"] {
+            let info = try fileInfo(stack.variables.appendingPathComponent(directory).path)
+            XCTAssertEqual(info.mode & 0o007, 0, "others must not enter \(directory.isEmpty ? "$BAZAR_VAR" : directory)")
+            XCTAssertEqual(info.uid, getuid(), "\(directory) stays root's")
+        }
         let token = try fileInfo(stack.variables.appendingPathComponent("admin.token").path)
         XCTAssertEqual(token.mode, 0o600, "admin.token is mode 0600")
-        XCTAssertEqual(token.uid, getuid())
+        XCTAssertEqual(token.uid, user.uid, "the front reads admin.token as the stack's user")
 
-        // As root, check it for real: a user other than nobody (daemon) cannot even enter the
-        // run directory, while nobody:nogroup (nginx's workers) can.
+        // As root, check it for real: neither daemon nor nobody:nogroup can even enter the run
+        // directory, while the stack's user can.
         if isRoot, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
-            let (asDaemon, _) = try stack.run("/usr/bin/setpriv", ["--reuid=daemon", "--regid=daemon", "--clear-groups",
-                                                                   "/usr/bin/test", "-x", "\(run)/."])
-            XCTAssertNotEqual(asDaemon, 0, "user daemon can enter \(run)")
-            let (asNobody, _) = try stack.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                                                   "/usr/bin/test", "-x", "\(run)/."])
-            XCTAssertEqual(asNobody, 0, "nginx's workers (nobody:nogroup) cannot enter \(run)")
+            for (uid, gid) in [("daemon", "daemon"), ("nobody", "nogroup")] {
+                let (status, _) = try stack.run("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(gid)", "--clear-groups",
+                                                                     "/usr/bin/test", "-x", "\(run)/."])
+                XCTAssertNotEqual(status, 0, "user \(uid) can enter \(run)")
+            }
+            let (asStack, _) = try stack.run("/usr/bin/setpriv", ["--reuid=\(userName)", "--regid=\(userName)", "--init-groups",
+                                                                  "/usr/bin/test", "-x", "\(run)/."])
+            XCTAssertEqual(asStack, 0, "the stack's user (\(userName)) cannot enter \(run)")
         }
     }
 
