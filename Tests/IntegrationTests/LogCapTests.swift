@@ -165,19 +165,8 @@ final class LogCapTests: StackTestCase {
 
     /// One request that nginx refuses (413) from its Content-Length alone, logging an error line.
     private static func tooLarge(port: Int) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StackError.startFailed("socket()") }
+        let fd = try loopbackConnection(port: port, timeout: 2)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw StackError.startFailed("connect() to \(port)") }
-        var interval = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
         let request = Array("PUT /update/1 HTTP/1.1\r\nHost: bazar\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         shutdown(fd, Int32(SHUT_WR))   // no body follows: nginx's lingering close ends at once

@@ -389,19 +389,8 @@ final class SecurityTests: StackTestCase {
     /// Sends `bytes` on a fresh connection to the public port and reads until the server
     /// closes it or `timeout` seconds pass. `halfClose` shuts the sending side after writing.
     private func rawSocket(port: Int, _ bytes: [UInt8], timeout: Int, halfClose: Bool = false) throws -> SocketAnswer {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StackError.startFailed("socket()") }
+        let fd = try loopbackConnection(port: port, timeout: 1)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw StackError.startFailed("connect() to \(port)") }
-        var interval = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
         var sent = 0
         while sent < bytes.count {
             let count = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

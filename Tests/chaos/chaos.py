@@ -180,9 +180,8 @@ class Client:
             return None, {}, None, "%s: %s" % (type(e).__name__, e)
 
 
-def internal_get(var, path, timeout=5.0):
-    """GET through nginx's internal listener: (status, parsed body); (None, error) on failure."""
-    conn = UnixHTTPConnection(os.path.join(var, "run", "internal.sock"), timeout)
+def get_json(conn, path):
+    """GET on `conn`: (status, parsed body); (None, error) on failure. Closes the connection."""
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
@@ -191,18 +190,15 @@ def internal_get(var, path, timeout=5.0):
         return None, str(e)
     finally:
         conn.close()
+
+
+def internal_get(var, path, timeout=5.0):
+    """GET through nginx's internal listener: (status, parsed body); (None, error) on failure."""
+    return get_json(UnixHTTPConnection(os.path.join(var, "run", "internal.sock"), timeout), path)
 
 
 def public_get(port, path, timeout=5.0):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, parse_json(resp.read())
-    except (OSError, http.client.HTTPException) as e:
-        return None, str(e)
-    finally:
-        conn.close()
+    return get_json(http.client.HTTPConnection("127.0.0.1", port, timeout=timeout), path)
 
 
 # ---------------------------------------------------------------------- stack
