@@ -22,10 +22,10 @@ struct FrontRoutes: Sendable {
         switch (segments.first, segments.count) {
         case ("info", 2):
             try allow(request, ["GET", "HEAD"])
-            return try reads.info(try PathParsing.positiveID(segments[1]))
+            return try reads.info(try PathParsing.positiveID(segments[1]), request)
         case ("search", 2):
             try allow(request, ["GET", "HEAD"])
-            return try reads.search(try PathParsing.decodeSegment(segments[1]))
+            return try reads.search(try PathParsing.decodeSegment(segments[1]), request)
         case ("purchase", 2):
             try allow(request, ["POST", "PUT"])
             return try purchase(request, try PathParsing.positiveID(segments[1]))
