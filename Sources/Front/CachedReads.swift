@@ -10,6 +10,8 @@ import TierCalls
 /// answers (`CacheEntry`), so a hit costs one lookup and one write. A miss waits on a catalog
 /// replica only while it holds one of `permits`; without one it is refused at once. Every 200
 /// carries an `ETag`, and a request whose `If-None-Match` names it gets `304 Not Modified`.
+/// A request with `Cache-Control: no-cache` skips the lookup: a catalog replica answers it
+/// (`X-Cache: BYPASS`) and it fills the cache as a miss does.
 struct CachedReads: Sendable {
     let cache: ResponseCache<CacheEntry>
     let lease: ReadLease
@@ -35,26 +37,28 @@ struct CachedReads: Sendable {
     private func read(key: String, catalogPath: String, tag: ([UInt8]) -> String?,
                       _ request: Request) throws(APIError) -> Response {
         let ifNoneMatch = request.header("If-None-Match")
-        if lease.held, let hit = cache.lookup(key) { return hit.answer(ifNoneMatch: ifNoneMatch) }
-        return try permits.withPermit { () throws(APIError) in try fetch(key: key, catalogPath: catalogPath, tag: tag) }
-            .answer(ifNoneMatch: ifNoneMatch)
+        let bypass = Conditions.noCache(request.header("Cache-Control"))
+        if !bypass, lease.held, let hit = cache.lookup(key) { return hit.answer(ifNoneMatch: ifNoneMatch) }
+        return try permits.withPermit { () throws(APIError) in
+            try fetch(key: key, catalogPath: catalogPath, tag: tag, label: bypass ? "BYPASS" : "MISS")
+        }.answer(ifNoneMatch: ifNoneMatch)
     }
 
-    /// The replica's answer, labelled `MISS`; a 200 also fills the cache, unless an
-    /// invalidation newer than it came first or the lease is not held.
-    private func fetch(key: String, catalogPath: String, tag: ([UInt8]) -> String?) throws(APIError) -> CachedRead {
+    /// The replica's answer, labelled `label` (`MISS` or `BYPASS`); a 200 also fills the cache,
+    /// unless an invalidation newer than it came first or the lease is not held.
+    private func fetch(key: String, catalogPath: String, tag: ([UInt8]) -> String?, label: String) throws(APIError) -> CachedRead {
         guard let fetched = try? client.send("GET", catalogPath, timeout: Timeouts.read), fetched.isAnswer else {
             throw .unavailable("No catalog replica answered.")
         }
         let upstream = fetched.header("X-Upstream").map(Response.upstream) ?? []
         let etag = fetched.status == 200 ? tag(fetched.body) : nil
-        let miss = CachedRead(status: fetched.status, etag: etag, cache: "MISS", upstream: upstream, body: fetched.body)
+        let answer = CachedRead(status: fetched.status, etag: etag, cache: label, upstream: upstream, body: fetched.body)
         if fetched.status == 200, cache.capacity > 0, let seq = fetched.header("X-Bazar-Seq").flatMap({ Int64($0) }) {
             let books = (fetched.header("X-Bazar-Books") ?? "").split(separator: ",").compactMap { Int64($0) }
             let hit = CacheEntry(CachedRead(status: 200, etag: etag, cache: "HIT", upstream: upstream, body: fetched.body))
             if fillDelayMicroseconds > 0 { usleep(fillDelayMicroseconds) }
             if lease.held { cache.fill(key, hit, books: books, seq: seq) }
         }
-        return miss
+        return answer
     }
 }

@@ -1,5 +1,5 @@
 /// The request headers that decide how a cacheable read is answered: `If-None-Match`
-/// (RFC 9110 §13.1.2).
+/// (RFC 9110 §13.1.2) and `Cache-Control: no-cache` (RFC 9111 §5.2.1.4).
 public enum Conditions {
     /// Whether an `If-None-Match` value names the current entity tag `etag` (quotes included,
     /// e.g. `"41"`) by weak comparison, as RFC 9110 asks for GET and HEAD: `*`, or a list of
@@ -26,4 +26,14 @@ public enum Conditions {
         }
     }
 
+    /// Whether a `Cache-Control` value holds the `no-cache` directive (names ignore case).
+    public static func noCache(_ header: String?) -> Bool {
+        guard let header else { return false }
+        return header.split(separator: ",").contains { directive in
+            var name = directive.prefix { $0 != "=" }
+            while name.first == " " || name.first == "\t" { name = name.dropFirst() }
+            while name.last == " " || name.last == "\t" { name = name.dropLast() }
+            return name.lowercased() == "no-cache"
+        }
+    }
 }

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// HTTP caching of reads (API.md "HTTP caching"): entity tags, `If-None-Match` and `304`,
-/// HEAD, through real nginx.
+/// HEAD, `Cache-Control: no-cache`, through real nginx.
 final class HTTPCachingTests: StackTestCase {
     func testInfoIsTaggedWithItsVersionOnAMissAndAHit() async throws {
         let miss = try await client.get("/info/3")
@@ -70,5 +70,34 @@ final class HTTPCachingTests: StackTestCase {
         let notModified = try await client.send("HEAD", "/info/2", headers: ["If-None-Match": get.header("ETag") ?? ""])
         XCTAssertEqual(notModified.status, 304)
         XCTAssertEqual(notModified.header("X-Cache"), "HIT")
+    }
+
+    func testNoCacheSkipsTheCacheAndRefreshesTheEntry() async throws {
+        _ = try await client.get("/info/7")
+        let before = try await client.get("/stats").json["cache"]
+        for directives in ["no-cache", "max-age=0, No-Cache", "no-store,no-cache"] {
+            let bypass = try await client.get("/info/7", headers: ["Cache-Control": directives])
+            XCTAssertEqual(bypass.status, 200, directives)
+            XCTAssertEqual(bypass.header("X-Cache"), "BYPASS", directives)
+            XCTAssertTrue(["catalog-1", "catalog-2"].contains(bypass.header("X-Upstream") ?? ""), directives)
+            XCTAssertNotNil(bypass.header("ETag"), directives)
+        }
+        let after = try await client.get("/stats").json["cache"]
+        XCTAssertEqual(after["hits"], before["hits"], "a bypass is no hit")
+        XCTAssertEqual(after["misses"], before["misses"], "nor a miss")
+        let other = try await client.get("/info/7", headers: ["Cache-Control": "max-age=0"])
+        XCTAssertEqual(other.header("X-Cache"), "HIT", "other directives keep the cache")
+        let bought = try await client.send("POST", "/purchase/7")   // drops the entry
+        let refreshed = try await client.get("/info/7", headers: ["Cache-Control": "no-cache", "If-None-Match": "\"0\""])
+        XCTAssertEqual(refreshed.status, 200)
+        XCTAssertEqual(refreshed.header("X-Cache"), "BYPASS")
+        XCTAssertEqual(refreshed.json, bought.json["book"])
+        let hit = try await client.get("/info/7")
+        XCTAssertEqual(hit.header("X-Cache"), "HIT", "the bypass filled the entry")
+        XCTAssertEqual(hit.json, bought.json["book"])
+        let notModified = try await client.get("/search/undergraduate%20school",
+                                               headers: ["Cache-Control": "no-cache", "If-None-Match": "*"])
+        XCTAssertEqual(notModified.status, 304)
+        XCTAssertEqual(notModified.header("X-Cache"), "BYPASS")
     }
 }
