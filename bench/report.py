@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-SCENARIOS = ["baseline", "cache-hit", "search-hit", "cache-miss", "purchase", "mix", "cache-fill", "overload",
+SCENARIOS = ["baseline", "cache-hit", "bypass", "search-hit", "cache-miss", "purchase", "mix", "cache-fill", "overload",
              "overload-probe", "baseline-end"]
 BASELINES = ("baseline", "baseline-end")
 OVERLOAD = ("overload", "overload-probe")   # no ratio: the flood is mostly refused on purpose
@@ -20,6 +20,7 @@ OVERLOAD_LIMIT_MS = 2000.0
 DESCRIPTIONS = {
     "baseline": "nginx + minimal C libfcgi responder, fixed /info/6-sized body",
     "cache-hit": "GET /info/6 from the front's cache",
+    "bypass": "GET /info/6, Cache-Control: no-cache (a catalog replica answers)",
     "search-hit": "GET /search/distributed%20systems from the cache",
     "cache-miss": "GET /info/6, front restarted with BAZAR_CACHE_CAPACITY=0",
     "purchase": "POST /purchase/1, stock 1,000,000",

@@ -18,8 +18,9 @@
 //     same value and re-encodes to the same bytes, as valid UTF-8.
 //  3. As an update body: BookUpdate.parse's results respect API.md's bounds, survive the
 //     round trip through their JSON form, and apply to a book without stock going out of range.
-//  4. Path segments: PathParsing.positiveID agrees with an independent reference, and
-//     decodeSegment/encodeSegment round-trip.
+//  4. Path segments: PathParsing.positiveID agrees with an independent reference,
+//     decodeSegment/encodeSegment round-trip, and decoding a `+` as a space (search topics)
+//     is decoding it as `%20`.
 //
 // Input layout for (1): byte 0 = flags (bit 0 internal listener, bit 1 body over the limit,
 // bits 2-4 method, bit 5 send the right token, bit 6 send an Idempotency-Key, bit 7 HEAD-ish
@@ -206,6 +207,19 @@ func referenceID(_ text: Substring) -> Int64? {
     return value > 0 ? value : nil
 }
 
+/// The path's segments as the routes see them, restated independently of FrontRoutes: one
+/// trailing slash after a whole public route is dropped (`/info/1/` is `/info/1`, `/orders/`
+/// is `/orders`), but not after a route's name alone (`/info/` keeps its empty id).
+func referenceRouteSegments(_ path: String) -> [Substring]? {
+    guard var segments = PathParsing.segments(path) else { return nil }
+    let lengths: [String: [Int]] = ["info": [2], "search": [2], "purchase": [2], "orders": [1, 2], "update": [2],
+                                    "health": [1], "stats": [1]]
+    if segments.count > 1, segments.last!.isEmpty, lengths[String(segments[0])]?.contains(segments.count - 1) == true {
+        segments.removeLast()
+    }
+    return segments
+}
+
 let errorCodes: [Int: String] = [400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                                  409: "out_of_stock", 413: "payload_too_large", 429: "too_many_requests",
                                  503: "unavailable"]
@@ -271,7 +285,7 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
     if status == 405 { check(responseHeaders["allow"] != nil, "405 without Allow for \(where_)") }
 
     // Forwarding discipline.
-    let segments = PathParsing.segments(path)
+    let segments = request.isInternal ? PathParsing.segments(path) : referenceRouteSegments(path)
     let route = segments?.first.map(String.init) ?? ""
     let writes = calls.filter { $0.method != "GET" }
     if request.isInternal {
@@ -291,7 +305,7 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
                   "info forwarded as \(call.path) for \(where_)")
         case ("GET", "catalog", "search"):
             guard parts.count == 4, route == "search", segments?.count == 2, ["GET", "HEAD"].contains(method),
-                  let topic = try? PathParsing.decodeSegment(segments![1]) else {
+                  let topic = try? PathParsing.decodeSegment(segments![1], plusAsSpace: true) else {
                 check(false, "search forwarded as \(call.path) for \(where_)")
                 return
             }
@@ -406,6 +420,9 @@ func fuzzPath(_ input: [UInt8]) {
                   "encodeSegment(\(decoded.debugDescription)) = \(encoded.debugDescription)")
             check((try? PathParsing.decodeSegment(Substring(encoded))) == decoded, "segment round trip \(segment.debugDescription)")
         }
+        let spaced = try? PathParsing.decodeSegment(segment, plusAsSpace: true)
+        let reference = try? PathParsing.decodeSegment(Substring(segment.replacingOccurrences(of: "+", with: "%20")))
+        check(spaced == reference, "plusAsSpace decoding of \(segment.debugDescription): \(String(describing: spaced))")
     }
 }
 

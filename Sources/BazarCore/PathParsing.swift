@@ -17,12 +17,14 @@ public enum PathParsing {
         return value
     }
 
-    /// Percent-decodes a path segment into UTF-8 text without control characters.
-    public static func decodeSegment(_ text: Substring) throws(APIError) -> String {
+    /// Percent-decodes a path segment into UTF-8 text without control characters; with
+    /// `plusAsSpace`, a `+` is a space (as HTML forms and `quote_plus` send it) and `%2B` a plus.
+    public static func decodeSegment(_ text: Substring, plusAsSpace: Bool = false) throws(APIError) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
+            if plusAsSpace, byte == UInt8(ascii: "+") { bytes.append(UInt8(ascii: " ")); continue }
             guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
             guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
                 throw .badRequest("The path holds a malformed percent escape.")

@@ -7,46 +7,58 @@ import TierCalls
 /// `/info/{id}` and `/search/{topic}`: answered from the cache, or fetched from a catalog
 /// replica through nginx's `catalog` upstream (which round-robins) and cached. The cache is
 /// used only while the front holds its read lease from the primary. It holds the encoded HIT
-/// response, so a hit costs one lookup and one write. A miss waits on a catalog replica only
-/// while it holds one of `permits`; without one it is refused at once.
+/// answers (`CacheEntry`), so a hit costs one lookup and one write. A miss waits on a catalog
+/// replica only while it holds one of `permits`; without one it is refused at once. Every 200
+/// carries an `ETag`, and a request whose `If-None-Match` names it gets `304 Not Modified`.
+/// A request with `Cache-Control: no-cache` skips the lookup: a catalog replica answers it
+/// (`X-Cache: BYPASS`) and it fills the cache as a miss does.
 struct CachedReads: Sendable {
-    let cache: ResponseCache
+    let cache: ResponseCache<CacheEntry>
     let lease: ReadLease
     let client: InternalClient
     let permits: Permits
     /// Test hook: a pause between the fetch and the fill, to let a write's invalidation pass.
     let fillDelayMicroseconds: UInt32
 
-    func info(_ id: Int64) throws(APIError) -> Response {
-        try read(key: "info/\(id)", catalogPath: "/catalog/info/\(id)")
+    /// The book `id`, tagged with its version.
+    func info(_ id: Int64, _ request: Request) throws(APIError) -> Response {
+        try read(key: "info/\(id)", catalogPath: "/catalog/info/\(id)", tag: EntityTags.book, request)
     }
 
-    func search(_ topic: String) throws(APIError) -> Response {
+    /// The books of `topic` (matched ignoring case), tagged with a hash of the listing.
+    func search(_ topic: String, _ request: Request) throws(APIError) -> Response {
         guard !topic.isEmpty else { throw .badRequest("The topic must not be empty.") }
         guard topic.utf8.count <= 1024 else { throw .badRequest("The topic is longer than 1024 bytes.") }
         let canonical = Topic.canonical(topic)
-        return try read(key: "search/\(canonical)", catalogPath: "/catalog/search/\(PathParsing.encodeSegment(canonical))")
+        return try read(key: "search/\(canonical)", catalogPath: "/catalog/search/\(PathParsing.encodeSegment(canonical))",
+                        tag: EntityTags.listing, request)
     }
 
-    private func read(key: String, catalogPath: String) throws(APIError) -> Response {
-        if lease.held, let hit = cache.lookup(key) { return .preencoded(status: 200, bytes: hit) }
-        return try permits.withPermit { fetch(key: key, catalogPath: catalogPath) }
+    private func read(key: String, catalogPath: String, tag: ([UInt8]) -> String?,
+                      _ request: Request) throws(APIError) -> Response {
+        let ifNoneMatch = request.header("If-None-Match")
+        let bypass = Conditions.noCache(request.header("Cache-Control"))
+        if !bypass, lease.held, let hit = cache.lookup(key) { return hit.answer(ifNoneMatch: ifNoneMatch) }
+        return try permits.withPermit { () throws(APIError) in
+            try fetch(key: key, catalogPath: catalogPath, tag: tag, label: bypass ? "BYPASS" : "MISS")
+        }.answer(ifNoneMatch: ifNoneMatch)
     }
 
-    private func fetch(key: String, catalogPath: String) -> Response {
+    /// The replica's answer, labelled `label` (`MISS` or `BYPASS`); a 200 also fills the cache,
+    /// unless an invalidation newer than it came first or the lease is not held.
+    private func fetch(key: String, catalogPath: String, tag: ([UInt8]) -> String?, label: String) throws(APIError) -> CachedRead {
         guard let fetched = try? client.send("GET", catalogPath, timeout: Timeouts.read), fetched.isAnswer else {
-            return APIError.unavailable("No catalog replica answered.").response()
+            throw .unavailable("No catalog replica answered.")
         }
         let upstream = fetched.header("X-Upstream").map(Response.upstream) ?? []
-        let miss = Response(status: fetched.status, headers: [Response.jsonContentType, ("X-Cache", "MISS")] + upstream,
-                            body: fetched.body)
+        let etag = fetched.status == 200 ? tag(fetched.body) : nil
+        let answer = CachedRead(status: fetched.status, etag: etag, cache: label, upstream: upstream, body: fetched.body)
         if fetched.status == 200, cache.capacity > 0, let seq = fetched.header("X-Bazar-Seq").flatMap({ Int64($0) }) {
             let books = (fetched.header("X-Bazar-Books") ?? "").split(separator: ",").compactMap { Int64($0) }
-            let hit = Response(status: 200, headers: [Response.jsonContentType, ("X-Cache", "HIT")] + upstream,
-                               body: fetched.body)
+            let hit = CacheEntry(CachedRead(status: 200, etag: etag, cache: "HIT", upstream: upstream, body: fetched.body))
             if fillDelayMicroseconds > 0 { usleep(fillDelayMicroseconds) }
-            if lease.held { cache.fill(key, hit.encoded(), books: books, seq: seq) }
+            if lease.held { cache.fill(key, hit, books: books, seq: seq) }
         }
-        return miss
+        return answer
     }
 }

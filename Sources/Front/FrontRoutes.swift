@@ -19,13 +19,31 @@ struct FrontRoutes: Sendable {
             throw .badRequest("The path must be printable ASCII (percent-encode anything else).")
         }
         if request.isInternal { return try internalRoute(request, segments) }
+        return try publicRoute(request, Self.withoutTrailingSlash(segments))
+    }
+
+    /// How many segments each public route has.
+    private static let arities: [Substring: Set<Int>] = [
+        "info": [2], "search": [2], "purchase": [2], "orders": [1, 2], "update": [2], "health": [1], "stats": [1],
+    ]
+
+    /// `segments` without the empty one a trailing slash leaves after a whole route: `/info/1/`
+    /// is `/info/1` and `/orders/` is `/orders`, but `/info/` keeps its empty id (a 400).
+    static func withoutTrailingSlash(_ segments: [Substring]) -> [Substring] {
+        guard segments.count > 1, segments.last == "", arities[segments[0]]?.contains(segments.count - 1) == true else {
+            return segments
+        }
+        return Array(segments.dropLast())
+    }
+
+    private func publicRoute(_ request: Request, _ segments: [Substring]) throws(APIError) -> Response {
         switch (segments.first, segments.count) {
         case ("info", 2):
             try allow(request, ["GET", "HEAD"])
-            return try reads.info(try PathParsing.positiveID(segments[1]))
+            return try reads.info(try PathParsing.positiveID(segments[1]), request)
         case ("search", 2):
             try allow(request, ["GET", "HEAD"])
-            return try reads.search(try PathParsing.decodeSegment(segments[1]))
+            return try reads.search(try PathParsing.decodeSegment(segments[1], plusAsSpace: true), request)
         case ("purchase", 2):
             try allow(request, ["POST", "PUT"])
             return try purchase(request, try PathParsing.positiveID(segments[1]))

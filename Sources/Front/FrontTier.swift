@@ -19,7 +19,7 @@ public enum FrontTier {
         let client = InternalClient(socketPath: try flags.string("internal"))
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
         let permits = Permits(max(1, threads / 2))
-        let cache = ResponseCache(capacity: try flags.int("cache-capacity", default: 10_000))
+        let cache = ResponseCache<CacheEntry>(capacity: try flags.int("cache-capacity", default: 10_000))
         let fillDelay = try flags.int("fill-delay-ms", default: 0, in: 0...10_000)
         let lease = ReadLease(name: try flags.string("name", default: "front"), client: client, cache: cache)
         lease.start()

@@ -1,4 +1,4 @@
-/// One shard of the front's cache: a map from key to encoded response, evicting as W-TinyLFU
+/// One shard of the front's cache: a map from key to value (a cached response), evicting as W-TinyLFU
 /// does (Caffeine's policy). A new entry enters a small least-recently-used window (1 % of the
 /// shard, at least one entry). The window's least recently used entry then moves on to the main
 /// LRU segment, but once that is full, only if the frequency sketch says it was asked for more
@@ -9,11 +9,11 @@
 /// Plus what invalidation needs: which keys hold a book, the newest write sequence number
 /// announced for each book (a fill reflecting an older one is refused), and a floor below which
 /// no fill is taken (the newest write announced before a fresh read lease).
-struct LRUShard {
+struct LRUShard<Value> {
     private struct Slot {
         var key: String
         var hash: Int
-        var value: [UInt8]
+        var value: Value?
         var books: [Int64]
         var segment: Int
         var newer: Int   // towards the most recently used end of its segment, -1 at the head
@@ -26,7 +26,8 @@ struct LRUShard {
         var head = -1, tail = -1, count = 0
     }
 
-    private static let window = 0, main = 1
+    private static var window: Int { 0 }
+    private static var main: Int { 1 }
 
     let capacity: Int
     private var slots: [Slot] = []
@@ -55,7 +56,7 @@ struct LRUShard {
 
     /// The value for `key`, marking it most recently used; counts a hit or a miss, and a
     /// sighting of the key for the admission policy either way.
-    mutating func lookup(_ key: String) -> [UInt8]? {
+    mutating func lookup(_ key: String) -> Value? {
         sketch.record(key.hashValue)
         guard let slot = index[key] else {
             misses += 1
@@ -74,7 +75,7 @@ struct LRUShard {
     /// Stores a value that reflects every write up to `seq` and holds `books`; refused (false)
     /// when a write newer than `seq` was announced for one of them. A stored value may be
     /// evicted at once by the admission policy (when the shard is full).
-    mutating func fill(_ key: String, _ value: [UInt8], books: [Int64], seq: Int64) -> Bool {
+    mutating func fill(_ key: String, _ value: Value, books: [Int64], seq: Int64) -> Bool {
         guard capacity > 0, seq >= floor, books.allSatisfy({ (announced[$0] ?? 0) <= seq }) else { return false }
         if let slot = index[key] {
             slots[slot].value = value
@@ -130,7 +131,7 @@ struct LRUShard {
         guard let slot = index.removeValue(forKey: key) else { return }
         unlink(slot)
         setBooks(slot, [])
-        slots[slot].value = []
+        slots[slot].value = nil
         freeSlots.append(slot)
     }
 

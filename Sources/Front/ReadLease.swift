@@ -15,11 +15,11 @@ final class ReadLease: Sendable {
 
     private let name: String
     private let client: InternalClient
-    private let cache: ResponseCache
+    private let cache: ResponseCache<CacheEntry>
     private let until = Atomic<Int64>(0)
 
     /// The lease of the front called `name` (its internal destination, e.g. `front`).
-    init(name: String, client: InternalClient, cache: ResponseCache) {
+    init(name: String, client: InternalClient, cache: ResponseCache<CacheEntry>) {
         self.name = name
         self.client = client
         self.cache = cache

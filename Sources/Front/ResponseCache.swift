@@ -1,18 +1,18 @@
 import Synchronization
 
-/// The front's cache of encoded read responses: up to 16 independently locked shards, so
+/// The front's cache of read answers (`CacheEntry`, or bytes in the tests): up to 16 independently locked shards, so
 /// concurrent hits on different keys rarely wait for each other (`Mutex` spins briefly before
 /// it sleeps, so hits on one hot key seldom enter the kernel). Each shard holds at least
 /// `minimumShardCapacity` entries (a small cache is one shard) and evicts as W-TinyLFU does
 /// (`LRUShard`): keys asked for once do not push out the ones asked for often.
-final class ResponseCache: Sendable {
+final class ResponseCache<Value: Sendable>: Sendable {
     /// Counters for `/stats`.
     struct Stats: Sendable, Equatable {
         var entries = 0, capacity = 0, hits = 0, misses = 0, invalidations = 0, evictions = 0, rejections = 0
     }
 
     private final class Shard: Sendable {
-        let lru: Mutex<LRUShard>
+        let lru: Mutex<LRUShard<Value>>
         init(capacity: Int) { lru = Mutex(LRUShard(capacity: capacity)) }
     }
 
@@ -22,7 +22,7 @@ final class ResponseCache: Sendable {
     private let invalidations = Atomic<Int>(0)
 
     /// The fewest entries a shard holds when the cache is split.
-    static let minimumShardCapacity = 256
+    static var minimumShardCapacity: Int { 256 }
 
     /// A cache of at most `capacity` entries (0 disables it).
     init(capacity: Int, maximumShards: Int = 16) {
@@ -33,14 +33,14 @@ final class ResponseCache: Sendable {
         }
     }
 
-    /// The cached bytes for `key`, if any.
-    func lookup(_ key: String) -> [UInt8]? {
+    /// The cached answer for `key`, if any.
+    func lookup(_ key: String) -> Value? {
         shard(key).lru.withLock { $0.lookup(key) }
     }
 
     /// Caches a response reflecting writes up to `seq`; false when refused as stale.
     @discardableResult
-    func fill(_ key: String, _ value: [UInt8], books: [Int64], seq: Int64) -> Bool {
+    func fill(_ key: String, _ value: Value, books: [Int64], seq: Int64) -> Bool {
         shard(key).lru.withLock { $0.fill(key, value, books: books, seq: seq) }
     }
 

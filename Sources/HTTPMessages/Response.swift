@@ -23,11 +23,13 @@ public struct Response: Sendable {
     }
 
     /// The FastCGI stdout bytes: `Status: 200 OK`, headers, `Content-Length`, blank line, body.
+    /// A 304 has no `Content-Length` (RFC 9110 allows only the length of the 200 it stands for).
     public func encoded() -> [UInt8] {
         if let encodedBytes { return encodedBytes }
         var head = "Status: \(status) \(Response.reason(status))\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        head += "Content-Length: \(body.count)\r\n\r\n"
+        if status != 304 { head += "Content-Length: \(body.count)\r\n" }
+        head += "\r\n"
         var out = Array(head.utf8)
         out.reserveCapacity(out.count + body.count)
         out += body
@@ -40,6 +42,7 @@ public struct Response: Sendable {
         case 200: "OK"
         case 201: "Created"
         case 204: "No Content"
+        case 304: "Not Modified"
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 404: "Not Found"

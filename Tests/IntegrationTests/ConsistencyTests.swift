@@ -25,6 +25,25 @@ final class StaleFillTests: StackTestCase {
     }
 }
 
+extension StaleFillTests {
+    /// A read that skips the cache (`Cache-Control: no-cache`) fills it under the same rule.
+    func testABypassFillOlderThanAnInvalidationIsRefused() async throws {
+        let client = try client
+        _ = try await stack.waitUntilLevel()
+        let slowRead = Task { try await client.get("/info/4", headers: ["Cache-Control": "no-cache"]) }
+        try await Task.sleep(nanoseconds: 150_000_000)
+        let updated = try await client.update(4, #"{"price": 42.5}"#)
+        XCTAssertEqual(updated.status, 200)
+        let old = try await slowRead.value
+        XCTAssertEqual(old.header("X-Cache"), "BYPASS")
+        XCTAssertNotEqual(old.json["price"], .number(42.5), "the slow read fetched before the update")
+        for _ in 0..<2 {
+            let after = try await client.get("/info/4")
+            XCTAssertEqual(after.json["price"], .number(42.5), "X-Cache: \(after.header("X-Cache") ?? "-")")
+        }
+    }
+}
+
 /// Promises 1 and 2 under concurrency, and idempotent purchases across order replicas.
 final class ConcurrencyTests: StackTestCase {
     func testReadsNeverMissAnAcknowledgedWriteInAConcurrentHistory() async throws {

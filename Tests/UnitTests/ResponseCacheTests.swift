@@ -13,7 +13,7 @@ final class ResponseCacheTests: XCTestCase {
     // MARK: LRUShard
 
     func testHitAfterFill() {
-        var shard = LRUShard(capacity: 4)
+        var shard = LRUShard<[UInt8]>(capacity: 4)
         XCTAssertTrue(shard.fill("info/1", bytes("one"), books: [1], seq: 0))
         XCTAssertEqual(shard.lookup("info/1"), bytes("one"))
         XCTAssertEqual(shard.lookup("info/1"), bytes("one"))
@@ -25,7 +25,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testRefillReplacesTheValueWithoutEvicting() {
-        var shard = LRUShard(capacity: 2)
+        var shard = LRUShard<[UInt8]>(capacity: 2)
         _ = shard.fill("a", bytes("1"), books: [1], seq: 0)
         _ = shard.fill("b", bytes("2"), books: [2], seq: 0)
         _ = shard.fill("a", bytes("3"), books: [1], seq: 1)
@@ -36,7 +36,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testAnEntryReadAgainOutlastsOneNeverRead() {
-        var shard = LRUShard(capacity: 2)   // a window of one entry, a main segment of one
+        var shard = LRUShard<[UInt8]>(capacity: 2)   // a window of one entry, a main segment of one
         _ = shard.fill("a", bytes("a"), books: [1], seq: 0)
         _ = shard.fill("b", bytes("b"), books: [2], seq: 0)   // a moves on to the main segment
         XCTAssertEqual(shard.lookup("a"), bytes("a"))
@@ -50,7 +50,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testAWindowEntryReplacesTheMainVictimOnlyWhenReadMoreOften() {
-        var shard = LRUShard(capacity: 2)
+        var shard = LRUShard<[UInt8]>(capacity: 2)
         _ = shard.fill("a", bytes("a"), books: [1], seq: 0)
         _ = shard.fill("b", bytes("b"), books: [2], seq: 0)
         _ = shard.fill("c", bytes("c"), books: [3], seq: 0)
@@ -69,7 +69,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testAFloodOfKeysReadOnceKeepsTheHotKey() {
-        var shard = LRUShard(capacity: 100)
+        var shard = LRUShard<[UInt8]>(capacity: 100)
         _ = shard.fill("hot", bytes("hot"), books: [1], seq: 0)
         for _ in 0..<3 { XCTAssertEqual(shard.lookup("hot"), bytes("hot")) }
         for index in 0..<1_000 {
@@ -84,7 +84,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testCapacityOneKeepsOnlyTheLastFill() {
-        var shard = LRUShard(capacity: 1)
+        var shard = LRUShard<[UInt8]>(capacity: 1)
         for key in ["a", "b", "c"] { _ = shard.fill(key, bytes(key), books: [], seq: 0) }
         XCTAssertEqual(shard.count, 1)
         XCTAssertEqual(shard.lookup("c"), bytes("c"))
@@ -93,7 +93,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testCapacityZeroCachesNothing() {
-        var shard = LRUShard(capacity: 0)
+        var shard = LRUShard<[UInt8]>(capacity: 0)
         XCTAssertFalse(shard.fill("a", bytes("a"), books: [1], seq: 0))
         XCTAssertNil(shard.lookup("a"))
         XCTAssertEqual(shard.count, 0)
@@ -101,7 +101,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testInvalidateDropsInfoAndSearchEntriesHoldingTheBook() {
-        var shard = LRUShard(capacity: 10)
+        var shard = LRUShard<[UInt8]>(capacity: 10)
         _ = shard.fill("info/1", bytes("1"), books: [1], seq: 0)
         _ = shard.fill("info/2", bytes("2"), books: [2], seq: 0)
         _ = shard.fill("search/distributed systems", bytes("ds"), books: [1, 2, 5], seq: 0)
@@ -123,7 +123,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testFillOlderThanAnAnnouncedInvalidationIsRefused() {
-        var shard = LRUShard(capacity: 10)
+        var shard = LRUShard<[UInt8]>(capacity: 10)
         _ = shard.invalidate(book: 1, seq: 10)
         XCTAssertFalse(shard.fill("info/1", bytes("stale"), books: [1], seq: 9))
         XCTAssertNil(shard.lookup("info/1"))
@@ -138,7 +138,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testAnnouncedSequenceNumberNeverGoesBack() {
-        var shard = LRUShard(capacity: 10)
+        var shard = LRUShard<[UInt8]>(capacity: 10)
         _ = shard.invalidate(book: 1, seq: 10)
         _ = shard.invalidate(book: 1, seq: 4)   // a late, older invalidation
         XCTAssertFalse(shard.fill("info/1", bytes("stale"), books: [1], seq: 9))
@@ -146,7 +146,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testRefusedFillKeepsTheExistingEntryOut() {
-        var shard = LRUShard(capacity: 10)
+        var shard = LRUShard<[UInt8]>(capacity: 10)
         _ = shard.fill("info/1", bytes("v0"), books: [1], seq: 0)
         _ = shard.invalidate(book: 1, seq: 5)
         XCTAssertFalse(shard.fill("info/1", bytes("v4"), books: [1], seq: 4))
@@ -154,7 +154,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testReusedSlotsAfterInvalidationKeepTheSegmentsInOrder() {
-        var shard = LRUShard(capacity: 3)   // a window of one entry, a main segment of two
+        var shard = LRUShard<[UInt8]>(capacity: 3)   // a window of one entry, a main segment of two
         for (key, book) in [("a", 1), ("b", 2), ("c", 3)] { _ = shard.fill(key, bytes(key), books: [Int64(book)], seq: 0) }
         _ = shard.invalidate(book: 2, seq: 1)   // frees b's slot in the main segment
         _ = shard.fill("d", bytes("d"), books: [4], seq: 0)   // c moves on into the room b left
@@ -204,7 +204,7 @@ final class ResponseCacheTests: XCTestCase {
                 books[key] = nil
             }
         }
-        var shard = LRUShard(capacity: 5)
+        var shard = LRUShard<[UInt8]>(capacity: 5)
         var model = Model()
         var random: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next(_ bound: Int) -> Int {
@@ -271,7 +271,7 @@ final class ResponseCacheTests: XCTestCase {
     // MARK: ResponseCache
 
     func testCacheHitAfterFillAndStats() {
-        let cache = ResponseCache(capacity: 100)
+        let cache = ResponseCache<[UInt8]>(capacity: 100)
         XCTAssertTrue(cache.fill("info/1", bytes("1"), books: [1], seq: 0))
         XCTAssertTrue(cache.fill("info/2", bytes("2"), books: [2], seq: 0))
         XCTAssertTrue(cache.fill("search/ds", bytes("ds"), books: [1, 2, 5], seq: 0))
@@ -282,16 +282,16 @@ final class ResponseCacheTests: XCTestCase {
         }
         XCTAssertNil(cache.lookup("info/3"))
         XCTAssertNil(cache.lookup("search/x"))
-        XCTAssertEqual(cache.stats, ResponseCache.Stats(entries: 3, capacity: 100, hits: 6, misses: 2,
+        XCTAssertEqual(cache.stats, ResponseCache<[UInt8]>.Stats(entries: 3, capacity: 100, hits: 6, misses: 2,
                                                         invalidations: 0, evictions: 0))
         XCTAssertEqual(cache.invalidate(book: 1, seq: 1), 2)
         XCTAssertEqual(cache.invalidate(book: 9, seq: 1), 0)
-        XCTAssertEqual(cache.stats, ResponseCache.Stats(entries: 1, capacity: 100, hits: 6, misses: 2,
+        XCTAssertEqual(cache.stats, ResponseCache<[UInt8]>.Stats(entries: 1, capacity: 100, hits: 6, misses: 2,
                                                         invalidations: 2, evictions: 0))
     }
 
     func testCacheCapacityZeroCachesNothing() {
-        let cache = ResponseCache(capacity: 0)
+        let cache = ResponseCache<[UInt8]>(capacity: 0)
         XCTAssertFalse(cache.fill("info/1", bytes("1"), books: [1], seq: 0))
         XCTAssertNil(cache.lookup("info/1"))
         XCTAssertEqual(cache.stats.entries, 0)
@@ -301,7 +301,7 @@ final class ResponseCacheTests: XCTestCase {
 
     func testCacheNeverHoldsMoreThanItsTotalCapacity() {
         for (capacity, shards) in [(10, 16), (1, 16), (600, 16), (1_000, 4), (4_100, 16), (3, 1)] {
-            let cache = ResponseCache(capacity: capacity, maximumShards: shards)
+            let cache = ResponseCache<[UInt8]>(capacity: capacity, maximumShards: shards)
             let fills = capacity * 8
             for index in 0..<fills {
                 cache.fill("info/\(index)", bytes("\(index)"), books: [Int64(index)], seq: 0)
@@ -316,7 +316,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testCacheInvalidateReachesEveryShard() {
-        let cache = ResponseCache(capacity: 1000)
+        let cache = ResponseCache<[UInt8]>(capacity: 1000)
         for index in 0..<50 { cache.fill("search/topic\(index)", bytes("x"), books: [7, Int64(index + 100)], seq: 0) }
         cache.fill("info/8", bytes("8"), books: [8], seq: 0)
         XCTAssertEqual(cache.invalidate(book: 7, seq: 3), 50)
@@ -327,7 +327,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testCacheStaleFillRefusedNewerAccepted() {
-        let cache = ResponseCache(capacity: 10)
+        let cache = ResponseCache<[UInt8]>(capacity: 10)
         cache.invalidate(book: 3, seq: 41)
         XCTAssertFalse(cache.fill("info/3", bytes("old"), books: [3], seq: 40))
         XCTAssertNil(cache.lookup("info/3"))
@@ -336,7 +336,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testCacheCountersUnderConcurrentUse() {
-        let cache = ResponseCache(capacity: 64)
+        let cache = ResponseCache<[UInt8]>(capacity: 64)
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
             for round in 0..<500 {
                 let key = "info/\((worker * 7 + round) % 100)"
@@ -351,7 +351,7 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     func testCacheKeepsItsHotKeysThroughAFloodOfOneOffs() {
-        let cache = ResponseCache(capacity: 4_096)   // 16 shards
+        let cache = ResponseCache<[UInt8]>(capacity: 4_096)   // 16 shards
         let hot = (0..<50).map { "info/\($0)" }
         for key in hot {
             XCTAssertNil(cache.lookup(key))
@@ -416,11 +416,11 @@ final class ResponseCacheTests: XCTestCase {
 
     func testAMissWithoutAPermitIs429WhileHitsAreServed() throws {
         try withCatalog(permits: 0, { _ in (200, "{}", []) }) { server, reads in
-            let hit = Response(status: 200, headers: [("X-Cache", "HIT")], body: bytes("{\"id\":1}"))
-            reads.cache.fill("info/1", hit.encoded(), books: [1], seq: 0)
-            XCTAssertEqual(try reads.info(1).encoded(), hit.encoded())
-            XCTAssertThrowsError(try reads.info(2)) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
-            XCTAssertThrowsError(try reads.search("Distributed Systems")) { XCTAssertEqual(($0 as? APIError)?.code, "too_many_requests") }
+            let hit = CacheEntry(CachedRead(status: 200, etag: "\"1\"", cache: "HIT", upstream: [], body: bytes("{\"id\":1}")))
+            reads.cache.fill("info/1", hit, books: [1], seq: 0)
+            XCTAssertEqual(try reads.info(1, get).encoded(), hit.full)
+            XCTAssertThrowsError(try reads.info(2, get)) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
+            XCTAssertThrowsError(try reads.search("Distributed Systems", get)) { XCTAssertEqual(($0 as? APIError)?.code, "too_many_requests") }
             XCTAssertEqual(server.requests.count, 0)
             let health = Health(client: reads.client, catalogs: ["catalog-1"], orders: ["order-1"], permits: Permits(0))
             XCTAssertThrowsError(try health.report()) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
@@ -428,6 +428,9 @@ final class ResponseCacheTests: XCTestCase {
     }
 
     // MARK: CachedReads (through a real HTTP server standing in for nginx's catalog upstream)
+
+    /// A plain GET, for the reads that look at the request's headers.
+    private let get = Request(method: "GET", path: "/")
 
     /// A catalog standing in for nginx's `catalog` upstream, and a primary granting read leases
     /// (`fresh` and `announced` as given); the lease is taken once unless `leased` is false.
@@ -442,7 +445,7 @@ final class ResponseCacheTests: XCTestCase {
             (200, "{\"lease_ms\":60000,\"fresh\":\(fresh),\"announced\":\(announced)}", [("X-Upstream", "catalog-1")])
         }
         defer { primary.stop() }
-        let cache = ResponseCache(capacity: 100)
+        let cache = ResponseCache<CacheEntry>(capacity: 100)
         let lease = ReadLease(name: "front", client: InternalClient(socketPath: primary.path), cache: cache)
         if leased { lease.renew() }
         let reads = CachedReads(cache: cache, lease: lease, client: InternalClient(socketPath: server.path), permits: Permits(permits),
@@ -467,14 +470,14 @@ final class ResponseCacheTests: XCTestCase {
             (200, "{\"id\":1,\"path\":\"\(request.path)\"}",
              [("X-Upstream", "catalog-2"), ("X-Bazar-Seq", "5"), ("X-Bazar-Books", "1")])
         }) { server, reads in
-            let miss = try reads.info(1)
+            let miss = try reads.info(1, get)
             XCTAssertEqual(miss.status, 200)
             XCTAssertEqual(header(miss, "X-Cache"), "MISS")
             XCTAssertEqual(header(miss, "X-Upstream"), "catalog-2")
             XCTAssertEqual(header(miss, "Content-Type"), "application/json; charset=utf-8")
             XCTAssertNil(header(miss, "X-Bazar-Seq"), "internal headers stay internal")
             XCTAssertEqual(body(miss), "{\"id\":1,\"path\":\"/catalog/info/1\"}")
-            let hit = try reads.info(1)
+            let hit = try reads.info(1, get)
             XCTAssertEqual(header(hit, "X-Cache"), "HIT")
             XCTAssertEqual(body(hit), body(miss))
             XCTAssertEqual(server.requests.count, 1)
@@ -484,27 +487,27 @@ final class ResponseCacheTests: XCTestCase {
 
     func testSearchIsCanonicalAndEncoded() throws {
         try withCatalog({ _ in (200, "{\"items\":[]}", [("X-Bazar-Seq", "0"), ("X-Bazar-Books", "1,2,5")]) }) { server, reads in
-            XCTAssertEqual(header(try reads.search("Distributed Systems"), "X-Cache"), "MISS")
-            XCTAssertEqual(header(try reads.search("distributed systems"), "X-Cache"), "HIT")
+            XCTAssertEqual(header(try reads.search("Distributed Systems", get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.search("distributed systems", get), "X-Cache"), "HIT")
             XCTAssertEqual(server.requests.map(\.path), ["/catalog/search/distributed%20systems"])
             reads.cache.invalidate(book: 5, seq: 1)
-            XCTAssertEqual(header(try reads.search("DISTRIBUTED SYSTEMS"), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.search("DISTRIBUTED SYSTEMS", get), "X-Cache"), "MISS")
         }
     }
 
     func testSearchTopicLimits() throws {
         try withCatalog({ _ in (200, "{}", []) }) { _, reads in
-            XCTAssertThrowsError(try reads.search(""))
-            XCTAssertThrowsError(try reads.search(String(repeating: "a", count: 1025)))
-            XCTAssertNoThrow(try reads.search(String(repeating: "a", count: 1024)))
+            XCTAssertThrowsError(try reads.search("", get))
+            XCTAssertThrowsError(try reads.search(String(repeating: "a", count: 1025), get))
+            XCTAssertNoThrow(try reads.search(String(repeating: "a", count: 1024), get))
         }
     }
 
     func testAnswerOlderThanAnInvalidationIsNotCached() throws {
         try withCatalog({ _ in (200, "{\"id\":3}", [("X-Bazar-Seq", "7"), ("X-Bazar-Books", "3")]) }) { server, reads in
             reads.cache.invalidate(book: 3, seq: 8)
-            XCTAssertEqual(header(try reads.info(3), "X-Cache"), "MISS")
-            XCTAssertEqual(header(try reads.info(3), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(3, get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(3, get), "X-Cache"), "MISS")
             XCTAssertEqual(server.requests.count, 2)
         }
     }
@@ -513,32 +516,30 @@ final class ResponseCacheTests: XCTestCase {
         try withCatalog({ request in
             request.path.hasSuffix("/99") ? (404, "{\"error\":{}}", [("X-Bazar-Seq", "1")]) : (200, "{}", [])
         }) { server, reads in
-            XCTAssertEqual(try reads.info(99).status, 404)
-            XCTAssertEqual(try reads.info(99).status, 404)
-            XCTAssertEqual(header(try reads.info(2), "X-Cache"), "MISS")
-            XCTAssertEqual(header(try reads.info(2), "X-Cache"), "MISS")
+            XCTAssertEqual(try reads.info(99, get).status, 404)
+            XCTAssertEqual(try reads.info(99, get).status, 404)
+            XCTAssertEqual(header(try reads.info(2, get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(2, get), "X-Cache"), "MISS")
             XCTAssertEqual(server.requests.count, 4)
             XCTAssertEqual(reads.cache.stats.entries, 0)
         }
     }
 
-    func testUnreachableCatalogIs503() throws {
-        let cache = ResponseCache(capacity: 10)
+    func testUnreachableCatalogIs503() {
+        let cache = ResponseCache<CacheEntry>(capacity: 10)
         let nowhere = InternalClient(socketPath: "/tmp/bazar-no-such-dir/none.sock")
         let reads = CachedReads(cache: cache, lease: ReadLease(name: "front", client: nowhere, cache: cache), client: nowhere,
                                 permits: Permits(1),
                                 fillDelayMicroseconds: 0)
-        let response = try reads.info(1)
-        XCTAssertEqual(response.status, 503)
-        XCTAssertTrue(body(response).contains("\"unavailable\""))
+        XCTAssertThrowsError(try reads.info(1, get)) { XCTAssertEqual(($0 as? APIError)?.code, "unavailable") }
     }
 
     // MARK: The read lease
 
     func testWithoutALeaseNothingIsServedFromOrPutInTheCache() throws {
         try withCatalog(leased: false, { _ in (200, "{\"id\":1}", [("X-Bazar-Seq", "5"), ("X-Bazar-Books", "1")]) }) { server, reads in
-            XCTAssertEqual(header(try reads.info(1), "X-Cache"), "MISS")
-            XCTAssertEqual(header(try reads.info(1), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(1, get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(1, get), "X-Cache"), "MISS")
             XCTAssertEqual(server.requests.count, 2)
             XCTAssertEqual(reads.cache.stats.entries, 0)
         }
@@ -548,13 +549,13 @@ final class ResponseCacheTests: XCTestCase {
         try withCatalog(announced: 9, { request in
             (200, "{}", [("X-Bazar-Seq", request.path.hasSuffix("/1") ? "8" : "9"), ("X-Bazar-Books", String(request.path.last!))])
         }) { _, reads in
-            XCTAssertEqual(header(try reads.info(2), "X-Cache"), "MISS")
-            XCTAssertEqual(header(try reads.info(2), "X-Cache"), "HIT")
-            XCTAssertEqual(header(try reads.info(1), "X-Cache"), "MISS")
-            XCTAssertEqual(header(try reads.info(1), "X-Cache"), "MISS", "older than the newest write announced before the lease")
+            XCTAssertEqual(header(try reads.info(2, get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(2, get), "X-Cache"), "HIT")
+            XCTAssertEqual(header(try reads.info(1, get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(1, get), "X-Cache"), "MISS", "older than the newest write announced before the lease")
             reads.lease.renew()   // fresh again: the primary gave up on this front meanwhile
             XCTAssertEqual(reads.cache.stats.entries, 0)
-            XCTAssertEqual(header(try reads.info(2), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.info(2, get), "X-Cache"), "MISS")
         }
     }
 }
