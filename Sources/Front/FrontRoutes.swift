@@ -88,12 +88,19 @@ struct FrontRoutes: Sendable {
     }
 
     private func update(_ request: Request, _ id: Int64) throws(APIError) -> Response {
-        guard admin.admits(request.header("Authorization")) else {
-            Log.limited("refused-token", "refused an update of book \(id): missing or wrong admin token")
-            throw .unauthorized("PUT /update needs Authorization: Bearer <admin token>.")
-        }
+        try requireAdmin(request, "PUT /update")
         guard !request.bodyTooLarge else { throw .payloadTooLarge }
         return writes.update(id, try BookUpdate.parse(request.body), attempt: Self.attempt(request))
+    }
+
+    /// Refuses (401, and a rate-limited log line) a request without the admin token;
+    /// `route` names it in the error (`PUT /update`).
+    private func requireAdmin(_ request: Request, _ route: String) throws(APIError) {
+        guard admin.admits(request.header("Authorization")) else {
+            Log.limited("refused-token", .warn, "refused a request without the admin token",
+                        [("request", "\(request.method) \(request.path)")])
+            throw .unauthorized("\(route) needs Authorization: Bearer <admin token>.")
+        }
     }
 
     private func stats() -> Response {

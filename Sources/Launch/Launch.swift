@@ -22,7 +22,7 @@ public enum Launch {
             Log.info(tier.startMessage)
             FastCGIServer.run(options, handler: tier.handle)
         } catch {
-            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            Log.error("bad command line or configuration", [("program", program), ("error", "\(error)")])
             exit(2)
         }
     }
