@@ -8,7 +8,11 @@ struct FrontRoutes: Sendable {
     let forwarding: Forwarding
     let writes: Writes
     let health: Health
+    let metrics: MetricsReport
     let admin: AdminToken
+
+    /// The route names the front's request metrics count by.
+    static let routeNames = ["info", "search", "purchase", "orders", "update", "health", "stats", "metrics", "invalidate"]
 
     func handle(_ request: Request) -> Response {
         Routing.answer { () throws(APIError) in try route(request) }
@@ -44,6 +48,10 @@ struct FrontRoutes: Sendable {
         case ("stats", 1):
             try allow(request, ["GET", "HEAD"])
             return stats()
+        case ("metrics", 1):
+            try allow(request, ["GET", "HEAD"])
+            try requireAdmin(request, "GET /metrics")
+            return try metrics.report()
         default:
             throw .notFound("No such route.")
         }
