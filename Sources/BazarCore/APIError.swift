@@ -57,7 +57,7 @@ public struct APIError: Error, Sendable, Equatable {
         do {
             return try body()
         } catch {
-            Log.info("store error: \(error)")
+            Log.error("store error", [("error", "\(error)")])
             throw .unavailable("The store failed: \(what).")
         }
     }

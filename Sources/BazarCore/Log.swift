@@ -1,24 +1,63 @@
 import Foundation
 
-/// One-line logging to stderr (spawn-fcgi's launch script sends it to `var/log/NAME.log`).
+/// One line per event on stderr (spawn-fcgi's launch script sends it to `var/log/NAME.log`), in
+/// logfmt: `ts=2026-01-01T00:00:00.000Z level=info msg="…" key=value …`.
 public enum Log {
-    /// Writes `message` with a UTC timestamp.
-    public static func info(_ message: String) {
-        let stamp = Date().formatted(.iso8601)
-        FileHandle.standardError.write(Data("\(stamp) \(message)\n".utf8))
+    /// How much an event matters.
+    public enum Level: String, Sendable {
+        case error, warn, info
     }
 
-    /// Like `info`, but at most `perSecond` lines a second under one `key` (a line a client can
+    /// Logs `message` with `fields` at `level`.
+    public static func write(_ level: Level, _ message: String, _ fields: [(String, String)] = []) {
+        FileHandle.standardError.write(Data(line(level, message, fields).utf8))
+    }
+
+    /// Logs at `error`: a failure that loses service or data.
+    public static func error(_ message: String, _ fields: [(String, String)] = []) { write(.error, message, fields) }
+
+    /// Logs at `warn`: something refused or degraded that the stack survives.
+    public static func warn(_ message: String, _ fields: [(String, String)] = []) { write(.warn, message, fields) }
+
+    /// Logs at `info`: a normal event (a start, a change of role).
+    public static func info(_ message: String, _ fields: [(String, String)] = []) { write(.info, message, fields) }
+
+    /// Like `write`, but at most `perSecond` lines a second under one `key` (a line a client can
     /// cause at will, e.g. a refused token). The lines over that are counted, and the next line
-    /// of that key written in a later second is preceded by one "suppressed N similar lines".
-    public static func limited(_ key: String, perSecond: Int = 10, _ message: @autoclosure () -> String) {
+    /// of that key written in a later second is preceded by one "suppressed similar lines".
+    public static func limited(_ key: String, perSecond: Int = 10, _ level: Level, _ message: @autoclosure () -> String,
+                               _ fields: @autoclosure () -> [(String, String)] = []) {
         let suppressed = limiter.admit(key, perSecond: perSecond)
         guard suppressed >= 0 else { return }
-        if suppressed > 0 { info("suppressed \(suppressed) similar lines (\(key))") }
-        info(message())
+        if suppressed > 0 { write(level, "suppressed similar lines", [("key", key), ("suppressed", "\(suppressed)")]) }
+        write(level, message(), fields())
+    }
+
+    /// One logfmt line, newline included.
+    static func line(_ level: Level, _ message: String, _ fields: [(String, String)]) -> String {
+        var line = "ts=\(Date().formatted(stampStyle)) level=\(level.rawValue) msg=\(value(message))"
+        for (key, field) in fields { line += " \(key)=\(value(field))" }
+        return line + "\n"
+    }
+
+    /// A logfmt value: bare when it is a plain word, else quoted with `\`, `"` and newlines escaped.
+    static func value(_ text: String) -> String {
+        let plain = !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\\") }
+        guard !plain else { return text }
+        var out = "\""
+        for character in text {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out + "\""
     }
 
     private static let limiter = RateLimiter()
+    private static let stampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// Per key: how many lines the current second has let through, and how many it dropped.

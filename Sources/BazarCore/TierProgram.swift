@@ -26,10 +26,14 @@ public struct TierProgram: Sendable {
     public let extraSockets: [ExtraSocket]
     /// The line logged once the program is configured.
     public let startMessage: String
+    /// Counts and times every request `handle` answers.
+    public let metrics: RequestMetrics
 
-    /// A program from its handler, extra sockets and start message.
-    public init(extraSockets: [ExtraSocket] = [], startMessage: String, handle: @escaping @Sendable (Request) -> Response) {
+    /// A program from its handler, extra sockets, start message and request metrics.
+    public init(extraSockets: [ExtraSocket] = [], startMessage: String, metrics: RequestMetrics,
+                handle: @escaping @Sendable (Request) -> Response) {
         self.handle = handle
+        self.metrics = metrics
         self.extraSockets = extraSockets
         self.startMessage = startMessage
     }

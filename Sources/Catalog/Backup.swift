@@ -50,7 +50,7 @@ final class Backup: Sendable {
                 do {
                     try store.apply(books, applied: upTo)
                 } catch {
-                    Log.info("store error applying push up to \(upTo): \(error)")
+                    Log.error("store error applying a push", [("up_to", "\(upTo)"), ("error", "\(error)")])
                     return APIError.unavailable("The backup store failed.").response()
                 }
                 memory.apply(books, applied: upTo)
@@ -71,7 +71,7 @@ final class Backup: Sendable {
             while true {
                 if !leased && !primaryAnswers(primary, client) {
                     let granted = witnesses.contains { askStandIn($0, client) }
-                    if granted != standing { Log.info(granted ? "primary down: standing in at \(memory.applied)" : "not standing in") }
+                    if granted != standing { Log.warn(granted ? "primary down: standing in" : "not standing in", [("applied", "\(memory.applied)")]) }
                     standing = granted
                 }
                 Thread.sleep(forTimeInterval: 0.1)

@@ -15,6 +15,10 @@ struct CatalogRoutes: Sendable {
     let name: String
     let role: Role
     let reads: CatalogReads
+    let metrics: RequestMetrics
+
+    /// The route names `metrics` counts requests by.
+    static let routeNames = ["info", "search", "health", "take", "update", "settle", "lease", "takes", "replicate", "metrics"]
 
     func handle(_ request: Request) -> Response {
         Routing.answer(headers: reads.upstream) { () throws(APIError) in try route(request) }
@@ -31,6 +35,8 @@ struct CatalogRoutes: Sendable {
             return reads.search(try PathParsing.decodeSegment(operation[1]))
         case ("GET", "health", 1):
             return health()
+        case ("GET", "metrics", 1):
+            return metrics.response { $0.applied(reads.memory.applied) }
         case ("POST", "take", 2):
             let (key, attempt) = try writeIdentity(request)
             return try primary().take(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)

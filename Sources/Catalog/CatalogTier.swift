@@ -32,7 +32,9 @@ public enum CatalogTier {
             backup.watchPrimary(peer, witnesses: witnesses, client: client)
             routesRole = .backup(backup)
         }
-        let routes = CatalogRoutes(name: name, role: routesRole, reads: CatalogReads(name: name, memory: memory))
-        return TierProgram(startMessage: "\(name) starting as \(role) at applied \(memory.applied)", handle: routes.handle)
+        let metrics = RequestMetrics(routes: CatalogRoutes.routeNames)
+        let routes = CatalogRoutes(name: name, role: routesRole, reads: CatalogReads(name: name, memory: memory), metrics: metrics)
+        return TierProgram(startMessage: "\(name) starting as \(role) at applied \(memory.applied)", metrics: metrics,
+                           handle: routes.handle)
     }
 }

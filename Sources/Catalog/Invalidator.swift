@@ -21,7 +21,7 @@ struct Invalidator: Sendable {
             let answer = try? client.send("POST", "/\(front)/invalidate", body: body, timeout: Timeouts.invalidation,
                                           resendable: true)
             if answer?.status != 200 {
-                Log.info("\(front) did not confirm an invalidation; waiting out its lease")
+                Log.warn("the front did not confirm an invalidation; waiting out its lease", [("front", front)])
                 leases.waitOut(front)
             }
         }

@@ -101,7 +101,7 @@ final class Replicator: @unchecked Sendable {
         switch transition {
         case .promote?:
             promoted = witnesses.promote()
-            if promoted { Log.info("backup in sync at \(acked)") }
+            if promoted { Log.info("backup in sync", [("acked", "\(acked)")]) }
         case .demote?:
             promoted = false
             if witnesses.demote() {
@@ -109,7 +109,7 @@ final class Replicator: @unchecked Sendable {
                     inSync = false
                     condition.broadcast()
                 }
-                Log.info("backup out of sync at \(acked), recorded by the order replicas: answering writes without it")
+                Log.warn("backup out of sync, recorded by the order replicas: answering writes without it", [("acked", "\(acked)")])
             }
         case nil:
             break

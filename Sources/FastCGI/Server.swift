@@ -151,8 +151,11 @@ public enum FastCGIServer {
         exit(1)
     }
 
+    /// A logfmt line at `error`, like BazarCore's `Log` (which this module sits below).
     private static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("fastcgi: \(message)\n".utf8))
+        let stamp = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let quoted = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        FileHandle.standardError.write(Data("ts=\(stamp) level=error msg=\"fastcgi: \(quoted)\"\n".utf8))
     }
 }
 

@@ -8,7 +8,11 @@ struct FrontRoutes: Sendable {
     let forwarding: Forwarding
     let writes: Writes
     let health: Health
+    let metrics: MetricsReport
     let admin: AdminToken
+
+    /// The route names the front's request metrics count by.
+    static let routeNames = ["info", "search", "purchase", "orders", "update", "health", "stats", "metrics", "invalidate"]
 
     func handle(_ request: Request) -> Response {
         Routing.answer { () throws(APIError) in try route(request) }
@@ -62,6 +66,10 @@ struct FrontRoutes: Sendable {
         case ("stats", 1):
             try allow(request, ["GET", "HEAD"])
             return stats()
+        case ("metrics", 1):
+            try allow(request, ["GET", "HEAD"])
+            try requireAdmin(request, "GET /metrics")
+            return try metrics.report()
         default:
             throw .notFound("No such route.")
         }
@@ -106,12 +114,19 @@ struct FrontRoutes: Sendable {
     }
 
     private func update(_ request: Request, _ id: Int64) throws(APIError) -> Response {
-        guard admin.admits(request.header("Authorization")) else {
-            Log.limited("refused-token", "refused an update of book \(id): missing or wrong admin token")
-            throw .unauthorized("PUT /update needs Authorization: Bearer <admin token>.")
-        }
+        try requireAdmin(request, "PUT /update")
         guard !request.bodyTooLarge else { throw .payloadTooLarge }
         return writes.update(id, try BookUpdate.parse(request.body), attempt: Self.attempt(request))
+    }
+
+    /// Refuses (401, and a rate-limited log line) a request without the admin token;
+    /// `route` names it in the error (`PUT /update`).
+    private func requireAdmin(_ request: Request, _ route: String) throws(APIError) {
+        guard admin.admits(request.header("Authorization")) else {
+            Log.limited("refused-token", .warn, "refused a request without the admin token",
+                        [("request", "\(request.method) \(request.path)")])
+            throw .unauthorized("\(route) needs Authorization: Bearer <admin token>.")
+        }
     }
 
     private func stats() -> Response {

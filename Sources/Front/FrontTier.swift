@@ -27,10 +27,14 @@ public enum FrontTier {
                                 fillDelayMicroseconds: UInt32(fillDelay * 1000))
         let admin = try AdminToken(environment: ProcessInfo.processInfo.environment,
                                    file: try flags.string("admin-token-file", default: "var/admin.token"))
-        let health = Health(client: client, catalogs: try flags.list("catalogs", default: ["catalog-1", "catalog-2"]),
-                            orders: try flags.list("orders", default: ["order-1", "order-2"]), permits: permits)
+        let catalogs = try flags.list("catalogs", default: ["catalog-1", "catalog-2"])
+        let orders = try flags.list("orders", default: ["order-1", "order-2"])
+        let health = Health(client: client, catalogs: catalogs, orders: orders, permits: permits)
+        let requests = RequestMetrics(routes: FrontRoutes.routeNames)
+        let metrics = MetricsReport(client: client, catalogs: catalogs, orders: orders, permits: permits,
+                                    cache: cache, requests: requests)
         let routes = FrontRoutes(reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client),
-                                 health: health, admin: admin)
+                                 health: health, metrics: metrics, admin: admin)
         var sockets: [TierProgram.ExtraSocket] = []
         let invalidationSocket = try flags.string("invalidation-socket", default: "")
         if !invalidationSocket.isEmpty { sockets.append(.init(path: invalidationSocket, threads: 4)) }
@@ -38,7 +42,7 @@ public enum FrontTier {
         let writesThreads = try flags.int("writes-threads", default: threads, in: 1...4096)
         if !writesSocket.isEmpty { sockets.append(.init(path: writesSocket, threads: writesThreads)) }
         return TierProgram(extraSockets: sockets,
-                           startMessage: "front starting with a \(cache.capacity)-entry cache",
+                           startMessage: "front starting with a \(cache.capacity)-entry cache", metrics: requests,
                            handle: routes.handle)
     }
 }

@@ -20,9 +20,9 @@ public enum Launch {
             let tier = try makeTier(flags)
             for extra in tier.extraSockets { options.add(.path(extra.path), threads: extra.threads) }
             Log.info(tier.startMessage)
-            FastCGIServer.run(options, handler: tier.handle)
+            FastCGIServer.run(options, handler: tier.metrics.observing(tier.handle))
         } catch {
-            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            Log.error("bad command line or configuration", [("program", program), ("error", "\(error)")])
             exit(2)
         }
     }

@@ -62,7 +62,7 @@ final class CatchUp: Sendable {
             do {
                 try orders.record(missing)
             } catch {
-                Log.info("store error during catch-up: \(error)")
+                Log.error("store error during catch-up", [("error", "\(error)")])
                 return false
             }
             if missing.count < page.limit { return true }

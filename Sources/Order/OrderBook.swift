@@ -25,6 +25,9 @@ final class OrderBook: Sendable {
     /// Every order number up to this one is held.
     var heldThrough: Int64 { state.withLock { $0.heldThrough } }
 
+    /// How many orders are held (numbers are dense: those up to `heldThrough` and those above).
+    var count: Int64 { state.withLock { $0.heldThrough + Int64($0.held.count) } }
+
     /// Records orders (known numbers are ignored) and moves `heldThrough` over any gap they close.
     func record(_ orders: [Order]) throws {
         try state.withLock { state in

@@ -9,6 +9,10 @@ struct OrderRoutes: Sendable {
     let purchases: Purchases
     let catchUp: CatchUp
     let witness: Witness
+    let metrics: RequestMetrics
+
+    /// The route names `metrics` counts requests by.
+    static let routeNames = ["purchase", "orders", "held", "replicate", "witness", "stand-in", "health", "metrics"]
 
     func handle(_ request: Request) -> Response {
         Routing.answer(headers: purchases.upstream) { () throws(APIError) in try route(request) }
@@ -44,6 +48,12 @@ struct OrderRoutes: Sendable {
             return try witness.record(request.body)
         case ("POST", "stand-in", 1):
             return try witness.standIn()
+        case ("GET", "metrics", 1):
+            return metrics.response { exposition in
+                exposition.applied(orders.heldThrough)
+                exposition.family("bazar_orders_held", .gauge, "Orders this replica holds.")
+                exposition.sample("bazar_orders_held", [], orders.count)
+            }
         case ("GET", "health", 1):
             return ReplicaHealth(name: name, role: "order", status: catchUp.isLevel ? "up" : "catching_up",
                                  applied: orders.heldThrough).response

@@ -18,7 +18,10 @@ public enum OrderTier {
         let purchases = Purchases(name: name, peer: PeerPush(peer: peer, client: client),
                                   orders: orders, client: client)
         let witness = Witness(store: try OrderStore(path: try flags.string("db")))
-        let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp, witness: witness)
-        return TierProgram(startMessage: "\(name) starting at applied \(orders.heldThrough)", handle: routes.handle)
+        let metrics = RequestMetrics(routes: OrderRoutes.routeNames)
+        let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp, witness: witness,
+                                 metrics: metrics)
+        return TierProgram(startMessage: "\(name) starting at applied \(orders.heldThrough)", metrics: metrics,
+                           handle: routes.handle)
     }
 }

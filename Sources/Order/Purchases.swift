@@ -53,7 +53,7 @@ struct Purchases: Sendable {
         do {
             try orders.record([order])
         } catch {
-            Log.info("store error recording order \(order.number) (the peer and catch-up still have it): \(error)")
+            Log.error("store error recording an order (the peer and catch-up still have it)", [("order", "\(order.number)"), ("error", "\(error)")])
         }
         peer.push(order)
         var headers = upstream
@@ -86,7 +86,7 @@ final class PeerPush: Sendable {
         let body = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
         if (try? client.send("POST", path, body: body, timeout: Timeouts.peerPush, resendable: true))?.status != 200 {
             pausedUntil.store(Monotonic.now() + Self.pause.nanoseconds, ordering: .relaxed)
-            Log.info("\(path) missed order \(order.number); pushes pause, the peer catches up from the catalog")
+            Log.warn("the peer missed an order; pushes pause, the peer catches up from the catalog", [("path", path), ("order", "\(order.number)")])
         }
     }
 }

@@ -53,7 +53,8 @@ final class LifecycleTests: XCTestCase {
             let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
             XCTAssertEqual(process.terminationStatus, 2, "\(program) \(arguments)")
-            XCTAssertTrue(output.contains("\(program): \(named)"), "\(program) said: \(output)")
+            XCTAssertTrue(output.contains(#"level=error msg="bad command line or configuration" program=\#(program) error="\#(named)"#),
+                          "\(program) said: \(output)")
         }
     }
 }

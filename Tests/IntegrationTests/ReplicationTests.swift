@@ -70,7 +70,7 @@ final class ReplicationTests: StackTestCase {
             for _ in 0..<60 { group.addTask { try await client.send("POST", "/purchase/5").status } }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
-        XCTAssertEqual(statuses.filter { $0 == 200 }.count, 30)
+        XCTAssertEqual(statuses.filter { $0 == 200 }.count, 30, "\(statuses.sorted())")
         XCTAssertEqual(statuses.filter { $0 == 409 }.count, 30)
         let book = try await client.get("/info/5")
         XCTAssertEqual(book.json["stock"], .number(0))

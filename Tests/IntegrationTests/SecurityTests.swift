@@ -128,6 +128,9 @@ final class SecurityTests: StackTestCase {
 
     // MARK: 2. Admin
 
+    /// The front's (logfmt) line for a refused update of book 5.
+    static let refusal = #"level=warn msg="refused a request without the admin token" request="PUT /update/5""#
+
     /// A refused update answers 401, changes nothing, and leaves a line in front.log that
     /// does not hold the offered token (nor the real one).
     func testRefusedUpdateIsLoggedWithoutTheToken() async throws {
@@ -148,10 +151,10 @@ final class SecurityTests: StackTestCase {
         var text = ""
         for _ in 0..<50 {
             text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if text.contains("refused an update of book 5") { break }
+            if text.contains(Self.refusal) { break }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        XCTAssertTrue(text.contains("refused an update of book 5"), "front.log has no refusal line:\n\(text.suffix(2000))")
+        XCTAssertTrue(text.contains(Self.refusal), "front.log has no refusal line:\n\(text.suffix(2000))")
         XCTAssertFalse(text.contains(offered), "front.log holds the offered token")
         for file in (try? FileManager.default.contentsOfDirectory(atPath: stack.variables.appendingPathComponent("log").path)) ?? [] {
             let content = (try? String(contentsOf: stack.variables.appendingPathComponent("log/\(file)"), encoding: .utf8)) ?? ""

@@ -42,7 +42,8 @@ final class CatalogTests: XCTestCase {
         let store = try CatalogStore(path: dbPath)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let backup = Backup(store: store, memory: memory)
-        let routes = CatalogRoutes(name: "catalog-2", role: .backup(backup), reads: CatalogReads(name: "catalog-2", memory: memory))
+        let routes = CatalogRoutes(name: "catalog-2", role: .backup(backup), reads: CatalogReads(name: "catalog-2", memory: memory),
+                                   metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
         return (routes, backup, memory)
     }
 
@@ -57,7 +58,8 @@ final class CatalogTests: XCTestCase {
                               invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
                               replicator: Replicator(client: client, backup: "catalog-2", memory: memory,
                                                      witnesses: WitnessRecords(client: client, replicas: [])))
-        let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory))
+        let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory),
+                                   metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
         if leasedFront { XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 200) }
         return (routes, memory)
     }

@@ -36,7 +36,8 @@ final class OrderTests: XCTestCase {
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,
                                  catchUp: CatchUp(orders: orders, client: client, peer: "order-2"),
-                                 witness: Witness(store: try OrderStore(path: dbPath)))
+                                 witness: Witness(store: try OrderStore(path: dbPath)),
+                                 metrics: RequestMetrics(routes: OrderRoutes.routeNames))
         return (routes, orders)
     }
 

@@ -1,0 +1,157 @@
+import Foundation
+import XCTest
+
+/// `GET /metrics`: every tier's metrics through the front, read with prometheus_client's parser
+/// (Tests/metrics/parse.py, in a venv, .build/prometheus-venv, made on first use).
+final class MetricsTests: StackTestCase {
+    static let venv = Stack.repository.appendingPathComponent(".build/prometheus-venv")
+    static let routes: Set = ["info", "search", "purchase", "orders", "update", "health", "stats", "metrics", "invalidate",
+                              "take", "settle", "lease", "takes", "replicate", "held", "witness", "stand-in", "other"]
+
+    /// Without the admin token (or with a wrong one) `/metrics` is a JSON 401.
+    func testMetricsNeedTheAdminToken() async throws {
+        for headers in [[:], ["Authorization": "Bearer wrong"], ["Authorization": "Basic \(Stack.adminToken)"]] {
+            let answer = try await client.get("/metrics", headers: headers)
+            XCTAssertEqual(answer.status, 401, "\(headers)")
+            XCTAssertEqual(answer.errorCode, "unauthorized", "\(headers)")
+        }
+    }
+
+    /// Every process reports; families have HELP and TYPE; labels are bounded; counters move
+    /// after reads and a purchase, and the answer is never cached.
+    func testMetricsOfEveryTierMoveAfterRequests() async throws {
+        let stack = try stack
+        try await stack.warm("/info/1")
+        let before = try await scrape()
+        // prometheus_client names a counter's family without its samples' `_total`.
+        for family in ["bazar_up", "bazar_requests", "bazar_request_duration_seconds", "bazar_cache_hits",
+                       "bazar_cache_misses", "bazar_cache_evictions", "bazar_cache_entries", "bazar_replication_lag",
+                       "bazar_applied", "bazar_orders_held"] {
+            XCTAssertNotNil(before.families[family], "no family \(family) in:\n\(before.text)")
+        }
+        XCTAssertEqual(before.families["bazar_request_duration_seconds"]?.type, "histogram")
+        XCTAssertEqual(before.families["bazar_requests"]?.type, "counter")
+        for replica in ["front", "catalog-1", "catalog-2", "order-1", "order-2"] {
+            XCTAssertEqual(before.value("bazar_up", ["replica": replica]), 1, replica)
+        }
+        XCTAssertNotNil(before.value("bazar_replication_lag", ["replica": "catalog-2"]))
+        XCTAssertNotNil(before.value("bazar_orders_held", ["replica": "order-1"]))
+        for sample in before.families["bazar_requests"]?.samples ?? [] {
+            XCTAssertTrue(Self.routes.contains(sample.labels["route"] ?? ""), "route label \(sample.labels)")
+        }
+        XCTAssertTrue(before.text.contains("# HELP bazar_requests_total "), before.text)
+
+        _ = try await client.get("/info/1")
+        _ = try await client.get("/info/1")
+        _ = try await client.get("/info/\(Int.random(in: 100_000...999_999))")
+        let purchase = try await client.send("POST", "/purchase/2")
+        XCTAssertEqual(purchase.status, 200)
+        let after = try await scrape()
+
+        let front200 = ["replica": "front", "route": "info", "status": "200"]
+        XCTAssertGreaterThanOrEqual(after.value("bazar_requests_total", front200) - before.value("bazar_requests_total", front200), 2)
+        let front404 = ["replica": "front", "route": "info", "status": "404"]
+        XCTAssertGreaterThanOrEqual(after.value("bazar_requests_total", front404) - before.value("bazar_requests_total", front404), 1)
+        XCTAssertGreaterThanOrEqual(after.value("bazar_cache_hits_total", ["replica": "front"])
+                                    - before.value("bazar_cache_hits_total", ["replica": "front"]), 2)
+        let info = ["replica": "front", "route": "info"]
+        XCTAssertGreaterThanOrEqual(after.value("bazar_request_duration_seconds_count", info)
+                                    - before.value("bazar_request_duration_seconds_count", info), 3)
+        XCTAssertEqual(after.value("bazar_request_duration_seconds_bucket", info.merging(["le": "+Inf"]) { $1 }),
+                       after.value("bazar_request_duration_seconds_count", info))
+        let take = ["replica": "catalog-1", "route": "take", "status": "200"]
+        XCTAssertEqual(after.value("bazar_requests_total", take) - before.value("bazar_requests_total", take), 1)
+        let purchases = ["order-1", "order-2"].map { ["replica": $0, "route": "purchase", "status": "200"] }
+        XCTAssertEqual(purchases.map { after.value("bazar_requests_total", $0) - before.value("bazar_requests_total", $0) }
+            .reduce(0, +), 1)
+        let metrics = ["replica": "front", "route": "metrics", "status": "200"]
+        XCTAssertEqual(after.value("bazar_requests_total", metrics) - before.value("bazar_requests_total", metrics), 1,
+                       "a /metrics answer came from a cache")
+    }
+
+    /// A replica that does not answer is `bazar_up 0`; the others still report.
+    func testAHungReplicaIsDown() async throws {
+        let stack = try stack
+        let pid = try XCTUnwrap(stack.pid("order-2"))
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        let report = try await scrape()
+        XCTAssertEqual(report.value("bazar_up", ["replica": "order-2"]), 0)
+        XCTAssertEqual(report.value("bazar_up", ["replica": "order-1"]), 1)
+        XCTAssertNil(report.families["bazar_orders_held"]?.samples.first { $0.labels["replica"] == "order-2" })
+    }
+
+    // MARK: - Helpers
+
+    struct Sample {
+        let name: String
+        let labels: [String: String]
+        let value: Double
+    }
+
+    struct Family {
+        let type: String
+        let samples: [Sample]
+    }
+
+    struct Report {
+        let text: String
+        let families: [String: Family]
+
+        /// The value of the sample named `name` whose labels include `labels` (0 if none).
+        func value(_ name: String, _ labels: [String: String]) -> Double {
+            families.values.flatMap(\.samples).first { sample in
+                sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value }
+            }?.value ?? 0
+        }
+    }
+
+    /// `GET /metrics` with the token, checked for its headers and parsed by prometheus_client.
+    private func scrape() async throws -> Report {
+        let answer = try await client.get("/metrics", headers: ["Authorization": "Bearer \(Stack.adminToken)"])
+        XCTAssertEqual(answer.status, 200)
+        XCTAssertEqual(answer.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
+        XCTAssertEqual(answer.header("Cache-Control"), "no-store")
+        let text = String(decoding: answer.body, as: UTF8.self)
+        let parsed = try parse(text)
+        var families: [String: Family] = [:]
+        for family in parsed.array {
+            let samples = family["samples"].array.map { sample in
+                Sample(name: sample["name"].string ?? "",
+                       labels: sample["labels"].keys.reduce(into: [:]) { $0[$1] = sample["labels"][$1].string },
+                       value: sample["value"].double ?? .nan)
+            }
+            families[family["name"].string ?? ""] = Family(type: family["type"].string ?? "", samples: samples)
+        }
+        return Report(text: text, families: families)
+    }
+
+    private func parse(_ text: String) throws -> JSONValue {
+        let python = Self.venv.appendingPathComponent("bin/python").path
+        if !FileManager.default.isExecutableFile(atPath: python) {
+            _ = try run("/usr/bin/python3", ["-m", "venv", Self.venv.path])
+            _ = try run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "prometheus_client==0.21.1"])
+        }
+        let script = Stack.repository.appendingPathComponent("Tests/metrics/parse.py").path
+        let output = try run(python, [script], input: text)
+        return JSONValue(try JSONSerialization.jsonObject(with: Data(output.utf8)))
+    }
+
+    private func run(_ program: String, _ arguments: [String], input: String = "") throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw StackError.startFailed("\(program) \(arguments) exited \(process.terminationStatus)")
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}
