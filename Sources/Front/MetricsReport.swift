@@ -11,7 +11,7 @@ struct MetricsReport: Sendable {
     let catalogs: [String]
     let orders: [String]
     let permits: Permits
-    let cache: ResponseCache
+    let cache: ResponseCache<CacheEntry>
     let requests: RequestMetrics
 
     func report() throws(APIError) -> Response {
