@@ -71,7 +71,10 @@ final class FrontLeases: Sendable {
             return state.holders[front]?.until ?? 0
         }
         while Monotonic.now() < until { Monotonic.sleep(nanoseconds: until - Monotonic.now()) }
-        state.withLock { _ = $0.holders.removeValue(forKey: front) }
+        // Dropped only while still suspended: a fresh lease granted meanwhile stays.
+        state.withLock { state in
+            if state.holders[front]?.suspended == true { state.holders.removeValue(forKey: front) }
+        }
     }
 
     /// Waits until no lease granted by an earlier run of this primary can be in force.
