@@ -176,8 +176,11 @@ struct Harness: Sendable {
 
     init() {
         setenv("BAZAR_ADMIN_TOKEN", fuzzToken, 1)
-        let flags = try! Flags(["--internal", tiers.path, "--cache-capacity", "64", "--admin-token-file", "/nonexistent"],
-                               known: FrontTier.flags)
+        let secretFile = tiers.path + ".secret"
+        FileManager.default.createFile(atPath: secretFile, contents: Data("fuzz-internal-secret\n".utf8))
+        let flags = try! Flags(["--internal", tiers.path, "--internal-secret-file", secretFile, "--cache-capacity", "64",
+                                "--admin-token-file", "/nonexistent"],
+                               known: FrontTier.flags + [InternalSecret.flag])
         handle = try! FrontTier.make(flags).handle
     }
 }

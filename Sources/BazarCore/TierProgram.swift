@@ -8,7 +8,7 @@ public struct TierProgram: Sendable {
 
     /// A socket of the tier's own and the worker threads that serve it.
     public struct ExtraSocket: Sendable {
-        /// The unix socket path.
+        /// The unix socket path, or `HOST:PORT` for TCP.
         public var path: String
         /// Its worker threads.
         public var threads: Int

@@ -6,9 +6,12 @@ import Store
 import Synchronization
 
 /// The catalog backup's side of replication: it applies the primary's pushes in order and
-/// serves reads only while it holds a lease. A push from a primary that counts this backup in
-/// sync carries `lease_until_ns`, a deadline on the host's monotonic clock set from the moment
-/// the primary *sent* it; a push that arrives late cannot stretch it. Without a lease (after a
+/// serves reads only while it holds a lease. Each answer to a push carries a fresh random
+/// *receipt*, and the backup notes when it made it. A push from a primary that counts this
+/// backup in sync grants a lease of `lease_ms` and echoes a receipt the primary got before it
+/// sent the push: the lease is counted from that receipt's making, which came before the
+/// push was sent, so it ends before the primary's count of it (which starts at the sending)
+/// whatever the hosts' clocks and however late the push arrives. Without a lease (after a
 /// restart, or when the primary stopped counting on it) the backup answers reads 503, so nginx
 /// passes them to the primary, and reports `catching_up`. When the primary does not answer,
 /// the backup asks the order replicas whether it is still counted in sync: if one says so, no
@@ -19,6 +22,23 @@ final class Backup: Sendable {
     private let memory: CatalogMemory
     private let leaseEnd = Atomic<Int64>(0)
     private let standInEnd = Atomic<Int64>(0)
+    private let receipts = Mutex(Receipts())
+
+    /// The receipts this backup gave lately, with when it made each (on its own clock).
+    private struct Receipts {
+        /// How many are kept: a push echoes the newest, or one a lost answer left behind.
+        static let kept = 8
+        var made: [(receipt: Int64, at: Int64)] = []
+
+        mutating func make() -> Int64 {
+            let receipt = Int64.random(in: 1...Int64.max)
+            made.append((receipt, Monotonic.now()))
+            if made.count > Self.kept { made.removeFirst() }
+            return receipt
+        }
+
+        func madeAt(_ receipt: Int64) -> Int64? { made.first { $0.receipt == receipt }?.at }
+    }
 
     init(store: sending CatalogStore, memory: CatalogMemory) {
         self.store = Mutex(store)
@@ -31,20 +51,26 @@ final class Backup: Sendable {
     /// Whether reads may be served now.
     var readable: Bool { leased || Monotonic.now() < standInEnd.load(ordering: .acquiring) }
 
-    /// Applies one push: `{"after", "up_to", "books", "lease_until_ns"?}`. 409 with this
-    /// replica's `applied` when the push starts after what it holds (the primary then resends
-    /// from there); no lease is taken from such a push.
+    /// Applies one push: `{"after", "up_to", "books", "lease"?: {"ms", "echo"}}`, and answers
+    /// `{"applied", "receipt"}`. 409 with this replica's `applied` when the push starts after
+    /// what it holds (the primary then resends from there); no lease is taken from such a push.
     func replicate(_ body: [UInt8]) -> Response {
         guard let push = try? JSON.parse(body), let after = push["after"]?.int64Value,
               let upTo = push["up_to"]?.int64Value,
-              let books = push["books"]?.arrayValue?.compactMap(Book.init(json:)),
-              [nil, .null].contains(push["lease_until_ns"]) || push["lease_until_ns"]?.int64Value != nil else {
+              let books = push["books"]?.arrayValue?.compactMap(Book.init(json:)) else {
             return APIError.badRequest("Malformed replication push.").response()
+        }
+        var lease: (ms: Int64, echo: Int64)?
+        if let grant = push["lease"], grant != .null {
+            guard let ms = grant["ms"]?.int64Value, (0...60_000).contains(ms), let echo = grant["echo"]?.int64Value else {
+                return APIError.badRequest("Malformed replication push lease.").response()
+            }
+            lease = (ms, echo)
         }
         return store.withLock { store in
             let applied = memory.applied
             guard after <= applied else {
-                return .json(409, .object([("applied", .int(applied))]))
+                return answer(409, applied: applied)
             }
             if upTo > applied {
                 do {
@@ -55,11 +81,17 @@ final class Backup: Sendable {
                 }
                 memory.apply(books, applied: upTo)
             }
-            if let until = push["lease_until_ns"]?.int64Value {
-                leaseEnd.max(until, ordering: .releasing)
+            if let lease, let start = receipts.withLock({ $0.madeAt(lease.echo) }) {
+                leaseEnd.max(start + lease.ms * 1_000_000, ordering: .releasing)
             }
-            return .json(200, .object([("applied", .int(memory.applied))]))
+            return answer(200, applied: memory.applied)
         }
+    }
+
+    /// An answer to a push, with a fresh receipt made just before it is sent.
+    private func answer(_ status: Int, applied: Int64) -> Response {
+        let receipt = receipts.withLock { $0.make() }
+        return .json(status, .object([("applied", .int(applied)), ("receipt", .int(receipt))]))
     }
 
     /// Starts the thread that, while there is no lease, checks whether the primary answers

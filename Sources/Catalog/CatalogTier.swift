@@ -17,7 +17,7 @@ public enum CatalogTier {
         let peer = try flags.string("peer")
         let store = try CatalogStore(path: try flags.string("db"))
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
-        let client = InternalClient(socketPath: try flags.string("internal"))
+        let client = try InternalClient(flags: flags)
         let witnesses = try flags.list("witnesses", default: ["order-1", "order-2"]).filter { $0 != "none" }
         let routesRole: CatalogRoutes.Role
         if role == "primary" {

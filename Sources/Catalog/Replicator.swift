@@ -8,7 +8,9 @@ import InternalHTTP
 /// sequence number (a state-based diff: under load one push carries many writes, and the same
 /// push is the backup's catch-up after a restart). While the backup is *in sync*, a write is
 /// answered only once the backup has acknowledged it, and pushes grant the backup a read lease
-/// that ends `lease` after the push was sent. When a push fails, pushes stop granting leases;
+/// that ends `lease` after the push was sent by this host's clock (the backup counts it from
+/// the receipt the push echoes, made before the sending: see `Backup`; no clocks are compared
+/// across hosts). When a push fails, pushes stop granting leases;
 /// once the last lease granted has run out, the primary demotes the backup: only when every
 /// order replica has recorded that (`WitnessRecords`) does it stop waiting for the backup,
 /// which by then serves no reads and cannot stand in. The backup is back in sync once an
@@ -35,6 +37,8 @@ final class Replicator: @unchecked Sendable {
     private var inSync: Bool
     private var suspect = false
     private var lastLeaseEnd: Int64 = 0
+    // Used by the push thread only: the receipt of the backup's last answer.
+    private var receipt: Int64?
     // Used by the push thread only: whether the order replicas were told the backup is in sync.
     private var promoted = false
 
@@ -70,19 +74,21 @@ final class Replicator: @unchecked Sendable {
     }
 
     private func pushOnce() {
-        let (after, leaseEnd) = condition.withLock { () -> (Int64, Int64?) in
+        let (after, granting) = condition.withLock { () -> (Int64, Bool) in
             if committed <= acked { _ = condition.wait(until: Date().addingTimeInterval(Self.heartbeat.seconds)) }
-            guard inSync && !suspect else { return (acked, nil) }
+            guard inSync && !suspect, receipt != nil else { return (acked, false) }
             lastLeaseEnd = Monotonic.now() + Self.lease.nanoseconds
-            return (acked, lastLeaseEnd)
+            return (acked, true)
         }
         let (books, upTo) = memory.changes(after: after)
         var members: [(String, JSON)] = [("after", .int(after)), ("up_to", .int(upTo)), ("books", .array(books.map(\.json)))]
-        if let leaseEnd { members.append(("lease_until_ns", .int(leaseEnd))) }
-        let response = try? client.send("POST", backupPath, body: JSON.object(members).encoded(), timeout: Self.pushTimeout)
-        let applied = response.flatMap { response in
-            [200, 409].contains(response.status) ? (try? JSON.parse(response.body))?["applied"]?.int64Value : nil
+        if granting, let receipt {
+            members.append(("lease", .object([("ms", .int(Self.lease.nanoseconds / 1_000_000)), ("echo", .int(receipt))])))
         }
+        let response = try? client.send("POST", backupPath, body: JSON.object(members).encoded(), timeout: Self.pushTimeout)
+        let answer = response.flatMap { [200, 409].contains($0.status) ? try? JSON.parse($0.body) : nil }
+        let applied = answer?["applied"]?.int64Value
+        receipt = answer?["receipt"]?.int64Value
         let transition = condition.withLock { () -> Transition? in
             defer { condition.broadcast() }
             if let applied, let response {

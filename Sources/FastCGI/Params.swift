@@ -5,9 +5,12 @@ import HTTPMessages
 /// Copies a request out of libfcgi at once (its parameter strings are freed at the next
 /// accept). Only what a handler uses becomes a Swift string: the method, the URI, the query,
 /// the listener, nginx's request id and the HTTP headers; other parameters are skipped by comparing bytes.
-func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int) -> Request {
+/// The request is internal only if nginx's internal listener marked it and passed `internalSecret`.
+func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int, internalSecret: [UInt8]) -> Request {
     var request = Request(method: "", path: "")
     var contentLength = 0
+    var markedInternal = false
+    var carriesSecret = false
     var cursor = raw.pointee.envp
     while let entry = cursor?.pointee {
         cursor = cursor?.advanced(by: 1)
@@ -27,11 +30,14 @@ func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int) -> Req
         } else if name.elementsEqual("CONTENT_LENGTH".utf8) {
             contentLength = Int(String(decoding: value, as: UTF8.self)) ?? 0
         } else if name.elementsEqual("BAZAR_LISTENER".utf8) {
-            request.isInternal = value.elementsEqual("internal".utf8)
+            markedInternal = value.elementsEqual("internal".utf8)
+        } else if name.elementsEqual("BAZAR_SECRET".utf8) {
+            carriesSecret = constantTimeEqual(value, internalSecret)
         } else if name.elementsEqual("BAZAR_REQUEST_ID".utf8) {
             request.requestID = String(decoding: value, as: UTF8.self)
         }
     }
+    request.isInternal = markedInternal && carriesSecret
     if contentLength > maxBody {
         request.bodyTooLarge = true
     } else if contentLength > 0 {
@@ -53,4 +59,14 @@ private func readBody(_ stream: UnsafeMutablePointer<FCGX_Stream>?, count: Int) 
         }
     }
     return Array(body[..<filled])
+}
+
+/// Whether `offered` equals a non-empty `secret`, in time that does not depend on where they differ.
+private func constantTimeEqual(_ offered: UnsafeRawBufferPointer, _ secret: [UInt8]) -> Bool {
+    guard !secret.isEmpty else { return false }
+    var difference = UInt8(offered.count == secret.count ? 0 : 1)
+    for index in 0..<secret.count {
+        difference |= secret[index] ^ (index < offered.count ? offered[index] : 0)
+    }
+    return difference == 0
 }

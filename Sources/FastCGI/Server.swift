@@ -13,6 +13,19 @@ public struct ServerOptions: Sendable {
         /// A unix socket path the server creates itself, mode 0660 and owned by the group of
         /// its directory (so the directory's permissions decide who may connect).
         case path(String)
+        /// A TCP address `HOST:PORT` (host an IP address of this machine). Only the addresses
+        /// in `FCGI_WEB_SERVER_ADDRS` may connect (libfcgi checks it at each accept).
+        case tcp(String)
+
+        /// `HOST:PORT` (no `/`, a port after the last `:`) listens on TCP, anything else is a path.
+        public init(_ text: String) {
+            if !text.contains("/"), let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+               let port = UInt16(text[text.index(after: colon)...]), port > 0 {
+                self = .tcp(text)
+            } else {
+                self = .path(text)
+            }
+        }
     }
 
     /// One listening socket and the worker threads that serve it.
@@ -28,10 +41,14 @@ public struct ServerOptions: Sendable {
     public var listeners: [Listener]
     /// Bodies longer than this are not read; the request is marked `bodyTooLarge`.
     public var maxBody: Int
+    /// The deployment's internal secret: a request is internal only when nginx's internal
+    /// listener marks it so (`BAZAR_LISTENER=internal`) and passes this secret (`BAZAR_SECRET`).
+    public var internalSecret: String
 
     /// Options with one listener of `threads` worker threads (fd 0 by default) and 64 KiB bodies.
-    public init(listen: Listen = .inherited, threads: Int, maxBody: Int = 64 * 1024) {
+    public init(listen: Listen = .inherited, threads: Int, internalSecret: String, maxBody: Int = 64 * 1024) {
         self.listeners = [Listener(listen: listen, threads: max(1, threads))]
+        self.internalSecret = internalSecret
         self.maxBody = maxBody
     }
 
@@ -65,7 +82,7 @@ public enum FastCGIServer {
             let load = ListenerLoad(threads: listener.threads)
             for index in 0..<listener.threads {
                 let thread = Thread {
-                    serveRequests(listenFD: listenFD, maxBody: options.maxBody, state: state, load: load, handler: handler)
+                    serveRequests(listenFD: listenFD, maxBody: options.maxBody, secret: Array(options.internalSecret.utf8), state: state, load: load, handler: handler)
                 }
                 thread.name = "fcgi-\(listenFD)-\(index)"
                 thread.stackSize = 1 << 20
@@ -116,10 +133,14 @@ public enum FastCGIServer {
             } catch {
                 fail("cannot listen on \(path): \(error)")
             }
+        case .tcp(let address):
+            let fd = FCGX_OpenSocket(address, 1024)
+            guard fd >= 0 else { fail("cannot listen on \(address)") }
+            return fd
         }
     }
 
-    private static func serveRequests(listenFD: Int32, maxBody: Int, state: ServerState, load: ListenerLoad,
+    private static func serveRequests(listenFD: Int32, maxBody: Int, secret: [UInt8], state: ServerState, load: ListenerLoad,
                                       handler: @Sendable (Request) -> Response) {
         // libfcgi's streams point back into the request: it must never move.
         let raw = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
@@ -132,7 +153,7 @@ public enum FastCGIServer {
             }
             state.inFlight.add(1, ordering: .sequentiallyConsistent)
             load.busy.add(1, ordering: .relaxed)
-            let response = handler(readRequest(raw, maxBody: maxBody))
+            let response = handler(readRequest(raw, maxBody: maxBody, internalSecret: secret))
             let bytes = response.encoded()
             bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {

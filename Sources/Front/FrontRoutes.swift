@@ -2,8 +2,11 @@ import BazarCore
 import Foundation
 import HTTPMessages
 
-/// The public API of API.md (and, on the internal listener only, `/front/invalidate`).
+/// The public API of API.md (and, on the internal listener only, `/<name>/invalidate`).
 struct FrontRoutes: Sendable {
+    /// The front's name, under which it holds its read lease and nginx's internal listener
+    /// reaches it (`front`, `front-2`... on one host; `front@IP:PORT` across hosts).
+    let name: String
     let reads: CachedReads
     let forwarding: Forwarding
     let writes: Writes
@@ -75,9 +78,9 @@ struct FrontRoutes: Sendable {
         }
     }
 
-    /// `POST /front/invalidate` from the catalog primary before each write.
+    /// `POST /<name>/invalidate` from the catalog primary before each write.
     private func internalRoute(_ request: Request, _ segments: [Substring]) throws(APIError) -> Response {
-        guard segments.count == 2, segments[0] == "front" else { throw .notFound("No such route.") }
+        guard segments.count == 2, segments[0] == name else { throw .notFound("No such route.") }
         switch segments[1] {
         case "invalidate":
             try allow(request, ["POST"])

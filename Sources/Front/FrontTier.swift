@@ -16,12 +16,16 @@ public enum FrontTier {
     /// wait on another tier (cache misses, `/health`) take one of half as many permits as it has
     /// threads, so the other half stay free for hits.
     public static func make(_ flags: Flags) throws -> TierProgram {
-        let client = InternalClient(socketPath: try flags.string("internal"))
+        let client = try InternalClient(flags: flags)
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
         let permits = Permits(max(1, threads / 2))
         let cache = ResponseCache<CacheEntry>(capacity: try flags.int("cache-capacity", default: 10_000))
         let fillDelay = try flags.int("fill-delay-ms", default: 0, in: 0...10_000)
-        let lease = ReadLease(name: try flags.string("name", default: "front"), client: client, cache: cache)
+        let name = try flags.string("name", default: "front")
+        guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._:@-".contains($0)) }) else {
+            throw FlagError("--name must be 1 to 100 letters, digits and . _ : @ - (got '\(name)')")
+        }
+        let lease = ReadLease(name: name, client: client, cache: cache)
         lease.start()
         let reads = CachedReads(cache: cache, lease: lease, client: client, permits: permits,
                                 fillDelayMicroseconds: UInt32(fillDelay * 1000))
@@ -33,7 +37,7 @@ public enum FrontTier {
         let requests = RequestMetrics(routes: FrontRoutes.routeNames)
         let metrics = MetricsReport(client: client, catalogs: catalogs, orders: orders, permits: permits,
                                     cache: cache, requests: requests)
-        let routes = FrontRoutes(reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client),
+        let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client),
                                  health: health, metrics: metrics, admin: admin)
         var sockets: [TierProgram.ExtraSocket] = []
         let invalidationSocket = try flags.string("invalidation-socket", default: "")

@@ -44,21 +44,46 @@ public enum InternalCallError: Error, Sendable, Equatable {
     public var surelyNotApplied: Bool { self == .unreachable }
 }
 
-/// A small HTTP/1.1 client for the tiers' calls to each other through nginx's internal unix
-/// socket, keeping connections alive in a pool. Blocking: it runs on the caller's worker thread.
+/// Where nginx's internal listener is: a unix socket path, or `HOST:PORT` across hosts.
+public enum InternalAddress: Sendable, Equatable {
+    /// A unix socket.
+    case unix(path: String)
+    /// A TCP address; the host may be a name, resolved at each new connection.
+    case tcp(host: String, port: UInt16)
+
+    /// `HOST:PORT` (a last `:` followed by a port number, and no `/`) or else a socket path.
+    public init(_ text: String) {
+        if !text.contains("/"), let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+           let port = UInt16(text[text.index(after: colon)...]), port > 0 {
+            self = .tcp(host: String(text[..<colon]), port: port)
+        } else {
+            self = .unix(path: text)
+        }
+    }
+}
+
+/// A small HTTP/1.1 client for the tiers' calls to each other through nginx's internal
+/// listener, keeping connections alive in a pool. Blocking: it runs on the caller's worker thread.
+/// Every request carries the deployment's internal secret (`X-Bazar-Secret`), without which
+/// nginx's internal listener refuses it.
 ///
 /// A request is sent again only when that is safe: a GET or HEAD, or a request the caller
 /// marks `resendable` (the receiver dedupes it). Any other request that got no answer throws
 /// `noAnswer` or `timeout`, since the receiver may have applied it. To keep such a request off
 /// a connection that nginx closed while it sat idle, a kept connection is checked before use.
 public final class InternalClient: Sendable {
-    private let socketPath: String
+    /// How long a new connection may take (a partitioned host never answers a SYN).
+    static let connectTimeout: Duration = .milliseconds(500)
+
+    private let address: InternalAddress
+    private let secret: String
     private let idle = Mutex<[Int32]>([])
     private let poolLimit: Int
 
-    /// A client for the nginx internal listener at `socketPath`.
-    public init(socketPath: String, poolLimit: Int = 64) {
-        self.socketPath = socketPath
+    /// A client for the nginx internal listener at `address`, sending `secret` with each request.
+    public init(_ address: InternalAddress, secret: String, poolLimit: Int = 64) {
+        self.address = address
+        self.secret = secret
         self.poolLimit = poolLimit
     }
 
@@ -70,7 +95,7 @@ public final class InternalClient: Sendable {
     /// only) allows one more try on a new connection when a kept one fails before any answer.
     public func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [],
                      timeout: Duration = .seconds(5), resendable: Bool? = nil) throws(InternalCallError) -> InternalResponse {
-        let request = Self.encode(method, path, headers, body)
+        let request = Self.encode(method, path, headers + [("X-Bazar-Secret", secret)], body)
         if let fd = keptConnection() {
             switch exchange(fd, request, timeout) {
             case .answered(let response): return response
@@ -132,14 +157,19 @@ public final class InternalClient: Sendable {
 
     private func connectSocket() throws(InternalCallError) -> Int32 {
         do {
-            let fd = try Posix.socket(family: AF_UNIX)
-            do {
-                try Posix.connect(fd, unixPath: socketPath)
-            } catch {
-                Posix.close(fd)
-                throw error
+            switch address {
+            case .unix(let path):
+                let fd = try Posix.socket(family: AF_UNIX)
+                do {
+                    try Posix.connect(fd, unixPath: path)
+                } catch {
+                    Posix.close(fd)
+                    throw error
+                }
+                return fd
+            case .tcp(let host, let port):
+                return try Posix.connectTCP(host: host, port: port, timeout: Self.connectTimeout)
             }
-            return fd
         } catch {
             throw .unreachable
         }

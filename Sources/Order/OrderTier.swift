@@ -11,7 +11,7 @@ public enum OrderTier {
     public static func make(_ flags: Flags) throws -> TierProgram {
         let name = try flags.string("name")
         let orders = try OrderBook(store: try OrderStore(path: try flags.string("db")))
-        let client = InternalClient(socketPath: try flags.string("internal"))
+        let client = try InternalClient(flags: flags)
         let peer = try flags.string("peer")
         let catchUp = CatchUp(orders: orders, client: client, peer: peer)
         catchUp.start()

@@ -53,6 +53,62 @@ public enum Posix {
         }
     }
 
+    /// A new TCP connection to `host:port` (a name is resolved, IPv4 first), made within
+    /// `timeout` (a host cut off by a partition fails here rather than after the kernel's
+    /// minutes of SYN retries), closed on exec, with Nagle's delay off.
+    public static func connectTCP(host: String, port: UInt16, timeout: Duration) throws(SystemError) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
+            throw SystemError(call: "getaddrinfo", code: EHOSTUNREACH)
+        }
+        defer { freeaddrinfo(list) }
+        var lastError = SystemError(call: "connect", code: EHOSTUNREACH)
+        var candidate: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = candidate {
+            candidate = entry.pointee.ai_next
+            do throws(SystemError) {
+                return try connectAddress(entry.pointee, timeout: timeout)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int32 {
+        let (seconds, attoseconds) = duration.components
+        return Int32(clamping: seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    private static func connectAddress(_ entry: addrinfo, timeout: Duration) throws(SystemError) -> Int32 {
+        let fd = try checked("socket") {
+            Glibc.socket(entry.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        }
+        do throws(SystemError) {
+            if Glibc.connect(fd, entry.ai_addr, entry.ai_addrlen) != 0 {
+                guard errno == EINPROGRESS else { throw SystemError(call: "connect", code: errno) }
+                var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                let ready = try checked("poll") { poll(&entry, 1, milliseconds(timeout)) }
+                guard ready == 1 else { throw SystemError(call: "connect", code: ETIMEDOUT) }
+                var failure: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                _ = try checked("getsockopt") { getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length) }
+                guard failure == 0 else { throw SystemError(call: "connect", code: failure) }
+            }
+            let flags = try checked("fcntl") { fcntl(fd, F_GETFL) }
+            _ = try checked("fcntl") { fcntl(fd, F_SETFL, flags & ~Int32(O_NONBLOCK)) }
+            var on: Int32 = 1
+            _ = try checked("setsockopt") { setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size)) }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
     /// Sets both the receive and the send timeout of a socket.
     public static func setTimeouts(_ fd: Int32, _ timeout: Duration) throws(SystemError) {
         let (seconds, attoseconds) = timeout.components

@@ -31,11 +31,16 @@ final class CatalogTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func push(after: Int64, upTo: Int64, inSync: Bool, books: [Book] = [],
-                      leaseEnd: Int64 = Monotonic.now() + Replicator.lease.nanoseconds) -> [UInt8] {
+    /// A push; with `lease`, one from a primary that counts the backup in sync.
+    private func push(after: Int64, upTo: Int64, books: [Book] = [], lease: (ms: Int64, echo: Int64)? = nil) -> [UInt8] {
         JSON.object([("after", .int(after)), ("up_to", .int(upTo)),
-                     ("lease_until_ns", inSync ? .int(leaseEnd) : .null),
+                     ("lease", lease.map { .object([("ms", .int($0.ms)), ("echo", .int($0.echo))]) } ?? .null),
                      ("books", .array(books.map(\.json)))]).encoded()
+    }
+
+    /// A lease of `Replicator.lease` echoing a fresh receipt of `backup` (from a push that changes nothing).
+    private func lease(_ backup: Backup, ms: Int64 = Replicator.lease.nanoseconds / 1_000_000) -> (ms: Int64, echo: Int64) {
+        (ms, backup.replicate(push(after: 0, upTo: 0)).json?["receipt"]?.int64Value ?? 0)
     }
 
     private func makeBackup() throws -> (CatalogRoutes, Backup, CatalogMemory) {
@@ -53,7 +58,7 @@ final class CatalogTests: XCTestCase {
     private func makePrimary(internalSocket: String, leasedFront: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
         let store = try CatalogStore(path: dbPath)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
-        let client = InternalClient(socketPath: internalSocket)
+        let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
         let primary = Primary(name: "catalog-1", store: store, memory: memory,
                               invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
                               replicator: Replicator(client: client, backup: "catalog-2", memory: memory,
@@ -144,11 +149,12 @@ final class CatalogTests: XCTestCase {
     }
 
     func testInSyncPushGrantsALeaseForReads() throws {
-        let (routes, _, _) = try makeBackup()
+        let (routes, backup, _) = try makeBackup()
         let pushed = routes.handle(Request(method: "POST", path: "/catalog-2/replicate",
-                                           body: push(after: 0, upTo: 0, inSync: true), isInternal: true))
+                                           body: push(after: 0, upTo: 0, lease: lease(backup)), isInternal: true))
         XCTAssertEqual(pushed.status, 200)
-        XCTAssertEqual(pushed.text, "{\"applied\":0}")
+        XCTAssertEqual(pushed.json?["applied"]?.int64Value, 0)
+        XCTAssertNotNil(pushed.json?["receipt"]?.int64Value)
         let info = routes.handle(internalRequest("GET", "/catalog/info/6"))
         XCTAssertEqual(info.status, 200)
         XCTAssertEqual(info.json.flatMap(Book.init(json:)), defaultBooks[5])
@@ -160,7 +166,7 @@ final class CatalogTests: XCTestCase {
 
     func testLeasedBackupSearch() throws {
         let (routes, backup, _) = try makeBackup()
-        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true))
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: lease(backup)))
         let response = routes.handle(internalRequest("GET", "/catalog/search/Distributed%20Systems"))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.json?["topic"]?.stringValue, "distributed systems")
@@ -176,13 +182,32 @@ final class CatalogTests: XCTestCase {
 
     func testExpiredLeaseAnswers503Again() throws {
         let (routes, backup, _) = try makeBackup()
-        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true, leaseEnd: Monotonic.now() - 1))
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: lease(backup, ms: 0)))
         XCTAssertFalse(backup.leased)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1")).status, 503)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-2/health")).json?["status"]?.stringValue, "catching_up")
-        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true))
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: lease(backup)))
         XCTAssertTrue(backup.leased)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1")).status, 200)
+    }
+
+    /// The lease runs from the making of the receipt a push echoes, on the backup's own clock:
+    /// an unknown receipt (a stale push, or one from before a restart) grants nothing, and a
+    /// push that arrives late cannot stretch a lease past its primary's count.
+    func testLeaseCountsFromTheEchoedReceipt() throws {
+        let (_, backup, _) = try makeBackup()
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: (500, 12345)))
+        XCTAssertFalse(backup.leased, "an unknown receipt grants no lease")
+        let old = lease(backup, ms: 300)
+        for _ in 0..<(8 + 1) { _ = backup.replicate(push(after: 0, upTo: 0)) }
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: old))
+        XCTAssertFalse(backup.leased, "a receipt older than the last eight grants no lease")
+        let early = lease(backup, ms: 300)
+        Thread.sleep(forTimeInterval: 0.35)
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: early))
+        XCTAssertFalse(backup.leased, "a push that arrives after its lease ran out grants nothing")
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: lease(backup, ms: 300)))
+        XCTAssertTrue(backup.leased)
     }
 
     func testPushNotInSyncAppliesButGrantsNoLease() throws {
@@ -191,9 +216,9 @@ final class CatalogTests: XCTestCase {
         book.price = 99
         book.stock = 3
         book.version = 2
-        let response = backup.replicate(push(after: 0, upTo: 2, inSync: false, books: [book]))
+        let response = backup.replicate(push(after: 0, upTo: 2, books: [book]))
         XCTAssertEqual(response.status, 200)
-        XCTAssertEqual(response.text, "{\"applied\":2}")
+        XCTAssertEqual(response.json?["applied"]?.int64Value, 2)
         XCTAssertEqual(memory.book(1).0, book)
         XCTAssertEqual(memory.applied, 2)
         XCTAssertFalse(backup.leased)
@@ -209,9 +234,9 @@ final class CatalogTests: XCTestCase {
         var book = defaultBooks[1]
         book.version = 7
         book.stock = 0
-        let response = backup.replicate(push(after: 5, upTo: 7, inSync: true, books: [book]))
+        let response = backup.replicate(push(after: 5, upTo: 7, books: [book], lease: lease(backup)))
         XCTAssertEqual(response.status, 409)
-        XCTAssertEqual(response.text, "{\"applied\":0}")
+        XCTAssertEqual(response.json?["applied"]?.int64Value, 0)
         XCTAssertEqual(memory.book(2).0, defaultBooks[1])
         XCTAssertEqual(memory.applied, 0)
         XCTAssertFalse(backup.leased, "a gap must not grant a lease")
@@ -223,21 +248,23 @@ final class CatalogTests: XCTestCase {
         var book = defaultBooks[3]
         book.stock = 9
         book.version = 4
-        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, inSync: false, books: [book])).status, 200)
-        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, inSync: false, books: [book])).status, 200)
+        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, books: [book])).status, 200)
+        XCTAssertEqual(backup.replicate(push(after: 0, upTo: 4, books: [book])).status, 200)
         var older = defaultBooks[3]
         older.stock = 50
         older.version = 3
-        let response = backup.replicate(push(after: 2, upTo: 3, inSync: false, books: [older]))
-        XCTAssertEqual(response.text, "{\"applied\":4}")
+        let response = backup.replicate(push(after: 2, upTo: 3, books: [older]))
+        XCTAssertEqual(response.json?["applied"]?.int64Value, 4)
         XCTAssertEqual(memory.book(4).0, book)
         XCTAssertEqual(try CatalogStore(path: dbPath).books()[3], book)
     }
 
     func testMalformedPushIs400() throws {
         let (routes, backup, memory) = try makeBackup()
-        for body in ["", "{}", "not json", "{\"after\":0,\"up_to\":1,\"lease_until_ns\":\"yes\",\"books\":[]}",
-                     "{\"after\":0,\"up_to\":1,\"lease_until_ns\":1}"] {
+        for body in ["", "{}", "not json", "{\"after\":0,\"up_to\":1,\"lease\":\"yes\",\"books\":[]}",
+                     "{\"after\":0,\"up_to\":1,\"lease\":{\"ms\":500},\"books\":[]}",
+                     "{\"after\":0,\"up_to\":1,\"lease\":{\"ms\":-1,\"echo\":1},\"books\":[]}",
+                     "{\"after\":0,\"up_to\":1}"] {
             let response = routes.handle(internalRequest("POST", "/catalog-2/replicate", body: body))
             XCTAssertEqual(response.status, 400, body)
         }
@@ -256,7 +283,7 @@ final class CatalogTests: XCTestCase {
 
     func testRoutingErrors() throws {
         let (routes, backup, _) = try makeBackup()
-        _ = backup.replicate(push(after: 0, upTo: 0, inSync: true))
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: lease(backup)))
         let publicRequest = Request(method: "GET", path: "/catalog/info/1")
         XCTAssertEqual(routes.handle(publicRequest).status, 404, "the public listener must not reach a replica")
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog")).status, 404)

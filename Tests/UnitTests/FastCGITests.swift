@@ -26,6 +26,16 @@ enum TestSupport {
         return URL(fileURLWithPath: String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
+    /// The internal secret the unit tests' responders are started with.
+    static let internalSecret = "unit-test-internal-secret"
+
+    /// A file holding `internalSecret` in `directory`, for `--internal-secret-file`.
+    static func secretFile(in directory: URL) throws -> String {
+        let file = directory.appendingPathComponent("internal.secret")
+        try Data((internalSecret + "\n").utf8).write(to: file)
+        return file.path
+    }
+
     /// An executable found in the usual places, or nil.
     static func tool(_ name: String) -> String? {
         ["/usr/bin", "/usr/local/bin", "/bin"].map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
@@ -111,7 +121,9 @@ struct CGIAnswer {
 }
 
 /// Sends one request to a FastCGI responder's unix socket with libfcgi's `cgi-fcgi` tool, as nginx would.
+/// An internal request carries `secret` (the responder's, unless a test says otherwise).
 func cgiFCGI(socket: String, method: String, uri: String, internal isInternal: Bool = true,
+             secret: String? = TestSupport.internalSecret,
              headers: [String: String] = [:], contentLength: Int? = nil, body: [UInt8] = []) throws -> CGIAnswer {
     guard let cgi = TestSupport.tool("cgi-fcgi") else {
         throw TestSupportError.missingTool("cgi-fcgi (libfcgi-bin: make deps installs it)")
@@ -119,7 +131,10 @@ func cgiFCGI(socket: String, method: String, uri: String, internal isInternal: B
     var environment = ["REQUEST_METHOD": method, "REQUEST_URI": uri, "SCRIPT_NAME": "",
                        "QUERY_STRING": uri.firstIndex(of: "?").map { String(uri[uri.index(after: $0)...]) } ?? "",
                        "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1"]
-    if isInternal { environment["BAZAR_LISTENER"] = "internal" }
+    if isInternal {
+        environment["BAZAR_LISTENER"] = "internal"
+        environment["BAZAR_SECRET"] = secret
+    }
     if let length = contentLength ?? (body.isEmpty ? nil : body.count) {
         environment["CONTENT_LENGTH"] = "\(length)"
         environment["CONTENT_TYPE"] = "application/json"
@@ -173,7 +188,8 @@ final class KeptFastCGIConnection {
     /// the connection instead of answering.
     func get(_ uri: String) -> Bool {
         var params: [UInt8] = []
-        for (name, value) in ["REQUEST_METHOD": "GET", "REQUEST_URI": uri, "BAZAR_LISTENER": "internal"] {
+        for (name, value) in ["REQUEST_METHOD": "GET", "REQUEST_URI": uri, "BAZAR_LISTENER": "internal",
+                                   "BAZAR_SECRET": TestSupport.internalSecret] {
             params += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
         }
         // BEGIN_REQUEST (responder, keep the connection), the parameters, no body.
@@ -226,6 +242,7 @@ final class CatalogProcess: @unchecked Sendable {
         process.arguments = ["--name", name, "--role", role, "--peer", "catalog-2",
                              "--db", directory.appendingPathComponent("c.db").path,
                              "--internal", directory.appendingPathComponent("none.sock").path,
+                             "--internal-secret-file", try TestSupport.secretFile(in: directory),
                              "--socket", socket, "--threads", "4", "--witnesses", "none"]
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
@@ -241,9 +258,10 @@ final class CatalogProcess: @unchecked Sendable {
         }
     }
 
-    func request(_ method: String, _ uri: String, internal isInternal: Bool = true, headers: [String: String] = [:],
+    func request(_ method: String, _ uri: String, internal isInternal: Bool = true,
+                 secret: String? = TestSupport.internalSecret, headers: [String: String] = [:],
                  contentLength: Int? = nil, body: [UInt8] = []) throws -> CGIAnswer {
-        try cgiFCGI(socket: socket, method: method, uri: uri, internal: isInternal, headers: headers,
+        try cgiFCGI(socket: socket, method: method, uri: uri, internal: isInternal, secret: secret, headers: headers,
                     contentLength: contentLength, body: body)
     }
 
@@ -381,13 +399,13 @@ final class FastCGITests: XCTestCase {
     }
 
     func testServerOptionsDefaultsAndClamping() {
-        let options = FastCGI.ServerOptions(threads: 64)
+        let options = FastCGI.ServerOptions(threads: 64, internalSecret: "s")
         XCTAssertEqual(options.listeners.map(\.threads), [64])
         XCTAssertEqual(options.maxBody, 64 * 1024)
         guard case .inherited = options.listeners.first?.listen else { return XCTFail("default listen should be fd 0") }
-        XCTAssertEqual(ServerOptions(threads: 0).listeners.map(\.threads), [1])
-        XCTAssertEqual(ServerOptions(threads: -5).listeners.map(\.threads), [1])
-        var two = ServerOptions(listen: .path("/tmp/a.sock"), threads: 8)
+        XCTAssertEqual(ServerOptions(threads: 0, internalSecret: "s").listeners.map(\.threads), [1])
+        XCTAssertEqual(ServerOptions(threads: -5, internalSecret: "s").listeners.map(\.threads), [1])
+        var two = ServerOptions(listen: .path("/tmp/a.sock"), threads: 8, internalSecret: "s")
         two.add(.path("/tmp/b.sock"), threads: 0)
         XCTAssertEqual(two.listeners.map(\.threads), [8, 1])
     }
@@ -414,6 +432,17 @@ final class FastCGITests: XCTestCase {
         XCTAssertEqual(answer.statusLine, "Status: 404 Not Found")
         XCTAssertEqual(answer.json?["error"]?["code"]?.stringValue, "not_found")
         // The same responder still serves the internal listener afterwards.
+        XCTAssertEqual(try catalog.request("GET", "/catalog/info/6").status, 200)
+    }
+
+    /// Across hosts, whoever reaches a tier's socket could claim the internal listener: without
+    /// the deployment's secret (or with another) the request is public.
+    func testInternalRequestWithoutTheSecretIsPublic() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        for secret in [nil, "", "unit-test-internal-secreT", TestSupport.internalSecret + "x"] {
+            let answer = try catalog.request("GET", "/catalog/info/6", secret: secret)
+            XCTAssertEqual(answer.statusLine, "Status: 404 Not Found", "secret \(secret ?? "nil")")
+        }
         XCTAssertEqual(try catalog.request("GET", "/catalog/info/6").status, 200)
     }
 

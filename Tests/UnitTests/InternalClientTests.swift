@@ -122,8 +122,6 @@ final class TestHTTPServer: @unchecked Sendable {
     private let finished = DispatchGroup()
 
     init(path: String, handler: @escaping @Sendable (TestConnection) -> Void) throws {
-        self.path = path
-        self.handler = handler
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
@@ -132,6 +130,30 @@ final class TestHTTPServer: @unchecked Sendable {
             Glibc.close(fd)
             throw POSIXError(.EADDRINUSE)
         }
+        self.path = path
+        self.handler = handler
+        listenFD = fd
+        finished.enter()
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// A server on `127.0.0.1` at a port the kernel picks (`path` is then `127.0.0.1:PORT`).
+    init(loopback handler: @escaping @Sendable (TestConnection) -> Void) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound, listen(fd, 64) == 0 else {
+            Glibc.close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        self.path = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        self.handler = handler
         listenFD = fd
         finished.enter()
         Thread.detachNewThread { [self] in acceptLoop() }
@@ -166,7 +188,7 @@ final class TestHTTPServer: @unchecked Sendable {
         for fd in fds { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
         _ = finished.wait(timeout: .now() + 5)
         Glibc.close(listenFD)
-        unlink(path)
+        if path.hasPrefix("/") { unlink(path) }
     }
 
     deinit {
@@ -229,7 +251,7 @@ final class InternalClientTests: XCTestCase {
             (201, "hello", [("X-Upstream", "catalog-1"), ("X-Bazar-Seq", " 41 ")])
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         let response = try client.send("POST", "/catalog-primary/take/3", headers: [("X-Bazar-Key", "k1")],
                                        body: Array("{\"a\":1}".utf8))
         XCTAssertEqual(response.status, 201)
@@ -252,7 +274,7 @@ final class InternalClientTests: XCTestCase {
             request.path == "/large" ? (200, large, []) : (200, "", [])
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(try client.send("GET", "/empty").body, [])
         XCTAssertEqual(try client.send("GET", "/large").body, Array(large.utf8))
         XCTAssertEqual(try client.send("GET", "/empty").status, 200)
@@ -271,7 +293,7 @@ final class InternalClientTests: XCTestCase {
             }
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         let response = try client.send("GET", "/x")
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "hello, world0123456789")
@@ -284,7 +306,7 @@ final class InternalClientTests: XCTestCase {
     func testKeepAliveReusesOneConnection() throws {
         let server = try TestHTTPServer(path: socketPath) { request in (200, "answer to \(request.path)", []) }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(String(decoding: try client.send("GET", "/one").body, as: UTF8.self), "answer to /one")
         XCTAssertEqual(String(decoding: try client.send("GET", "/two").body, as: UTF8.self), "answer to /two")
         XCTAssertEqual(server.accepted, 1)
@@ -294,7 +316,7 @@ final class InternalClientTests: XCTestCase {
     func testConnectionCloseAnswerIsNotReused() throws {
         let server = try TestHTTPServer(path: socketPath) { request in (200, request.path, [("Connection", "close")]) }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(String(decoding: try client.send("GET", "/a").body, as: UTF8.self), "/a")
         XCTAssertEqual(String(decoding: try client.send("GET", "/b").body, as: UTF8.self), "/b")
         XCTAssertEqual(server.accepted, 2)
@@ -307,7 +329,7 @@ final class InternalClientTests: XCTestCase {
             connection.close()
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         let first = try client.send("GET", "/a")
         XCTAssertEqual(String(decoding: first.body, as: UTF8.self), "until the end")
         XCTAssertEqual(first.header("x-path"), "/a")
@@ -328,7 +350,7 @@ final class InternalClientTests: XCTestCase {
             while let request = connection.readRequest() { connection.answer(200, "conn \(connection.index) \(request.path)") }
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(String(decoding: try client.send("GET", "/a").body, as: UTF8.self), "conn 1 /a")
         XCTAssertEqual(closed.wait(timeout: .now() + 5), .success)
         usleep(10_000)
@@ -347,7 +369,7 @@ final class InternalClientTests: XCTestCase {
             while let request = connection.readRequest() { connection.answer(200, "conn \(connection.index) \(request.path)") }
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(String(decoding: try client.send("GET", "/a").body, as: UTF8.self), "conn 1 /a")
         XCTAssertEqual(String(decoding: try client.send("GET", "/b").body, as: UTF8.self), "conn 2 /b")
         XCTAssertEqual(server.accepted, 2)
@@ -365,33 +387,33 @@ final class InternalClientTests: XCTestCase {
             while let request = connection.readRequest() { connection.answer(200, "conn \(connection.index) \(request.path)") }
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(String(decoding: try client.send("GET", "/a").body, as: UTF8.self), "conn 1 /a")
         XCTAssertEqual(String(decoding: try client.send("GET", "/b").body, as: UTF8.self), "conn 2 /b")
         XCTAssertEqual(server.accepted, 2)
     }
 
     func testUnreachablePath() {
-        let client = InternalClient(socketPath: directory.appendingPathComponent("nobody.sock").path)
+        let client = InternalClient(.unix(path: directory.appendingPathComponent("nobody.sock").path), secret: "test-secret")
         XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/x") }, .unreachable)
     }
 
     func testPathThatIsNotASocketIsUnreachable() throws {
         let file = directory.appendingPathComponent("plain").path
         _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
-        let client = InternalClient(socketPath: file)
+        let client = InternalClient(.unix(path: file), secret: "test-secret")
         XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/x") }, .unreachable)
     }
 
     func testOverlongSocketPathIsUnreachable() {
-        let client = InternalClient(socketPath: "/tmp/" + String(repeating: "p", count: 200))
+        let client = InternalClient(.unix(path: "/tmp/" + String(repeating: "p", count: 200)), secret: "test-secret")
         XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/x") }, .unreachable)
     }
 
     func testNewConnectionClosedWithoutAnswerIsNoAnswer() throws {
         let server = try TestHTTPServer(path: socketPath) { connection in _ = connection.readRequest() }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         let error = callError { () throws(InternalCallError) in try client.send("GET", "/x") }
         XCTAssertEqual(error, .noAnswer)
         XCTAssertEqual(error?.surelyNotApplied, false, "the server read the request: it may have acted on it")
@@ -409,7 +431,7 @@ final class InternalClientTests: XCTestCase {
             while let request = connection.readRequest() { connection.answer(200, "conn \(connection.index) \(request.path)") }
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(try client.send("GET", "/a").status, 200)
         XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("POST", "/buy") }, .noAnswer)
         XCTAssertEqual(server.requests.map(\.path), ["/a", "/buy"], "a POST is never sent twice")
@@ -426,7 +448,7 @@ final class InternalClientTests: XCTestCase {
             while let request = connection.readRequest() { connection.answer(200, "conn \(connection.index) \(request.path)") }
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(try client.send("GET", "/a").status, 200)
         let answer = try client.send("POST", "/invalidate", resendable: true)
         XCTAssertEqual(String(decoding: answer.body, as: UTF8.self), "conn 2 /invalidate")
@@ -436,7 +458,7 @@ final class InternalClientTests: XCTestCase {
     func testHeadersAreFoundWhateverTheirCase() throws {
         let server = try TestHTTPServer(path: socketPath) { _ in (200, "", [("X-Upstream", "order-1")]) }
         defer { server.stop() }
-        let answer = try InternalClient(socketPath: socketPath).send("GET", "/x")
+        let answer = try InternalClient(.unix(path: socketPath), secret: "test-secret").send("GET", "/x")
         for name in ["X-Upstream", "x-upstream", "X-UPSTREAM"] { XCTAssertEqual(answer.header(name), "order-1", name) }
         XCTAssertEqual(InternalResponse(status: 200, headers: ["Idempotent-Replayed": "true"], body: []).header("idempotent-replayed"),
                        "true")
@@ -448,7 +470,7 @@ final class InternalClientTests: XCTestCase {
             connection.waitForClose()
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         let start = Date()
         XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/x", timeout: .milliseconds(200)) },
                        .timeout)
@@ -465,7 +487,7 @@ final class InternalClientTests: XCTestCase {
             connection.waitForClose()
         }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
         XCTAssertEqual(try client.send("GET", "/a").status, 200)
         XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/b", timeout: .milliseconds(150)) },
                        .timeout)
@@ -480,7 +502,7 @@ final class InternalClientTests: XCTestCase {
                 connection.close()
             }
             defer { server.stop() }
-            let client = InternalClient(socketPath: socketPath)
+            let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
             XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/x") }, .malformed, answer)
         }
     }
@@ -488,7 +510,7 @@ final class InternalClientTests: XCTestCase {
     func testConcurrentCallersEachGetTheirOwnAnswer() throws {
         let server = try TestHTTPServer(path: socketPath) { request in (200, request.path, []) }
         defer { server.stop() }
-        let client = InternalClient(socketPath: socketPath, poolLimit: 4)
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret", poolLimit: 4)
         let wrong = LockedBox(0)
         DispatchQueue.concurrentPerform(iterations: 16) { worker in
             for round in 0..<20 {

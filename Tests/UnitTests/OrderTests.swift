@@ -31,7 +31,7 @@ final class OrderTests: XCTestCase {
 
     private func makeRoutes(name: String = "order-1") throws -> (OrderRoutes, OrderBook) {
         let orders = try book()
-        let client = InternalClient(socketPath: internalSocket)
+        let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
         let purchases = Purchases(name: name, peer: PeerPush(peer: "order-2", client: client), orders: orders, client: client)
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,

@@ -446,9 +446,9 @@ final class ResponseCacheTests: XCTestCase {
         }
         defer { primary.stop() }
         let cache = ResponseCache<CacheEntry>(capacity: 100)
-        let lease = ReadLease(name: "front", client: InternalClient(socketPath: primary.path), cache: cache)
+        let lease = ReadLease(name: "front", client: InternalClient(.unix(path: primary.path), secret: "test-secret"), cache: cache)
         if leased { lease.renew() }
-        let reads = CachedReads(cache: cache, lease: lease, client: InternalClient(socketPath: server.path), permits: Permits(permits),
+        let reads = CachedReads(cache: cache, lease: lease, client: InternalClient(.unix(path: server.path), secret: "test-secret"), permits: Permits(permits),
                                 fillDelayMicroseconds: 0)
         try body(server, reads)
     }
@@ -527,7 +527,7 @@ final class ResponseCacheTests: XCTestCase {
 
     func testUnreachableCatalogIs503() {
         let cache = ResponseCache<CacheEntry>(capacity: 10)
-        let nowhere = InternalClient(socketPath: "/tmp/bazar-no-such-dir/none.sock")
+        let nowhere = InternalClient(.unix(path: "/tmp/bazar-no-such-dir/none.sock"), secret: "test-secret")
         let reads = CachedReads(cache: cache, lease: ReadLease(name: "front", client: nowhere, cache: cache), client: nowhere,
                                 permits: Permits(1),
                                 fillDelayMicroseconds: 0)

@@ -1,0 +1,27 @@
+import Foundation
+
+/// The deployment's internal secret: the tiers send it with every call to nginx's internal
+/// listener, which refuses calls without it and passes it on to the tier it calls, which
+/// treats a request as internal only if it carries it. It is never the admin token.
+public enum InternalSecret {
+    /// The flag naming the file that holds it.
+    public static let flag = "internal-secret-file"
+    /// The fewest characters a secret may have.
+    static let minimumLength = 16
+
+    /// The first line of the file named by `--internal-secret-file`.
+    public static func load(_ flags: Flags) throws -> String {
+        let file = try flags.string(flag)
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw FlagError("--\(flag): cannot read \(file)")
+        }
+        let secret = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        guard secret.count >= minimumLength, secret.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0.asciiValue! > 32 }) else {
+            throw FlagError("--\(flag): \(file) must hold at least \(minimumLength) printable ASCII characters on its first line")
+        }
+        return secret
+    }
+}
