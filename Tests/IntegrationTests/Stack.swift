@@ -76,7 +76,14 @@ final class Stack: @unchecked Sendable {
 
     private func internalCall(_ arguments: [String]) throws -> String {
         let socket = variables.appendingPathComponent("run/internal.sock").path
-        return try run("/usr/bin/curl", ["-s", "--max-time", "20", "--unix-socket", socket] + arguments).1
+        return try run("/usr/bin/curl", ["-s", "--max-time", "20", "--unix-socket", socket,
+                                         "-H", "X-Bazar-Secret: \(try internalSecret())"] + arguments).1
+    }
+
+    /// The deployment's internal secret (`bazarctl up` made it).
+    func internalSecret() throws -> String {
+        try String(contentsOf: variables.appendingPathComponent("internal.secret"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Every order number one order replica lists, following its pages.

@@ -180,10 +180,10 @@ class Client:
             return None, {}, None, "%s: %s" % (type(e).__name__, e)
 
 
-def get_json(conn, path):
+def get_json(conn, path, headers=None):
     """GET on `conn`: (status, parsed body); (None, error) on failure. Closes the connection."""
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, parse_json(resp.read())
     except (OSError, http.client.HTTPException) as e:
@@ -193,8 +193,15 @@ def get_json(conn, path):
 
 
 def internal_get(var, path, timeout=5.0):
-    """GET through nginx's internal listener: (status, parsed body); (None, error) on failure."""
-    return get_json(UnixHTTPConnection(os.path.join(var, "run", "internal.sock"), timeout), path)
+    """GET through nginx's internal listener (with the deployment's secret): (status, parsed
+    body); (None, error) on failure."""
+    try:
+        with open(os.path.join(var, "internal.secret")) as f:
+            secret = f.readline().strip()
+    except OSError as e:
+        return None, str(e)
+    return get_json(UnixHTTPConnection(os.path.join(var, "run", "internal.sock"), timeout), path,
+                    {"X-Bazar-Secret": secret})
 
 
 def public_get(port, path, timeout=5.0):
