@@ -55,7 +55,7 @@ test: deps
 	bash Tests/security/cve-2025-23016
 	FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) bash fuzz/run
 	python3 Tests/chaos/chaos.py --self-test
-	CHAOS_SECONDS=$(TEST_CHAOS_SECONDS) CHAOS_BIN=$(CURDIR)/.build/debug python3 Tests/chaos/chaos.py
+	CHAOS_SECONDS=$(TEST_CHAOS_SECONDS) CHAOS_BIN=$(CURDIR)/.build/debug BAZAR_FRONTS=2 python3 Tests/chaos/chaos.py
 	@grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' .build/swift-test.log | tail -n 1 | \
 		sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1 \2/' | \
 		{ read -r executed failed; echo "xctest: $$((executed - failed)) passed, $$failed failed"; }
@@ -63,7 +63,7 @@ test: deps
 # libFuzzer over the front's routing and parsing (fuzz/FuzzRouting.swift), FUZZ_SECONDS long.
 FUZZ_SECONDS ?= 60
 TEST_FUZZ_SECONDS ?= 20
-# make test's fault-injection run (on the debug binaries); make chaos runs CHAOS_SECONDS.
+# make test's fault-injection run (on the debug binaries, with two fronts); make chaos runs CHAOS_SECONDS.
 TEST_CHAOS_SECONDS ?= 20
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run

@@ -20,7 +20,8 @@ Environment:
                     run can be replayed; thread timing still varies from run to run)
     CHAOS_FAULTS    "all" (default), "none", or a comma list of kill,stop,restart,stop+kill
     CHAOS_TARGETS   comma list of processes the nemesis may hit (default: front,catalog-1,
-                    catalog-2,order-1,order-2,nginx-worker; restarts then include nginx)
+                    catalog-2,order-1,order-2,nginx-worker; restarts then include nginx;
+                    with BAZAR_FRONTS=N, front-2 ... front-N too)
     CHAOS_BIN       binaries (default <repo>/.build/release), passed as BAZAR_BIN
     CHAOS_READERS, CHAOS_BUYERS, CHAOS_ADMINS   client threads (default 4, 4, 1)
     CHAOS_TIMEOUT   client socket timeout in seconds (default 5)
@@ -96,16 +97,20 @@ import traceback
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BAZARCTL = os.path.join(REPO, "nginx", "bazarctl")
-TIERS = ["front", "catalog-1", "catalog-2", "order-1", "order-2"]
-ALL = ["nginx"] + TIERS
-BINARY = {"front": "bazar-front", "catalog-1": "bazar-catalog", "catalog-2": "bazar-catalog",
-          "order-1": "bazar-order", "order-2": "bazar-order"}
-PAIRS = [("catalog-1", "catalog-2"), ("order-1", "order-2")]
 
 
 def env_int(name, default):
     value = os.environ.get(name, "")
     return int(value) if value.strip() else default
+
+
+# BAZAR_FRONTS (passed on to bazarctl) runs several fronts: front, front-2 ... front-N.
+FRONTS = ["front"] + ["front-%d" % i for i in range(2, env_int("BAZAR_FRONTS", 1) + 1)]
+TIERS = FRONTS + ["catalog-1", "catalog-2", "order-1", "order-2"]
+ALL = ["nginx"] + TIERS
+BINARY = dict({name: "bazar-front" for name in FRONTS}, **{
+    "catalog-1": "bazar-catalog", "catalog-2": "bazar-catalog", "order-1": "bazar-order", "order-2": "bazar-order"})
+PAIRS = [("catalog-1", "catalog-2"), ("order-1", "order-2")]
 
 
 def env_float(name, default):
@@ -1055,7 +1060,7 @@ def main():
             log("unknown CHAOS_FAULTS kind(s): %s (use kill,stop,restart,stop+kill, all or none)" % ",".join(bad))
             return 2
     targets = [t.strip() for t in os.environ.get(
-        "CHAOS_TARGETS", "front,catalog-1,catalog-2,order-1,order-2,nginx-worker").split(",") if t.strip()]
+        "CHAOS_TARGETS", ",".join(TIERS + ["nginx-worker"])).split(",") if t.strip()]
     bad = [t for t in targets if t not in TIERS + ["nginx-worker", "nginx"]]
     if bad or not targets:
         log("bad CHAOS_TARGETS: %s" % ",".join(bad))
