@@ -41,6 +41,37 @@ enum TestSupport {
         ["/usr/bin", "/usr/local/bin", "/bin"].map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
     }
 
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    static func freeLoopbackPort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRINUSE) }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// Whether something listens on 127.0.0.1:`port`.
+    static func canConnect(loopbackPort port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    private static func loopback(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        return address
+    }
+
     /// Whether a unix socket at `path` accepts connections.
     static func canConnect(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -154,6 +185,9 @@ func cgiFCGI(socket: String, method: String, uri: String, internal isInternal: B
     process.standardInput = body.isEmpty ? FileHandle.nullDevice : input
     try process.run()
     if !body.isEmpty {
+        // cgi-fcgi may exit before taking the whole body (the responder refused or ignored it):
+        // the write then fails with EPIPE rather than killing the test process.
+        signal(SIGPIPE, SIG_IGN)
         let writer = input.fileHandleForWriting
         let data = Data(body)
         let done = DispatchSemaphore(value: 0)
@@ -228,10 +262,12 @@ final class CatalogProcess: @unchecked Sendable {
     let socket: String
     let log: URL
 
-    init(directory: URL, name: String = "catalog-1", role: String = "primary",
-         file: StaticString = #filePath, line: UInt = #line) throws {
+    /// A responder on a unix socket in `directory`, or with `tcpPort` on `127.0.0.1:PORT`, which
+    /// only the addresses in `allowedAddresses` (libfcgi's `FCGI_WEB_SERVER_ADDRS`) may use.
+    init(directory: URL, name: String = "catalog-1", role: String = "primary", tcpPort: UInt16? = nil,
+         allowedAddresses: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
         self.directory = directory
-        socket = directory.appendingPathComponent("c.sock").path
+        socket = tcpPort.map { "127.0.0.1:\($0)" } ?? directory.appendingPathComponent("c.sock").path
         log = directory.appendingPathComponent("\(name).log")
         let binary = TestSupport.product("bazar-catalog")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
@@ -244,13 +280,16 @@ final class CatalogProcess: @unchecked Sendable {
                              "--internal", directory.appendingPathComponent("none.sock").path,
                              "--internal-secret-file", try TestSupport.secretFile(in: directory),
                              "--socket", socket, "--threads", "4", "--witnesses", "none"]
+        if let allowedAddresses {
+            process.environment = ProcessInfo.processInfo.environment.merging(["FCGI_WEB_SERVER_ADDRS": allowedAddresses]) { $1 }
+        }
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
         let listening = TestSupport.waitFor(seconds: 10) { [socket, process] in
-            !process.isRunning || TestSupport.canConnect(socket)
+            !process.isRunning || (tcpPort.map(TestSupport.canConnect(loopbackPort:)) ?? TestSupport.canConnect(socket))
         }
         guard listening, process.isRunning else {
             XCTFail("bazar-catalog did not start listening: \(logTail())", file: file, line: line)
@@ -444,6 +483,23 @@ final class FastCGITests: XCTestCase {
             XCTAssertEqual(answer.statusLine, "Status: 404 Not Found", "secret \(secret ?? "nil")")
         }
         XCTAssertEqual(try catalog.request("GET", "/catalog/info/6").status, 200)
+    }
+
+    /// Across hosts a tier listens on TCP, and only the addresses in `FCGI_WEB_SERVER_ADDRS`
+    /// (nginx's) may talk to it: libfcgi closes any other connection before reading a byte, so
+    /// no one else can send it a record (CVE-2025-23016).
+    func testTCPListenerServesOnlyTheAllowedAddresses() throws {
+        let allowed = try CatalogProcess(directory: directory, tcpPort: try TestSupport.freeLoopbackPort(),
+                                         allowedAddresses: "10.9.8.7,127.0.0.1")
+        XCTAssertEqual(try allowed.request("GET", "/catalog/info/6").status, 200)
+        let other = try TestSupport.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: other) }
+        let refusing = try CatalogProcess(directory: other, tcpPort: try TestSupport.freeLoopbackPort(),
+                                          allowedAddresses: "10.9.8.7")
+        let refused = try refusing.request("GET", "/catalog/info/6")
+        XCTAssertEqual(refused.status, 0, "a connection from an address not allowed gets no answer: \(refused.statusLine)")
+        XCTAssertEqual(try refusing.request("GET", "/catalog/info/6").status, 0)
+        XCTAssertTrue(refusing.process.isRunning, "and the responder goes on")
     }
 
     func testRealServerPassesPostBodyToHandler() throws {
