@@ -27,10 +27,7 @@ public struct BookUpdate: Sendable, Equatable {
         for (key, value) in members {
             switch key {
             case "price":
-                guard let price = value.doubleValue, price > 0, price < 1e12 else {
-                    throw .badRequest("price must be a number greater than 0.")
-                }
-                update.price = price
+                update.price = try BookFields.price(value)
             case "stock", "stock_delta":
                 guard update.stock == nil else { throw .badRequest("Give stock or stock_delta, not both.") }
                 guard let amount = value.int64Value, amount.magnitude <= maxStock.magnitude else {
@@ -53,7 +50,7 @@ public struct BookUpdate: Sendable, Equatable {
     }
 
     /// The largest stock level (and stock change) an update may name.
-    public static let maxStock: Int64 = 1_000_000_000_000
+    public static let maxStock = BookFields.maxStock
 
     /// The book after this update: `out_of_stock` when a negative delta would take stock below 0,
     /// `bad_request` when a delta would take it above `maxStock`.

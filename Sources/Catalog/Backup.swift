@@ -54,6 +54,8 @@ final class Backup: Sendable {
     /// Applies one push: `{"after", "up_to", "books", "lease"?: {"ms", "echo"}}`, and answers
     /// `{"applied", "receipt"}`. 409 with this replica's `applied` when the push starts after
     /// what it holds (the primary then resends from there); no lease is taken from such a push.
+    /// A page of a longer catch-up has `up_to` equal to `after`: its books are stored and
+    /// `applied` stays.
     func replicate(_ body: [UInt8]) -> Response {
         guard let push = try? JSON.parse(body), let after = push["after"]?.int64Value,
               let upTo = push["up_to"]?.int64Value,
@@ -72,7 +74,7 @@ final class Backup: Sendable {
             guard after <= applied else {
                 return answer(409, applied: applied)
             }
-            if upTo > applied {
+            if upTo > applied || !books.isEmpty {
                 do {
                     try store.apply(books, applied: upTo)
                 } catch {

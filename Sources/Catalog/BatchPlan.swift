@@ -6,7 +6,9 @@ import Store
 struct BatchPlan {
     /// One write's planned result.
     struct Planned {
-        var book: Book
+        /// The books the write leaves behind: one for a take, an update or a settle of either;
+        /// those added for an addition (none for a settled addition that was not applied).
+        var books: [Book]
         var order: Order?
         var replayed = false
         /// For a settle: whether the settled write was applied.
@@ -19,20 +21,24 @@ struct BatchPlan {
     let createdAt = Date().formatted(.iso8601)
     /// The sequence number of the batch's last write.
     private(set) var seq: Int64
-    /// Every book the batch changes, as it leaves it.
+    /// Every book the batch changes or adds, as it leaves it.
     private(set) var books: [Int64: Book] = [:]
-    /// What the front must drop before the commit: each changed book and its write's number.
-    private(set) var announcements: [(book: Int64, seq: Int64)] = []
+    /// What the front must drop before the commit: each changed book (or, for a new book, its
+    /// topic's search) and the newest write's number.
+    private(set) var announcements: [CacheDependency: Int64] = [:]
     /// The store writes, in decision order.
     private(set) var writes: [CatalogStore.Write] = []
+    private var largestID: Int64
     private var takeCount = 0
     private var keysTaken: [String: (bookID: Int64, takeIndex: Int)] = [:]
     private var keysUpdated: [String: Int64] = [:]
+    private var keysAdded: [String: [Int64]] = [:]
     private var attemptsAborted: Set<String> = []
 
     init(memory: CatalogMemory) {
         self.memory = memory
         seq = memory.applied
+        largestID = memory.largestID
     }
 
     mutating func add(_ write: Primary.Write, store: CatalogStore) throws(APIError) -> Planned {
@@ -41,42 +47,62 @@ struct BatchPlan {
             try refuseAborted(attempt, store: store)
             if let earlier = keysTaken[key] {
                 guard earlier.bookID == id else { throw keyReused(earlier.bookID) }
-                return Planned(book: try book(id), replayed: true, takeIndex: earlier.takeIndex)
+                return Planned(books: [try book(id)], replayed: true, takeIndex: earlier.takeIndex)
             }
             if let earlier = try lookUp({ try store.order(takenUnder: key) }) {
                 guard earlier.bookID == id else { throw keyReused(earlier.bookID) }
-                return Planned(book: try book(id), order: earlier, replayed: true)
+                return Planned(books: [try book(id)], order: earlier, replayed: true)
             }
             var current = try book(id)
             guard current.stock > 0 else { throw .outOfStock("No copy of book \(id) is left.") }
             current.stock -= 1
-            keep(&current)
+            keep(&current, announcing: .book(id))
             writes.append(.take(bookID: id, key: key, seq: seq, createdAt: createdAt))
             keysTaken[key] = (id, takeCount)
             takeCount += 1
-            return Planned(book: current, takeIndex: takeCount - 1)
+            return Planned(books: [current], takeIndex: takeCount - 1)
         case .update(let id, let update, let key, let attempt):
             try refuseAborted(attempt, store: store)
             var changed = try update.applied(to: try book(id))
-            keep(&changed)
+            keep(&changed, announcing: .book(id))
             writes.append(.set(changed, key: key))
             keysUpdated[key] = id
-            return Planned(book: changed)
+            return Planned(books: [changed])
+        case .add(let newBooks, let key, let attempt):
+            try refuseAborted(attempt, store: store)
+            if let earlier = try booksAdded(under: key, store: store) {
+                guard earlier.map(\.title) == newBooks.entries.map(\.title), earlier.map(\.topic) == newBooks.entries.map(\.topic) else {
+                    throw .badRequest("This Idempotency-Key was already used to add other books.")
+                }
+                return Planned(books: earlier, replayed: true)
+            }
+            let added = newBooks.entries.map { entry in
+                largestID += 1
+                var added = entry.book(id: largestID, version: 0)
+                keep(&added, announcing: .topic(Topic.canonical(added.topic)))
+                writes.append(.add(added, key: key))
+                return added
+            }
+            keysAdded[key] = added.map(\.id)
+            return Planned(books: added)
         case .settle(let id, let key, let attempt):
             let current = try book(id)
             if let earlier = keysTaken[key], earlier.bookID == id {
-                return Planned(book: current, takeIndex: earlier.takeIndex)
+                return Planned(books: [current], takeIndex: earlier.takeIndex)
             }
             if let earlier = try lookUp({ try store.order(takenUnder: key) }), earlier.bookID == id {
-                return Planned(book: current, order: earlier)
+                return Planned(books: [current], order: earlier)
             }
             let storedUpdate = try lookUp { try store.book(updatedUnder: key) }
             if keysUpdated[key] == id || storedUpdate == id {
-                return Planned(book: current)
+                return Planned(books: [current])
             }
-            writes.append(.abort(attempt: attempt, seq: seq))
-            attemptsAborted.insert(attempt)
-            return Planned(book: current, applied: false)
+            abort(attempt)
+            return Planned(books: [current], applied: false)
+        case .settleAddition(let key, let attempt):
+            if let added = try booksAdded(under: key, store: store) { return Planned(books: added) }
+            abort(attempt)
+            return Planned(books: [], applied: false)
         }
     }
 
@@ -87,17 +113,33 @@ struct BatchPlan {
         }
     }
 
+    /// Records that `attempt` was settled as not applied, so it is refused from now on.
+    private mutating func abort(_ attempt: String) {
+        writes.append(.abort(attempt: attempt, seq: seq))
+        attemptsAborted.insert(attempt)
+    }
+
+    /// The books added under `key` (in this batch or before), as they are now; nil if none.
+    private func booksAdded(under key: String, store: CatalogStore) throws(APIError) -> [Book]? {
+        var ids = keysAdded[key] ?? []
+        if ids.isEmpty { ids = try lookUp { try store.books(addedUnder: key) } }
+        guard !ids.isEmpty else { return nil }
+        var books: [Book] = []
+        for id in ids { books.append(try book(id)) }
+        return books
+    }
+
     private func book(_ id: Int64) throws(APIError) -> Book {
         guard let book = books[id] ?? memory.book(id).0 else { throw .notFound("No book has id \(id).") }
         return book
     }
 
-    /// Gives a changed book the next sequence number and records it.
-    private mutating func keep(_ book: inout Book) {
+    /// Gives a changed book the next sequence number and records it, and what the front must drop.
+    private mutating func keep(_ book: inout Book, announcing dependency: CacheDependency) {
         seq += 1
         book.version = seq
         books[book.id] = book
-        announcements.append((book.id, seq))
+        announcements[dependency] = seq
     }
 
     private func lookUp<T>(_ body: () throws -> T) throws(APIError) -> T {

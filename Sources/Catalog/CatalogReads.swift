@@ -15,13 +15,14 @@ struct CatalogReads: Sendable {
                         body: body)
     }
 
-    func search(_ topic: String) -> Response {
+    /// One page of a topic's books: `{"topic", "items": [{"id", "title"}], "next"}`.
+    func search(_ topic: String, _ page: Page) -> Response {
         let canonical = Topic.canonical(topic)
-        let (books, seq) = memory.search(canonical)
-        let items = books.map { JSON.object([("id", .int($0.id)), ("title", .string($0.title))]) }
-        let body = JSON.object([("topic", .string(canonical)), ("items", .array(items))])
-        return .json(200, body, headers: upstream + [("X-Bazar-Seq", "\(seq)"),
-                                                     ("X-Bazar-Books", books.map { "\($0.id)" }.joined(separator: ","))])
+        let found = memory.search(canonical, page)
+        let items = found.books.map { JSON.object([("id", .int($0.id)), ("title", .string($0.title))]) }
+        let body = JSON.object([("topic", .string(canonical)), ("items", .array(items)), ("next", found.next)])
+        return .json(200, body, headers: upstream + [("X-Bazar-Seq", "\(found.seq)"),
+                                                     ("X-Bazar-Books", found.books.map { "\($0.id)" }.joined(separator: ","))])
     }
 
     var upstream: [(String, String)] { Response.upstream(name) }

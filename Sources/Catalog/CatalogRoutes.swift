@@ -18,7 +18,8 @@ struct CatalogRoutes: Sendable {
     let metrics: RequestMetrics
 
     /// The route names `metrics` counts requests by.
-    static let routeNames = ["info", "search", "health", "take", "update", "settle", "lease", "takes", "replicate", "metrics"]
+    static let routeNames = ["info", "search", "health", "take", "update", "books", "settle", "lease", "takes", "replicate",
+                             "metrics"]
 
     func handle(_ request: Request) -> Response {
         Routing.answer(headers: reads.upstream) { () throws(APIError) in try route(request) }
@@ -32,7 +33,7 @@ struct CatalogRoutes: Sendable {
             return reads.info(try PathParsing.positiveID(operation[1]))
         case ("GET", "search", 2):
             try requireReadable()
-            return reads.search(try PathParsing.decodeSegment(operation[1]))
+            return reads.search(try PathParsing.decodeSegment(operation[1]), try Page(query: request.query))
         case ("GET", "health", 1):
             return health()
         case ("GET", "metrics", 1):
@@ -44,6 +45,12 @@ struct CatalogRoutes: Sendable {
             let (key, attempt) = try writeIdentity(request, required: false)
             return try primary().update(try PathParsing.positiveID(operation[1]), try BookUpdate.parse(request.body),
                                         key: key, attempt: attempt)
+        case ("POST", "books", 1):
+            let (key, attempt) = try writeIdentity(request)
+            return try primary().add(try NewBooks.parse(request.body), key: key, attempt: attempt)
+        case ("POST", "settle", 1):
+            let (key, attempt) = try writeIdentity(request)
+            return try primary().settleAddition(key: key, attempt: attempt)
         case ("POST", "settle", 2):
             let (key, attempt) = try writeIdentity(request)
             return try primary().settle(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)

@@ -2,28 +2,53 @@ import BazarCore
 import InternalHTTP
 import TierCalls
 
-/// Tells every front holding a read lease to drop the cached answers holding the books a batch
-/// of writes changes, before the primary applies it. Each item carries its write's sequence
-/// number, so a front also refuses a later fill that is older than the write. A front that does
-/// not confirm (down, hung, cut off) is waited out: once its lease has run out it serves and
-/// fills nothing until it gets a fresh lease, with an empty cache. A write is never applied
-/// while a front that might hold the old value serves it.
+/// Tells every front holding a read lease to drop the cached answers a batch of writes changes
+/// (those holding a changed book; every search page of a new book's topic), before the primary
+/// applies it. Each item carries its write's sequence number, so a front also refuses a later
+/// fill that is older than the write. A front that does not confirm (down, hung, cut off) is
+/// waited out: once its lease has run out it serves and fills nothing until it gets a fresh
+/// lease, with an empty cache. A write is never applied while a front that might hold the old
+/// value serves it.
 struct Invalidator: Sendable {
     let client: InternalClient
     let leases: FrontLeases
 
-    /// Returns once every leased front has dropped the books or has been waited out.
-    func invalidate(_ items: [(book: Int64, seq: Int64)]) {
+    /// The most bytes of items one message carries (nginx and the front take bodies up to
+    /// 64 KiB); a batch with more is told in several messages.
+    static let messageBudget = 60_000
+
+    /// Returns once every leased front has dropped what the items name or has been waited out.
+    func invalidate(_ items: [(dependency: CacheDependency, seq: Int64)]) {
         leases.waitForGrace()
-        let list = items.map { JSON.object([("book", .int($0.book)), ("seq", .int($0.seq))]) }
-        let body = JSON.object([("items", .array(list))]).encoded()
+        let bodies = Self.messages(items.map { $0.dependency.invalidationItem(seq: $0.seq).encoded() })
         for front in leases.announce(items.map(\.seq).max() ?? 0) {
-            let answer = try? client.send("POST", "/\(front)/invalidate", body: body, timeout: Timeouts.invalidation,
-                                          resendable: true)
-            if answer?.status != 200 {
+            let confirmed = bodies.allSatisfy { body in
+                let answer = try? client.send("POST", "/\(front)/invalidate", body: body, timeout: Timeouts.invalidation,
+                                              resendable: true)
+                return answer?.status == 200
+            }
+            if !confirmed {
                 Log.warn("the front did not confirm an invalidation; waiting out its lease", [("front", front)])
                 leases.waitOut(front)
             }
         }
+    }
+
+    /// `{"items": [...]}` bodies holding the encoded items, each within `messageBudget`.
+    static func messages(_ items: [[UInt8]]) -> [[UInt8]] {
+        var bodies: [[UInt8]] = []
+        var current: [[UInt8]] = []
+        var size = 0
+        for item in items {
+            if !current.isEmpty && size + item.count > messageBudget {
+                bodies.append(EncodedJSON.object([("items", EncodedJSON.array(current))]))
+                current = []
+                size = 0
+            }
+            current.append(item)
+            size += item.count + 1
+        }
+        if !current.isEmpty { bodies.append(EncodedJSON.object([("items", EncodedJSON.array(current))])) }
+        return bodies
     }
 }

@@ -8,8 +8,8 @@ import Synchronization
 ///
 /// Request threads queue their write and wait. The writer takes everything queued, decides
 /// each write against the books as the batch leaves them (`BatchPlan`), tells the front to
-/// drop the changed books with one message, commits the batch in one transaction, and updates
-/// memory. Each request then waits, outside any lock, for the backup to acknowledge its write.
+/// drop the changed books (and the searches of new books' topics), commits the batch in one
+/// transaction, and updates memory. Each request then waits, outside any lock, for the backup to acknowledge its write.
 ///
 /// Every write carries a key and an attempt id. A caller that lost track of a write (a tier
 /// hung or died mid-way) settles it: a settle goes through the same queue, so it sees every
@@ -31,14 +31,18 @@ final class Primary: @unchecked Sendable {
         case take(Int64, key: String, attempt: String)
         /// Apply an admin update to a book.
         case update(Int64, BookUpdate, key: String, attempt: String)
+        /// Add books under a key (a repeated key answers the books it added).
+        case add(NewBooks, key: String, attempt: String)
         /// Decide, for good, whether the write under `key` on a book was applied.
         case settle(Int64, key: String, attempt: String)
+        /// Decide, for good, whether the addition under `key` was applied.
+        case settleAddition(key: String, attempt: String)
     }
 
-    /// A write's result: the book as it leaves it, for a take its order, and for a settle
-    /// whether the settled write was applied.
+    /// A write's result: the books it leaves behind (one, or those added), for a take its
+    /// order, and for a settle whether the settled write was applied.
     struct Written {
-        var book: Book
+        var books: [Book]
         var order: Order?
         var replayed = false
         var applied = true
@@ -70,14 +74,29 @@ final class Primary: @unchecked Sendable {
     /// Takes one copy of a book for an order under `key` (a repeated key answers the first order).
     func take(_ id: Int64, key: String, attempt: String) -> Response {
         respond(to: .take(id, key: key, attempt: attempt)) { written in
-            .object([("order", written.order?.internalJSON ?? .null), ("book", written.book.json),
+            .object([("order", written.order?.internalJSON ?? .null), ("book", written.books[0].json),
                      ("replayed", .bool(written.replayed))])
         }
     }
 
     /// Applies an admin update to a book.
     func update(_ id: Int64, _ update: BookUpdate, key: String, attempt: String) -> Response {
-        respond(to: .update(id, update, key: key, attempt: attempt)) { $0.book.json }
+        respond(to: .update(id, update, key: key, attempt: attempt)) { $0.books[0].json }
+    }
+
+    /// Adds books under `key`: `201` with the book (or `{"books": [...]}` for an array); a
+    /// repeated key answers the books it added, marked `Idempotent-Replayed: true`.
+    func add(_ books: NewBooks, key: String, attempt: String) -> Response {
+        respond(to: .add(books, key: key, attempt: attempt), status: 201) { books.answer($0.books) }
+    }
+
+    /// Settles the addition made under `key`: `{"applied": true, "books": [...]}` once it is
+    /// committed and replicated, or `{"applied": false}` after recording `attempt` as aborted.
+    func settleAddition(key: String, attempt: String) -> Response {
+        respond(to: .settleAddition(key: key, attempt: attempt)) { written in
+            guard written.applied else { return .object([("applied", .bool(false))]) }
+            return .object([("applied", .bool(true)), ("books", .array(written.books.map(\.json)))])
+        }
     }
 
     /// Settles the write made under `key` on book `id`: `{"applied": true, "book", "order"?}`
@@ -86,7 +105,7 @@ final class Primary: @unchecked Sendable {
     func settle(_ id: Int64, key: String, attempt: String) -> Response {
         respond(to: .settle(id, key: key, attempt: attempt)) { written in
             guard written.applied else { return .object([("applied", .bool(false))]) }
-            var members: [(String, JSON)] = [("applied", .bool(true)), ("book", written.book.json)]
+            var members: [(String, JSON)] = [("applied", .bool(true)), ("book", written.books[0].json)]
             if let order = written.order { members.append(("order", order.internalJSON)) }
             return .object(members)
         }
@@ -110,8 +129,9 @@ final class Primary: @unchecked Sendable {
         return .json(200, .object([("orders", .array(orders.map(\.internalJSON)))]), headers: upstream)
     }
 
-    /// Queues a write, waits for its batch, then for the backup; answers with `body` of the result.
-    private func respond(to write: Write, _ body: (Written) -> JSON) -> Response {
+    /// Queues a write, waits for its batch, then for the backup; answers `status` with `body`
+    /// of the result.
+    private func respond(to write: Write, status: Int = 200, _ body: (Written) -> JSON) -> Response {
         let pending = PendingWrite(write)
         let outcome = condition.withLock { () -> Outcome in
             queue.append(pending)
@@ -125,9 +145,9 @@ final class Primary: @unchecked Sendable {
         case .failure(let error):
             return error.response(headers: upstream)
         case .success(let written):
-            // The book's version covers the write (a settled one too): it is the book's latest change.
-            if written.applied { replicator.waitReplicated(written.book.version) }
-            return .json(200, body(written), headers: upstream)
+            // The books' versions cover the write (a settled one too): each is its book's latest change.
+            if written.applied, let version = written.books.map(\.version).max() { replicator.waitReplicated(version) }
+            return .json(status, body(written), headers: upstream + (written.replayed ? [("Idempotent-Replayed", "true")] : []))
         }
     }
 
@@ -154,7 +174,7 @@ final class Primary: @unchecked Sendable {
         do throws(APIError) {
             var orders: [Order] = []
             if !plan.writes.isEmpty {
-                if !plan.announcements.isEmpty { invalidator.invalidate(plan.announcements) }
+                if !plan.announcements.isEmpty { invalidator.invalidate(plan.announcements.map { ($0.key, $0.value) }) }
                 orders = try APIError.unavailableOnFailure("the write was not applied") {
                     try store.commit(plan.writes, applied: plan.seq)
                 }
@@ -163,7 +183,7 @@ final class Primary: @unchecked Sendable {
             }
             return planned.map { result in
                 result.map { planned in
-                    Written(book: planned.book, order: planned.takeIndex.map { orders[$0] } ?? planned.order,
+                    Written(books: planned.books, order: planned.takeIndex.map { orders[$0] } ?? planned.order,
                             replayed: planned.replayed, applied: planned.applied)
                 }
             }

@@ -6,7 +6,10 @@ import InternalHTTP
 ///
 /// One thread pushes to the backup every book changed since the backup's last acknowledged
 /// sequence number (a state-based diff: under load one push carries many writes, and the same
-/// push is the backup's catch-up after a restart). While the backup is *in sync*, a write is
+/// pushes are the backup's catch-up after a restart). A push carries at most `pushBudget`
+/// bytes of books (nginx and the backup take bodies up to 64 KiB): when more changed, the
+/// pushes before the last are pages that leave the backup's `applied` where it was, and
+/// only the last one, holding every book changed since, moves it up to the primary's. While the backup is *in sync*, a write is
 /// answered only once the backup has acknowledged it, and pushes grant the backup a read lease
 /// that ends `lease` after the push was sent by this host's clock (the backup counts it from
 /// the receipt the push echoes, made before the sending: see `Backup`; no clocks are compared
@@ -25,6 +28,8 @@ final class Replicator: @unchecked Sendable {
     /// How long one push may take; at least `lease`, so a push that times out granted nothing
     /// still in force.
     static let pushTimeout: Duration = .seconds(1)
+    /// The most bytes of books one push carries.
+    static let pushBudget = 60_000
 
     private let client: InternalClient
     private let backupPath: String
@@ -39,8 +44,11 @@ final class Replicator: @unchecked Sendable {
     private var lastLeaseEnd: Int64 = 0
     // Used by the push thread only: the receipt of the backup's last answer.
     private var receipt: Int64?
-    // Used by the push thread only: whether the order replicas were told the backup is in sync.
+    // Used by the push thread only: whether the order replicas were told the backup is in sync,
+    // and while the pages of one catch-up go out, the `applied` they started from and the
+    // version through which the backup has taken them.
     private var promoted = false
+    private var pages: (from: Int64, through: Int64)?
 
     init(client: InternalClient, backup: String, memory: CatalogMemory, witnesses: WitnessRecords) {
         self.client = client
@@ -80,15 +88,20 @@ final class Replicator: @unchecked Sendable {
             lastLeaseEnd = Monotonic.now() + Self.lease.nanoseconds
             return (acked, true)
         }
-        let (books, upTo) = memory.changes(after: after)
-        var members: [(String, JSON)] = [("after", .int(after)), ("up_to", .int(upTo)), ("books", .array(books.map(\.json)))]
+        let changes = memory.changes(after: pages?.from == after ? pages?.through ?? after : after, budget: Self.pushBudget)
+        let upTo = changes.complete ? changes.applied : after
+        var members: [(String, [UInt8])] = [("after", JSON.int(after).encoded()), ("up_to", JSON.int(upTo).encoded()),
+                                            ("books", EncodedJSON.array(changes.encoded))]
         if granting, let receipt {
-            members.append(("lease", .object([("ms", .int(Self.lease.nanoseconds / 1_000_000)), ("echo", .int(receipt))])))
+            let lease = JSON.object([("ms", .int(Self.lease.nanoseconds / 1_000_000)), ("echo", .int(receipt))])
+            members.append(("lease", lease.encoded()))
         }
-        let response = try? client.send("POST", backupPath, body: JSON.object(members).encoded(), timeout: Self.pushTimeout)
+        let response = try? client.send("POST", backupPath, body: EncodedJSON.object(members), timeout: Self.pushTimeout)
         let answer = response.flatMap { [200, 409].contains($0.status) ? try? JSON.parse($0.body) : nil }
         let applied = answer?["applied"]?.int64Value
         receipt = answer?["receipt"]?.int64Value
+        // A page the backup took without moving on: the next push starts after it.
+        pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
         let transition = condition.withLock { () -> Transition? in
             defer { condition.broadcast() }
             if let applied, let response {

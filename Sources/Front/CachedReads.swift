@@ -11,7 +11,9 @@ import TierCalls
 /// replica only while it holds one of `permits`; without one it is refused at once. Every 200
 /// carries an `ETag`, and a request whose `If-None-Match` names it gets `304 Not Modified`.
 /// A request with `Cache-Control: no-cache` skips the lookup: a catalog replica answers it
-/// (`X-Cache: BYPASS`) and it fills the cache as a miss does.
+/// (`X-Cache: BYPASS`) and it fills the cache as a miss does. Each page of a search is an entry
+/// of its own, keyed by topic and page; every page of a topic is dropped when a book is added
+/// to it.
 struct CachedReads: Sendable {
     let cache: ResponseCache<CacheEntry>
     let lease: ReadLease
@@ -22,31 +24,34 @@ struct CachedReads: Sendable {
 
     /// The book `id`, tagged with its version.
     func info(_ id: Int64, _ request: Request) throws(APIError) -> Response {
-        try read(key: "info/\(id)", catalogPath: "/catalog/info/\(id)", tag: EntityTags.book, request)
+        try read(key: "info/\(id)", catalogPath: "/catalog/info/\(id)", tag: EntityTags.book, alsoDependsOn: [], request)
     }
 
-    /// The books of `topic` (matched ignoring case), tagged with a hash of the listing.
-    func search(_ topic: String, _ request: Request) throws(APIError) -> Response {
+    /// One page of the books of `topic` (matched ignoring case), tagged with a hash of the listing.
+    func search(_ topic: String, _ page: Page, _ request: Request) throws(APIError) -> Response {
         guard !topic.isEmpty else { throw .badRequest("The topic must not be empty.") }
         guard topic.utf8.count <= 1024 else { throw .badRequest("The topic is longer than 1024 bytes.") }
         let canonical = Topic.canonical(topic)
-        return try read(key: "search/\(canonical)", catalogPath: "/catalog/search/\(PathParsing.encodeSegment(canonical))",
-                        tag: EntityTags.listing, request)
+        return try read(key: "search/\(canonical)?\(page.query)",
+                        catalogPath: "/catalog/search/\(PathParsing.encodeSegment(canonical))?\(page.query)",
+                        tag: EntityTags.listing, alsoDependsOn: [.topic(canonical)], request)
     }
 
-    private func read(key: String, catalogPath: String, tag: ([UInt8]) -> String?,
+    /// `alsoDependsOn`: what the entry depends on besides the books the replica names (a search: its topic).
+    private func read(key: String, catalogPath: String, tag: ([UInt8]) -> String?, alsoDependsOn: [CacheDependency],
                       _ request: Request) throws(APIError) -> Response {
         let ifNoneMatch = request.header("If-None-Match")
         let bypass = Conditions.noCache(request.header("Cache-Control"))
         if !bypass, lease.held, let hit = cache.lookup(key) { return hit.answer(ifNoneMatch: ifNoneMatch) }
         return try permits.withPermit { () throws(APIError) in
-            try fetch(key: key, catalogPath: catalogPath, tag: tag, label: bypass ? "BYPASS" : "MISS")
+            try fetch(key: key, catalogPath: catalogPath, tag: tag, alsoDependsOn: alsoDependsOn, label: bypass ? "BYPASS" : "MISS")
         }.answer(ifNoneMatch: ifNoneMatch)
     }
 
     /// The replica's answer, labelled `label` (`MISS` or `BYPASS`); a 200 also fills the cache,
     /// unless an invalidation newer than it came first or the lease is not held.
-    private func fetch(key: String, catalogPath: String, tag: ([UInt8]) -> String?, label: String) throws(APIError) -> CachedRead {
+    private func fetch(key: String, catalogPath: String, tag: ([UInt8]) -> String?, alsoDependsOn: [CacheDependency],
+                       label: String) throws(APIError) -> CachedRead {
         guard let fetched = try? client.send("GET", catalogPath, timeout: Timeouts.read), fetched.isAnswer else {
             throw .unavailable("No catalog replica answered.")
         }
@@ -57,7 +62,7 @@ struct CachedReads: Sendable {
             let books = (fetched.header("X-Bazar-Books") ?? "").split(separator: ",").compactMap { Int64($0) }
             let hit = CacheEntry(CachedRead(status: 200, etag: etag, cache: "HIT", upstream: upstream, body: fetched.body))
             if fillDelayMicroseconds > 0 { usleep(fillDelayMicroseconds) }
-            if lease.held { cache.fill(key, hit, books: books, seq: seq) }
+            if lease.held { cache.fill(key, hit, dependencies: books.map(CacheDependency.book) + alsoDependsOn, seq: seq) }
         }
         return answer
     }

@@ -15,7 +15,8 @@ struct FrontRoutes: Sendable {
     let admin: AdminToken
 
     /// The route names the front's request metrics count by.
-    static let routeNames = ["info", "search", "purchase", "orders", "update", "health", "stats", "metrics", "invalidate"]
+    static let routeNames = ["info", "search", "purchase", "orders", "update", "books", "health", "stats", "metrics",
+                             "invalidate"]
 
     func handle(_ request: Request) -> Response {
         Routing.answer { () throws(APIError) in try route(request) }
@@ -31,7 +32,7 @@ struct FrontRoutes: Sendable {
 
     /// How many segments each public route has.
     private static let arities: [Substring: Set<Int>] = [
-        "info": [2], "search": [2], "purchase": [2], "orders": [1, 2], "update": [2], "health": [1], "stats": [1],
+        "info": [2], "search": [2], "purchase": [2], "orders": [1, 2], "update": [2], "books": [1], "health": [1], "stats": [1],
     ]
 
     /// `segments` without the empty one a trailing slash leaves after a whole route: `/info/1/`
@@ -50,7 +51,8 @@ struct FrontRoutes: Sendable {
             return try reads.info(try PathParsing.positiveID(segments[1]), request)
         case ("search", 2):
             try allow(request, ["GET", "HEAD"])
-            return try reads.search(try PathParsing.decodeSegment(segments[1], plusAsSpace: true), request)
+            return try reads.search(try PathParsing.decodeSegment(segments[1], plusAsSpace: true), try Page(query: request.query),
+                                    request)
         case ("purchase", 2):
             try allow(request, ["POST", "PUT"])
             return try purchase(request, try PathParsing.positiveID(segments[1]))
@@ -63,6 +65,9 @@ struct FrontRoutes: Sendable {
         case ("update", 2):
             try allow(request, ["PUT"])
             return try update(request, try PathParsing.positiveID(segments[1]))
+        case ("books", 1):
+            try allow(request, ["POST"])
+            return try addBooks(request)
         case ("health", 1):
             try allow(request, ["GET", "HEAD"])
             return try health.report()
@@ -84,31 +89,41 @@ struct FrontRoutes: Sendable {
         switch segments[1] {
         case "invalidate":
             try allow(request, ["POST"])
-            let items = (try? JSON.parse(request.body))?["items"]?.arrayValue?.compactMap { item -> (Int64, Int64)? in
-                guard let book = item["book"]?.int64Value, let seq = item["seq"]?.int64Value else { return nil }
-                return (book, seq)
-            }
+            let items = (try? JSON.parse(request.body))?["items"]?.arrayValue?.compactMap(CacheDependency.parseInvalidationItem)
             guard let items, !items.isEmpty else {
-                throw .badRequest("An invalidation is {\"items\": [{\"book\": id, \"seq\": n}, ...]}.")
+                throw .badRequest("An invalidation is {\"items\": [{\"book\": id or \"topic\": name, \"seq\": n}, ...]}.")
             }
-            let dropped = items.reduce(0) { $0 + reads.cache.invalidate(book: $1.0, seq: $1.1) }
+            let dropped = items.reduce(0) { $0 + reads.cache.invalidate($1.0, seq: $1.1) }
             return .json(200, .object([("dropped", .int(Int64(dropped)))]))
         default:
             throw .notFound("No such route.")
         }
     }
 
-    /// A purchase runs under the client's `Idempotency-Key`, or else under nginx's request id
-    /// (which nginx also names if the front dies mid-way), so every answer can name its key.
     private func purchase(_ request: Request, _ id: Int64) throws(APIError) -> Response {
         let attempt = Self.attempt(request)
-        guard let key = request.header("Idempotency-Key") else {
-            return writes.purchase(id, key: attempt, attempt: attempt)
-        }
+        return writes.purchase(id, key: try Self.idempotencyKey(request, attempt: attempt), attempt: attempt)
+    }
+
+    /// `POST /books`: one book, or an array of them, added under the client's
+    /// `Idempotency-Key` (or nginx's request id), like a purchase.
+    private func addBooks(_ request: Request) throws(APIError) -> Response {
+        try requireAdmin(request, "POST /books")
+        guard !request.bodyTooLarge else { throw .payloadTooLarge }
+        let books = try NewBooks.parse(request.body)
+        let attempt = Self.attempt(request)
+        return writes.add(books, body: request.body, key: try Self.idempotencyKey(request, attempt: attempt), attempt: attempt)
+    }
+
+    /// A keyed write (a purchase, an addition) runs under the client's `Idempotency-Key`, or
+    /// else under nginx's request id, its `attempt` (which nginx also names if the front dies
+    /// mid-way), so every answer can name its key.
+    private static func idempotencyKey(_ request: Request, attempt: String) throws(APIError) -> String {
+        guard let key = request.header("Idempotency-Key") else { return attempt }
         guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw .badRequest("Idempotency-Key must be 1 to 200 printable ASCII characters.")
         }
-        return writes.purchase(id, key: key, attempt: attempt)
+        return key
     }
 
     /// This request's attempt id: nginx's request id, or a new one.

@@ -1,3 +1,5 @@
+import BazarCore
+
 /// One shard of the front's cache: a map from key to value (a cached response), evicting as W-TinyLFU
 /// does (Caffeine's policy). A new entry enters a small least-recently-used window (1 % of the
 /// shard, at least one entry). The window's least recently used entry then moves on to the main
@@ -6,15 +8,15 @@
 /// otherwise it is the one evicted. A flood of keys asked for once churns through the window
 /// and never evicts the entries that are read again and again.
 ///
-/// Plus what invalidation needs: which keys hold a book, the newest write sequence number
-/// announced for each book (a fill reflecting an older one is refused), and a floor below which
-/// no fill is taken (the newest write announced before a fresh read lease).
+/// Plus what invalidation needs: which keys depend on a book or a topic, the newest write
+/// sequence number announced for each (a fill reflecting an older one is refused), and a floor
+/// below which no fill is taken (the newest write announced before a fresh read lease).
 struct LRUShard<Value> {
     private struct Slot {
         var key: String
         var hash: Int
         var value: Value?
-        var books: [Int64]
+        var dependencies: [CacheDependency]
         var segment: Int
         var newer: Int   // towards the most recently used end of its segment, -1 at the head
         var older: Int   // towards the least recently used end, -1 at the tail
@@ -35,8 +37,8 @@ struct LRUShard<Value> {
     private var freeSlots: [Int] = []
     private var segments: [Segment]
     private var sketch: FrequencySketch
-    private var keysByBook: [Int64: Set<String>] = [:]
-    private var announced: [Int64: Int64] = [:]
+    private var keysByDependency: [CacheDependency: Set<String>] = [:]
+    private var announced: [CacheDependency: Int64] = [:]
     private var floor: Int64 = 0
     private(set) var hits = 0
     private(set) var misses = 0
@@ -72,18 +74,18 @@ struct LRUShard<Value> {
         sketch.estimate(key.hashValue)
     }
 
-    /// Stores a value that reflects every write up to `seq` and holds `books`; refused (false)
-    /// when a write newer than `seq` was announced for one of them. A stored value may be
-    /// evicted at once by the admission policy (when the shard is full).
-    mutating func fill(_ key: String, _ value: Value, books: [Int64], seq: Int64) -> Bool {
-        guard capacity > 0, seq >= floor, books.allSatisfy({ (announced[$0] ?? 0) <= seq }) else { return false }
+    /// Stores a value that reflects every write up to `seq` and depends on `dependencies`;
+    /// refused (false) when a write newer than `seq` was announced for one of them. A stored
+    /// value may be evicted at once by the admission policy (when the shard is full).
+    mutating func fill(_ key: String, _ value: Value, dependencies: [CacheDependency], seq: Int64) -> Bool {
+        guard capacity > 0, seq >= floor, dependencies.allSatisfy({ (announced[$0] ?? 0) <= seq }) else { return false }
         if let slot = index[key] {
             slots[slot].value = value
-            setBooks(slot, books)
+            setDependencies(slot, dependencies)
             moveToHead(slot)
             return true
         }
-        let slot = Slot(key: key, hash: key.hashValue, value: value, books: [], segment: Self.window, newer: -1, older: -1)
+        let slot = Slot(key: key, hash: key.hashValue, value: value, dependencies: [], segment: Self.window, newer: -1, older: -1)
         let position: Int
         if let free = freeSlots.popLast() {
             slots[free] = slot
@@ -93,7 +95,7 @@ struct LRUShard<Value> {
             position = slots.count - 1
         }
         index[key] = position
-        setBooks(position, books)
+        setDependencies(position, dependencies)
         push(position, to: Self.window)
         if segments[Self.window].count > segments[Self.window].capacity { admitWindowVictim() }
         return true
@@ -105,10 +107,11 @@ struct LRUShard<Value> {
         floor = max(floor, newFloor)
     }
 
-    /// Drops every entry holding `book` and remembers `seq` for it; returns how many were dropped.
-    mutating func invalidate(book: Int64, seq: Int64) -> Int {
-        announced[book] = max(announced[book] ?? 0, seq)
-        let keys = keysByBook[book] ?? []
+    /// Drops every entry that depends on `dependency` and remembers `seq` for it; returns how
+    /// many were dropped.
+    mutating func invalidate(_ dependency: CacheDependency, seq: Int64) -> Int {
+        announced[dependency] = max(announced[dependency] ?? 0, seq)
+        let keys = keysByDependency[dependency] ?? []
         for key in keys { remove(key) }
         return keys.count
     }
@@ -130,19 +133,19 @@ struct LRUShard<Value> {
     private mutating func remove(_ key: String) {
         guard let slot = index.removeValue(forKey: key) else { return }
         unlink(slot)
-        setBooks(slot, [])
+        setDependencies(slot, [])
         slots[slot].value = nil
         freeSlots.append(slot)
     }
 
-    private mutating func setBooks(_ slot: Int, _ books: [Int64]) {
+    private mutating func setDependencies(_ slot: Int, _ dependencies: [CacheDependency]) {
         let key = slots[slot].key
-        for book in slots[slot].books {
-            keysByBook[book]?.remove(key)
-            if keysByBook[book]?.isEmpty == true { keysByBook[book] = nil }
+        for dependency in slots[slot].dependencies {
+            keysByDependency[dependency]?.remove(key)
+            if keysByDependency[dependency]?.isEmpty == true { keysByDependency[dependency] = nil }
         }
-        slots[slot].books = books
-        for book in books { keysByBook[book, default: []].insert(key) }
+        slots[slot].dependencies = dependencies
+        for dependency in dependencies { keysByDependency[dependency, default: []].insert(key) }
     }
 
     private mutating func moveToHead(_ slot: Int) {

@@ -1,3 +1,4 @@
+import BazarCore
 import Synchronization
 
 /// The front's cache of read answers (`CacheEntry`, or bytes in the tests): up to 16 independently locked shards, so
@@ -38,17 +39,19 @@ final class ResponseCache<Value: Sendable>: Sendable {
         shard(key).lru.withLock { $0.lookup(key) }
     }
 
-    /// Caches a response reflecting writes up to `seq`; false when refused as stale.
+    /// Caches a response reflecting writes up to `seq` that depends on `dependencies`; false
+    /// when refused as stale.
     @discardableResult
-    func fill(_ key: String, _ value: Value, books: [Int64], seq: Int64) -> Bool {
-        shard(key).lru.withLock { $0.fill(key, value, books: books, seq: seq) }
+    func fill(_ key: String, _ value: Value, dependencies: [CacheDependency], seq: Int64) -> Bool {
+        shard(key).lru.withLock { $0.fill(key, value, dependencies: dependencies, seq: seq) }
     }
 
-    /// Drops every response holding `book` and refuses later fills older than `seq`.
+    /// Drops every response that depends on `dependency` and refuses later fills of them
+    /// older than `seq`.
     @discardableResult
-    func invalidate(book: Int64, seq: Int64) -> Int {
+    func invalidate(_ dependency: CacheDependency, seq: Int64) -> Int {
         invalidations.add(1, ordering: .relaxed)
-        return shards.reduce(0) { dropped, shard in dropped + shard.lru.withLock { $0.invalidate(book: book, seq: seq) } }
+        return shards.reduce(0) { dropped, shard in dropped + shard.lru.withLock { $0.invalidate(dependency, seq: seq) } }
     }
 
     /// Drops every entry and refuses fills older than `floor` (a fresh lease: invalidations

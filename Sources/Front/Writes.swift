@@ -4,11 +4,11 @@ import HTTPMessages
 import InternalHTTP
 import TierCalls
 
-/// Purchases and admin updates: passed on to the tier that applies them, and settled with the
-/// catalog primary when their outcome is lost on the way (a tier or nginx hung or died). The
-/// answer is then what the write did: its result, `503 unavailable` only when it surely was
-/// not applied, or `504 outcome_unknown` when even the settle failed. Every purchase answer
-/// carries the `Idempotency-Key` it ran under.
+/// Purchases, admin updates and additions of books: passed on to the tier that applies them,
+/// and settled with the catalog primary when their outcome is lost on the way (a tier or nginx
+/// hung or died). The answer is then what the write did: its result, `503 unavailable` only
+/// when it surely was not applied, or `504 outcome_unknown` when even the settle failed. Every
+/// answer to a purchase or an addition carries the `Idempotency-Key` it ran under.
 struct Writes: Sendable {
     let client: InternalClient
 
@@ -16,8 +16,8 @@ struct Writes: Sendable {
     func purchase(_ id: Int64, key: String, attempt: String) -> Response {
         let result = client.result("POST", "/orders/purchase/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
                                    timeout: Timeouts.purchase)
-        var response = outcome(of: result, id: id, key: key, attempt: attempt) { book, order in
-            guard let order else { return nil }
+        var response = outcome(of: result, settling: id, key: key, attempt: attempt) { settled in
+            guard let order = settled["order"].flatMap(Order.init(json:)), let book = settled["book"] else { return nil }
             return .object([("order", order.json), ("book", book)])
         }
         response.headers.append(("Idempotency-Key", key))
@@ -28,13 +28,25 @@ struct Writes: Sendable {
     func update(_ id: Int64, _ update: BookUpdate, attempt: String) -> Response {
         let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: attempt, attempt: attempt),
                                    body: update.json.encoded(), timeout: Timeouts.primaryWrite)
-        return outcome(of: result, id: id, key: attempt, attempt: attempt) { book, _ in book }
+        return outcome(of: result, settling: id, key: attempt, attempt: attempt) { $0["book"] }
     }
 
-    /// The client's answer for a write call's result; `applied` makes the body of a write the
-    /// settle found applied (nil: not enough to answer it, so the outcome stays unknown).
-    private func outcome(of result: Result<InternalResponse, InternalCallError>, id: Int64, key: String, attempt: String,
-                         applied: (JSON, Order?) -> JSON?) -> Response {
+    /// Adds validated books under `key`; `body` is the client's (the primary validates it again).
+    func add(_ books: NewBooks, body: [UInt8], key: String, attempt: String) -> Response {
+        let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key, attempt: attempt),
+                                   body: body, timeout: Timeouts.primaryWrite)
+        var response = outcome(of: result, settling: nil, key: key, attempt: attempt, status: 201) { settled in
+            settled["books"]?.arrayValue.map { books.answer($0.compactMap(Book.init(json:))) }
+        }
+        response.headers.append(("Idempotency-Key", key))
+        return response
+    }
+
+    /// The client's answer for a write call's result. A lost answer is settled (`settling`: the
+    /// book written, nil for an addition); `applied` makes the body, answered `status`, of a
+    /// write the settle found applied (nil: not enough to answer it, so the outcome stays unknown).
+    private func outcome(of result: Result<InternalResponse, InternalCallError>, settling id: Int64?, key: String,
+                         attempt: String, status: Int = 200, applied: (JSON) -> JSON?) -> Response {
         switch WriteAnswer(result) {
         case .decided(let answer):
             return Forwarding.passOn(answer)
@@ -42,9 +54,9 @@ struct Writes: Sendable {
             return APIError.unavailable("The store could not be reached; nothing was applied, a retry is safe.").response()
         case .unknown:
             switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
-            case .applied(let book, let order):
-                guard let body = applied(book, order) else { return APIError.outcomeUnknown.response() }
-                return .json(200, body)
+            case .applied(let settled):
+                guard let body = applied(settled) else { return APIError.outcomeUnknown.response() }
+                return .json(status, body)
             case .notApplied:
                 return APIError.unavailable("The write was not applied (settled with the catalog primary); a retry is safe.")
                     .response()

@@ -39,9 +39,12 @@ struct Purchases: Sendable {
     /// Settles a take whose answer was lost.
     private func settled(_ id: Int64, key: String, attempt: String) -> Response {
         switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
-        case .applied(let book, let order?):
+        case .applied(let answer):
+            guard let order = answer["order"].flatMap(Order.init(json:)), let book = answer["book"] else {
+                return APIError.outcomeUnknown.response(headers: upstream)
+            }
             return bought(order, book: book, replayed: false)
-        case .applied, .unknown:
+        case .unknown:
             return APIError.outcomeUnknown.response(headers: upstream)
         case .notApplied:
             return APIError.unavailable("The catalog primary did not take a copy; nothing was bought.").response(headers: upstream)

@@ -2,7 +2,8 @@ import BazarCore
 
 /// The catalog replica's SQLite file: books, the applied write sequence number, and (on the
 /// primary) every purchase taken, keyed by idempotency key, the keys of recent admin updates,
-/// and the write attempts settled as not applied (which may never be applied later).
+/// the key each added book was added under, and the write attempts settled as not applied
+/// (which may never be applied later).
 public final class CatalogStore {
     private let database: Database
 
@@ -17,6 +18,8 @@ public final class CatalogStore {
                 book_id INTEGER NOT NULL, title TEXT NOT NULL, price REAL NOT NULL, created_at TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS updates (key TEXT PRIMARY KEY, book_id INTEGER NOT NULL, seq INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS updates_seq ON updates(seq);
+            CREATE TABLE IF NOT EXISTS additions (book_id INTEGER PRIMARY KEY, key TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS additions_key ON additions(key);
             CREATE TABLE IF NOT EXISTS aborted (attempt TEXT PRIMARY KEY, seq INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta VALUES ('applied', 0);
@@ -44,6 +47,8 @@ public final class CatalogStore {
         case take(bookID: Int64, key: String, seq: Int64, createdAt: String)
         /// Store a book's new state (an admin update) and the key it was made under.
         case set(Book, key: String)
+        /// Store a new book and the key it was added under.
+        case add(Book, key: String)
         /// Record that a write attempt was settled as not applied.
         case abort(attempt: String, seq: Int64)
     }
@@ -82,6 +87,9 @@ public final class CatalogStore {
                     try database.query("INSERT OR IGNORE INTO updates VALUES (?, ?, ?)",
                                        [.text(key), .integer(book.id), .integer(book.version)])
                     try database.query("DELETE FROM updates WHERE seq < ?", [.integer(book.version - Self.updateKeyHorizon)])
+                case .add(let book, let key):
+                    try setBook(book)
+                    try database.query("INSERT INTO additions VALUES (?, ?)", [.integer(book.id), .text(key)])
                 case .abort(let attempt, let seq):
                     try database.query("INSERT OR IGNORE INTO aborted VALUES (?, ?)", [.text(attempt), .integer(seq)])
                 }
@@ -101,6 +109,11 @@ public final class CatalogStore {
         try database.query("SELECT book_id FROM updates WHERE key = ?", [.text(key)]).first?.first?.int
     }
 
+    /// The books added under `key`, by id.
+    public func books(addedUnder key: String) throws -> [Int64] {
+        try database.query("SELECT book_id FROM additions WHERE key = ? ORDER BY book_id", [.text(key)]).map { $0[0].int }
+    }
+
     /// Whether a write attempt was settled as not applied.
     public func isAborted(attempt: String) throws -> Bool {
         try !database.query("SELECT 1 FROM aborted WHERE attempt = ?", [.text(attempt)]).isEmpty
@@ -112,8 +125,8 @@ public final class CatalogStore {
                            [.integer(number), .integer(Int64(limit))]).map(Self.order)
     }
 
-    /// Stores new states of books (each newer than the stored one) and the applied sequence
-    /// number, in one transaction: an admin update on the primary, a replicated batch on the backup.
+    /// Stores new states of books (each newer than the stored one, or new) and the applied
+    /// sequence number, in one transaction: a replicated push on the backup.
     public func apply(_ books: [Book], applied: Int64) throws {
         try database.transaction {
             for book in books { try setBook(book) }
@@ -121,10 +134,13 @@ public final class CatalogStore {
         }
     }
 
+    /// Inserts a new book, or stores a newer price, stock and version of one (a book's title and
+    /// topic never change).
     private func setBook(_ book: Book) throws {
-        try database.query("UPDATE books SET price = ?, stock = ?, version = ? WHERE id = ? AND version < ?",
-                           [.real(book.price), .integer(book.stock), .integer(book.version),
-                            .integer(book.id), .integer(book.version)])
+        try database.query("""
+            INSERT INTO books VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET price = excluded.price,
+                stock = excluded.stock, version = excluded.version WHERE excluded.version > books.version
+            """, Self.row(book))
     }
 
     private func setApplied(_ seq: Int64) throws {

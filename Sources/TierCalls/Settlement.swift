@@ -3,22 +3,23 @@ import InternalHTTP
 
 /// The final word on a write whose outcome a caller lost: the catalog primary's settle.
 public enum Settlement: Sendable {
-    /// The write was applied: the book as it is now, and for a purchase its order.
-    case applied(book: JSON, order: Order?)
+    /// The write was applied: the settle's answer (`book` as it is now, and for a purchase its
+    /// `order`; for an addition the `books` added).
+    case applied(JSON)
     /// The write was not applied and, its attempt being refused for good, never will be.
     case notApplied
     /// The primary could not be asked: the outcome stays unknown.
     case unknown
 
-    /// Asks the primary to settle the write under `key` (attempt `attempt`) on book `id`. Safe
-    /// to resend: settling twice answers the same.
-    public static func settle(_ id: Int64, key: String, attempt: String, client: InternalClient) -> Settlement {
-        let result = client.result("POST", "/catalog-primary/settle/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
+    /// Asks the primary to settle the write under `key` (attempt `attempt`) on book `id`, or
+    /// the addition of books under `key` when `id` is nil. Safe to resend: settling twice
+    /// answers the same.
+    public static func settle(_ id: Int64?, key: String, attempt: String, client: InternalClient) -> Settlement {
+        let path = "/catalog-primary/settle" + (id.map { "/\($0)" } ?? "")
+        let result = client.result("POST", path, headers: WriteIdentity.headers(key: key, attempt: attempt),
                                    timeout: Timeouts.settle, resendable: true)
         guard case .success(let answer) = result, answer.status == 200, answer.header("X-Upstream") != nil,
               let json = try? JSON.parse(answer.body), let applied = json["applied"]?.boolValue else { return .unknown }
-        guard applied else { return .notApplied }
-        guard let book = json["book"] else { return .unknown }
-        return .applied(book: book, order: json["order"].flatMap(Order.init(json:)))
+        return applied ? .applied(json) : .notApplied
     }
 }

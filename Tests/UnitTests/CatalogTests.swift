@@ -21,7 +21,7 @@ func internalRequest(_ method: String, _ path: String, query: String = "", heade
 
 final class CatalogTests: XCTestCase {
     private var directory: URL!
-    private var dbPath: String { directory.appendingPathComponent("c.db").path }
+    var dbPath: String { directory.appendingPathComponent("c.db").path }
 
     override func setUpWithError() throws {
         directory = try TestSupport.makeTemporaryDirectory()
@@ -32,18 +32,18 @@ final class CatalogTests: XCTestCase {
     }
 
     /// A push; with `lease`, one from a primary that counts the backup in sync.
-    private func push(after: Int64, upTo: Int64, books: [Book] = [], lease: (ms: Int64, echo: Int64)? = nil) -> [UInt8] {
+    func push(after: Int64, upTo: Int64, books: [Book] = [], lease: (ms: Int64, echo: Int64)? = nil) -> [UInt8] {
         JSON.object([("after", .int(after)), ("up_to", .int(upTo)),
                      ("lease", lease.map { .object([("ms", .int($0.ms)), ("echo", .int($0.echo))]) } ?? .null),
                      ("books", .array(books.map(\.json)))]).encoded()
     }
 
     /// A lease of `Replicator.lease` echoing a fresh receipt of `backup` (from a push that changes nothing).
-    private func lease(_ backup: Backup, ms: Int64 = Replicator.lease.nanoseconds / 1_000_000) -> (ms: Int64, echo: Int64) {
+    func lease(_ backup: Backup, ms: Int64 = Replicator.lease.nanoseconds / 1_000_000) -> (ms: Int64, echo: Int64) {
         (ms, backup.replicate(push(after: 0, upTo: 0)).json?["receipt"]?.int64Value ?? 0)
     }
 
-    private func makeBackup() throws -> (CatalogRoutes, Backup, CatalogMemory) {
+    func makeBackup() throws -> (CatalogRoutes, Backup, CatalogMemory) {
         let store = try CatalogStore(path: dbPath)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let backup = Backup(store: store, memory: memory)
@@ -55,7 +55,7 @@ final class CatalogTests: XCTestCase {
     /// A primary whose invalidations and replication go to `internalSocket` (the replicator is not started,
     /// so writes do not wait for a backup).
     /// A primary; with `leasedFront`, a front called `front` holds a read lease from it.
-    private func makePrimary(internalSocket: String, leasedFront: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
+    func makePrimary(internalSocket: String, leasedFront: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
         let store = try CatalogStore(path: dbPath)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
@@ -69,7 +69,7 @@ final class CatalogTests: XCTestCase {
         return (routes, memory)
     }
 
-    private var frontSocket: String { directory.appendingPathComponent("front.sock").path }
+    var frontSocket: String { directory.appendingPathComponent("front.sock").path }
 
     // MARK: CatalogMemory
 
@@ -86,11 +86,37 @@ final class CatalogTests: XCTestCase {
     func testMemorySearchIgnoresCaseAndSortsByID() {
         let shuffled = [defaultBooks[4], defaultBooks[0], defaultBooks[6], defaultBooks[1], defaultBooks[2]]
         let memory = CatalogMemory(books: shuffled, applied: 0)
-        XCTAssertEqual(memory.search("distributed systems").0.map(\.id), [1, 2, 5])
-        XCTAssertEqual(memory.search("Distributed SYSTEMS").0.map(\.id), [1, 2, 5])
-        XCTAssertEqual(memory.search("undergraduate school").0.map(\.id), [3, 7])
-        XCTAssertEqual(memory.search("distributed").0, [])
-        XCTAssertEqual(memory.search("").0, [])
+        XCTAssertEqual(memory.search("distributed systems", Page()).books.map(\.id), [1, 2, 5])
+        XCTAssertEqual(memory.search("Distributed SYSTEMS", Page()).books.map(\.id), [1, 2, 5])
+        XCTAssertEqual(memory.search("undergraduate school", Page()).books.map(\.id), [3, 7])
+        XCTAssertEqual(memory.search("distributed", Page()).books, [])
+        XCTAssertEqual(memory.search("", Page()).books, [])
+    }
+
+    func testMemorySearchPagesByID() {
+        let memory = CatalogMemory(books: defaultBooks, applied: 0)
+        let first = memory.search("distributed systems", Page(after: 0, limit: 2))
+        XCTAssertEqual(first.books.map(\.id), [1, 2])
+        XCTAssertEqual(first.next, .int(2))
+        let last = memory.search("distributed systems", Page(after: 2, limit: 2))
+        XCTAssertEqual(last.books.map(\.id), [5])
+        XCTAssertEqual(last.next, .null)
+        XCTAssertEqual(memory.search("distributed systems", Page(after: 1, limit: 2)).next, .null, "exactly a page left")
+        XCTAssertEqual(memory.search("distributed systems", Page(after: 5, limit: 2)).books, [])
+    }
+
+    /// A new book, applied on the primary or pushed to the backup, is found by its topic at
+    /// once (the topic index used to be built only at start).
+    func testMemoryApplyIndexesANewBookUnderItsTopic() {
+        let memory = CatalogMemory(books: defaultBooks, applied: 0)
+        let added = Book(id: 8, title: "New", topic: "Distributed Systems", price: 1, stock: 1, version: 1)
+        memory.apply([added], applied: 1)
+        XCTAssertEqual(memory.search("distributed systems", Page()).books.map(\.id), [1, 2, 5, 8])
+        XCTAssertEqual(memory.largestID, 8)
+        // Ids arriving out of order (a backup catching up by version) stay sorted.
+        memory.apply([Book(id: 10, title: "Ten", topic: "t", price: 1, stock: 1, version: 2),
+                      Book(id: 9, title: "Nine", topic: "T", price: 1, stock: 1, version: 3)], applied: 3)
+        XCTAssertEqual(memory.search("t", Page()).books.map(\.id), [9, 10])
     }
 
     func testMemoryApplyTakesOnlyNewerVersionsAndAppliedGrows() {
@@ -108,12 +134,16 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(memory.book(1).0, newer)
         XCTAssertEqual(memory.applied, 4)
         // The search index follows the new state.
-        XCTAssertEqual(memory.search("distributed systems").0.first?.price, 99)
+        XCTAssertEqual(memory.search("distributed systems", Page()).books.first?.price, 99)
+    }
+
+    private func changedBooks(_ memory: CatalogMemory, after seq: Int64, budget: Int = 60_000) -> [Book] {
+        memory.changes(after: seq, budget: budget).encoded.compactMap { (try? JSON.parse($0)).flatMap(Book.init(json:)) }
     }
 
     func testMemoryChangesAfter() {
         let memory = CatalogMemory(books: defaultBooks, applied: 0)
-        XCTAssertEqual(memory.changes(after: 0).0, [])
+        XCTAssertEqual(changedBooks(memory, after: 0), [])
         var five = defaultBooks[4]
         five.stock = 1
         five.version = 5
@@ -121,11 +151,37 @@ final class CatalogTests: XCTestCase {
         three.stock = 2
         three.version = 3
         memory.apply([five, three], applied: 5)
-        let (all, upTo) = memory.changes(after: 0)
-        XCTAssertEqual(all, [three, five])
-        XCTAssertEqual(upTo, 5)
-        XCTAssertEqual(memory.changes(after: 3).0, [five])
-        XCTAssertEqual(memory.changes(after: 5).0, [])
+        let changes = memory.changes(after: 0, budget: 60_000)
+        XCTAssertEqual(changedBooks(memory, after: 0), [three, five])
+        XCTAssertEqual(changes.applied, 5)
+        XCTAssertEqual(changes.through, 5)
+        XCTAssertTrue(changes.complete)
+        XCTAssertEqual(changedBooks(memory, after: 3), [five])
+        XCTAssertEqual(changedBooks(memory, after: 5), [])
+        // A book changed again is listed once, at its latest version.
+        five.stock = 0
+        five.version = 6
+        memory.apply([five], applied: 6)
+        XCTAssertEqual(changedBooks(memory, after: 0), [three, five])
+    }
+
+    /// Changes over the budget come in pages: each holds at least one book, none is skipped.
+    func testMemoryChangesComeInPagesWithinTheBudget() {
+        let memory = CatalogMemory(books: defaultBooks, applied: 0)
+        let added = (8...107).map { Book(id: $0, title: "Book \($0)", topic: "t", price: 1, stock: 1, version: $0 - 7) }
+        memory.apply(added, applied: 100)
+        var seen: [Book] = []
+        var after: Int64 = 0
+        while true {
+            let page = memory.changes(after: after, budget: 1_000)
+            XCTAssertFalse(page.encoded.isEmpty)
+            XCTAssertLessThanOrEqual(page.encoded.map(\.count).reduce(0, +), 1_000)
+            seen += page.encoded.compactMap { (try? JSON.parse($0)).flatMap(Book.init(json:)) }
+            if page.complete { break }
+            after = page.through
+        }
+        XCTAssertEqual(seen, added)
+        XCTAssertEqual(memory.changes(after: 0, budget: 1).encoded.count, 1, "one book even over the budget")
     }
 
     // MARK: CatalogRoutes on a backup
@@ -175,7 +231,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(response.header("X-Bazar-Books"), "1,2,5")
         let unknown = routes.handle(internalRequest("GET", "/catalog/search/cooking"))
         XCTAssertEqual(unknown.status, 200)
-        XCTAssertEqual(unknown.text, "{\"topic\":\"cooking\",\"items\":[]}")
+        XCTAssertEqual(unknown.text, "{\"topic\":\"cooking\",\"items\":[],\"next\":null}")
         XCTAssertEqual(unknown.header("X-Bazar-Books"), "")
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/search/%FF")).status, 400)
     }

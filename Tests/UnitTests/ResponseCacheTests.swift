@@ -14,7 +14,7 @@ final class ResponseCacheTests: XCTestCase {
 
     func testHitAfterFill() {
         var shard = LRUShard<[UInt8]>(capacity: 4)
-        XCTAssertTrue(shard.fill("info/1", bytes("one"), books: [1], seq: 0))
+        XCTAssertTrue(shard.fill("info/1", bytes("one"), dependencies: [.book(1)], seq: 0))
         XCTAssertEqual(shard.lookup("info/1"), bytes("one"))
         XCTAssertEqual(shard.lookup("info/1"), bytes("one"))
         XCTAssertNil(shard.lookup("info/2"))
@@ -26,9 +26,9 @@ final class ResponseCacheTests: XCTestCase {
 
     func testRefillReplacesTheValueWithoutEvicting() {
         var shard = LRUShard<[UInt8]>(capacity: 2)
-        _ = shard.fill("a", bytes("1"), books: [1], seq: 0)
-        _ = shard.fill("b", bytes("2"), books: [2], seq: 0)
-        _ = shard.fill("a", bytes("3"), books: [1], seq: 1)
+        _ = shard.fill("a", bytes("1"), dependencies: [.book(1)], seq: 0)
+        _ = shard.fill("b", bytes("2"), dependencies: [.book(2)], seq: 0)
+        _ = shard.fill("a", bytes("3"), dependencies: [.book(1)], seq: 1)
         XCTAssertEqual(shard.count, 2)
         XCTAssertEqual(shard.evictions, 0)
         XCTAssertEqual(shard.lookup("a"), bytes("3"))
@@ -37,10 +37,10 @@ final class ResponseCacheTests: XCTestCase {
 
     func testAnEntryReadAgainOutlastsOneNeverRead() {
         var shard = LRUShard<[UInt8]>(capacity: 2)   // a window of one entry, a main segment of one
-        _ = shard.fill("a", bytes("a"), books: [1], seq: 0)
-        _ = shard.fill("b", bytes("b"), books: [2], seq: 0)   // a moves on to the main segment
+        _ = shard.fill("a", bytes("a"), dependencies: [.book(1)], seq: 0)
+        _ = shard.fill("b", bytes("b"), dependencies: [.book(2)], seq: 0)   // a moves on to the main segment
         XCTAssertEqual(shard.lookup("a"), bytes("a"))
-        _ = shard.fill("c", bytes("c"), books: [3], seq: 0)   // b leaves the window, never read
+        _ = shard.fill("c", bytes("c"), dependencies: [.book(3)], seq: 0)   // b leaves the window, never read
         XCTAssertNil(shard.lookup("b"), "b was read less often than a")
         XCTAssertEqual(shard.lookup("a"), bytes("a"))
         XCTAssertEqual(shard.lookup("c"), bytes("c"))
@@ -51,15 +51,15 @@ final class ResponseCacheTests: XCTestCase {
 
     func testAWindowEntryReplacesTheMainVictimOnlyWhenReadMoreOften() {
         var shard = LRUShard<[UInt8]>(capacity: 2)
-        _ = shard.fill("a", bytes("a"), books: [1], seq: 0)
-        _ = shard.fill("b", bytes("b"), books: [2], seq: 0)
-        _ = shard.fill("c", bytes("c"), books: [3], seq: 0)
+        _ = shard.fill("a", bytes("a"), dependencies: [.book(1)], seq: 0)
+        _ = shard.fill("b", bytes("b"), dependencies: [.book(2)], seq: 0)
+        _ = shard.fill("c", bytes("c"), dependencies: [.book(3)], seq: 0)
         // b left the window as often read as a (never): a tie keeps the main segment's entry.
         XCTAssertEqual(shard.count, 2)
         XCTAssertEqual(shard.evictions, 1)
         XCTAssertEqual(shard.rejections, 1)
         for _ in 0..<2 { XCTAssertEqual(shard.lookup("c"), bytes("c")) }
-        _ = shard.fill("d", bytes("d"), books: [4], seq: 0)   // c, read twice, replaces a
+        _ = shard.fill("d", bytes("d"), dependencies: [.book(4)], seq: 0)   // c, read twice, replaces a
         XCTAssertEqual(shard.evictions, 2)
         XCTAssertEqual(shard.rejections, 1)
         XCTAssertNil(shard.lookup("a"))
@@ -70,12 +70,12 @@ final class ResponseCacheTests: XCTestCase {
 
     func testAFloodOfKeysReadOnceKeepsTheHotKey() {
         var shard = LRUShard<[UInt8]>(capacity: 100)
-        _ = shard.fill("hot", bytes("hot"), books: [1], seq: 0)
+        _ = shard.fill("hot", bytes("hot"), dependencies: [.book(1)], seq: 0)
         for _ in 0..<3 { XCTAssertEqual(shard.lookup("hot"), bytes("hot")) }
         for index in 0..<1_000 {
             let key = "search/flood-\(index)"
             XCTAssertNil(shard.lookup(key))
-            _ = shard.fill(key, bytes(key), books: [], seq: 0)
+            _ = shard.fill(key, bytes(key), dependencies: [], seq: 0)
         }
         XCTAssertEqual(shard.lookup("hot"), bytes("hot"))
         XCTAssertEqual(shard.count, 100)
@@ -85,7 +85,7 @@ final class ResponseCacheTests: XCTestCase {
 
     func testCapacityOneKeepsOnlyTheLastFill() {
         var shard = LRUShard<[UInt8]>(capacity: 1)
-        for key in ["a", "b", "c"] { _ = shard.fill(key, bytes(key), books: [], seq: 0) }
+        for key in ["a", "b", "c"] { _ = shard.fill(key, bytes(key), dependencies: [], seq: 0) }
         XCTAssertEqual(shard.count, 1)
         XCTAssertEqual(shard.lookup("c"), bytes("c"))
         XCTAssertNil(shard.lookup("a"))
@@ -94,7 +94,7 @@ final class ResponseCacheTests: XCTestCase {
 
     func testCapacityZeroCachesNothing() {
         var shard = LRUShard<[UInt8]>(capacity: 0)
-        XCTAssertFalse(shard.fill("a", bytes("a"), books: [1], seq: 0))
+        XCTAssertFalse(shard.fill("a", bytes("a"), dependencies: [.book(1)], seq: 0))
         XCTAssertNil(shard.lookup("a"))
         XCTAssertEqual(shard.count, 0)
         XCTAssertEqual(shard.misses, 1)
@@ -102,12 +102,12 @@ final class ResponseCacheTests: XCTestCase {
 
     func testInvalidateDropsInfoAndSearchEntriesHoldingTheBook() {
         var shard = LRUShard<[UInt8]>(capacity: 10)
-        _ = shard.fill("info/1", bytes("1"), books: [1], seq: 0)
-        _ = shard.fill("info/2", bytes("2"), books: [2], seq: 0)
-        _ = shard.fill("search/distributed systems", bytes("ds"), books: [1, 2, 5], seq: 0)
-        _ = shard.fill("search/undergraduate school", bytes("us"), books: [3, 4, 6, 7], seq: 0)
-        _ = shard.fill("search/unknown", bytes("none"), books: [], seq: 0)
-        XCTAssertEqual(shard.invalidate(book: 1, seq: 3), 2)
+        _ = shard.fill("info/1", bytes("1"), dependencies: [.book(1)], seq: 0)
+        _ = shard.fill("info/2", bytes("2"), dependencies: [.book(2)], seq: 0)
+        _ = shard.fill("search/distributed systems", bytes("ds"), dependencies: [.book(1), .book(2), .book(5)], seq: 0)
+        _ = shard.fill("search/undergraduate school", bytes("us"), dependencies: [.book(3), .book(4), .book(6), .book(7)], seq: 0)
+        _ = shard.fill("search/unknown", bytes("none"), dependencies: [], seq: 0)
+        XCTAssertEqual(shard.invalidate(.book(1), seq: 3), 2)
         XCTAssertNil(shard.lookup("info/1"))
         XCTAssertNil(shard.lookup("search/distributed systems"))
         XCTAssertEqual(shard.lookup("info/2"), bytes("2"))
@@ -116,54 +116,54 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertEqual(shard.count, 3)
         XCTAssertEqual(shard.evictions, 0, "an invalidation is not an eviction")
         // Book 2's search entry is gone; only info/2 still holds it.
-        XCTAssertEqual(shard.invalidate(book: 2, seq: 4), 1)
-        XCTAssertEqual(shard.invalidate(book: 2, seq: 5), 0)
-        XCTAssertEqual(shard.invalidate(book: 42, seq: 5), 0)
+        XCTAssertEqual(shard.invalidate(.book(2), seq: 4), 1)
+        XCTAssertEqual(shard.invalidate(.book(2), seq: 5), 0)
+        XCTAssertEqual(shard.invalidate(.book(42), seq: 5), 0)
         XCTAssertEqual(shard.count, 2)
     }
 
     func testFillOlderThanAnAnnouncedInvalidationIsRefused() {
         var shard = LRUShard<[UInt8]>(capacity: 10)
-        _ = shard.invalidate(book: 1, seq: 10)
-        XCTAssertFalse(shard.fill("info/1", bytes("stale"), books: [1], seq: 9))
+        _ = shard.invalidate(.book(1), seq: 10)
+        XCTAssertFalse(shard.fill("info/1", bytes("stale"), dependencies: [.book(1)], seq: 9))
         XCTAssertNil(shard.lookup("info/1"))
-        XCTAssertFalse(shard.fill("search/ds", bytes("stale"), books: [2, 1, 5], seq: 9))
+        XCTAssertFalse(shard.fill("search/ds", bytes("stale"), dependencies: [.book(2), .book(1), .book(5)], seq: 9))
         XCTAssertNil(shard.lookup("search/ds"))
         // A response reflecting the write itself, or a later one, is accepted.
-        XCTAssertTrue(shard.fill("info/1", bytes("fresh"), books: [1], seq: 10))
+        XCTAssertTrue(shard.fill("info/1", bytes("fresh"), dependencies: [.book(1)], seq: 10))
         XCTAssertEqual(shard.lookup("info/1"), bytes("fresh"))
-        XCTAssertTrue(shard.fill("search/ds", bytes("fresh"), books: [2, 1, 5], seq: 11))
+        XCTAssertTrue(shard.fill("search/ds", bytes("fresh"), dependencies: [.book(2), .book(1), .book(5)], seq: 11))
         // Other books are not affected.
-        XCTAssertTrue(shard.fill("info/2", bytes("two"), books: [2], seq: 0))
+        XCTAssertTrue(shard.fill("info/2", bytes("two"), dependencies: [.book(2)], seq: 0))
     }
 
     func testAnnouncedSequenceNumberNeverGoesBack() {
         var shard = LRUShard<[UInt8]>(capacity: 10)
-        _ = shard.invalidate(book: 1, seq: 10)
-        _ = shard.invalidate(book: 1, seq: 4)   // a late, older invalidation
-        XCTAssertFalse(shard.fill("info/1", bytes("stale"), books: [1], seq: 9))
-        XCTAssertTrue(shard.fill("info/1", bytes("fresh"), books: [1], seq: 10))
+        _ = shard.invalidate(.book(1), seq: 10)
+        _ = shard.invalidate(.book(1), seq: 4)   // a late, older invalidation
+        XCTAssertFalse(shard.fill("info/1", bytes("stale"), dependencies: [.book(1)], seq: 9))
+        XCTAssertTrue(shard.fill("info/1", bytes("fresh"), dependencies: [.book(1)], seq: 10))
     }
 
     func testRefusedFillKeepsTheExistingEntryOut() {
         var shard = LRUShard<[UInt8]>(capacity: 10)
-        _ = shard.fill("info/1", bytes("v0"), books: [1], seq: 0)
-        _ = shard.invalidate(book: 1, seq: 5)
-        XCTAssertFalse(shard.fill("info/1", bytes("v4"), books: [1], seq: 4))
+        _ = shard.fill("info/1", bytes("v0"), dependencies: [.book(1)], seq: 0)
+        _ = shard.invalidate(.book(1), seq: 5)
+        XCTAssertFalse(shard.fill("info/1", bytes("v4"), dependencies: [.book(1)], seq: 4))
         XCTAssertNil(shard.lookup("info/1"))
     }
 
     func testReusedSlotsAfterInvalidationKeepTheSegmentsInOrder() {
         var shard = LRUShard<[UInt8]>(capacity: 3)   // a window of one entry, a main segment of two
-        for (key, book) in [("a", 1), ("b", 2), ("c", 3)] { _ = shard.fill(key, bytes(key), books: [Int64(book)], seq: 0) }
-        _ = shard.invalidate(book: 2, seq: 1)   // frees b's slot in the main segment
-        _ = shard.fill("d", bytes("d"), books: [4], seq: 0)   // c moves on into the room b left
+        for (key, book) in [("a", 1), ("b", 2), ("c", 3)] { _ = shard.fill(key, bytes(key), dependencies: [.book(Int64(book))], seq: 0) }
+        _ = shard.invalidate(.book(2), seq: 1)   // frees b's slot in the main segment
+        _ = shard.fill("d", bytes("d"), dependencies: [.book(4)], seq: 0)   // c moves on into the room b left
         XCTAssertEqual(shard.count, 3)
         XCTAssertEqual(shard.evictions, 0)
         XCTAssertEqual(shard.lookup("a"), bytes("a"))
         XCTAssertEqual(shard.lookup("c"), bytes("c"))   // main: c, then a (least recently used)
-        _ = shard.fill("e", bytes("e"), books: [5], seq: 0)   // d, never read, loses to a
-        _ = shard.fill("f", bytes("f"), books: [6], seq: 0)   // e too
+        _ = shard.fill("e", bytes("e"), dependencies: [.book(5)], seq: 0)   // d, never read, loses to a
+        _ = shard.fill("f", bytes("f"), dependencies: [.book(6)], seq: 0)   // e too
         XCTAssertEqual(shard.rejections, 2)
         XCTAssertNil(shard.lookup("d"))
         XCTAssertNil(shard.lookup("e"))
@@ -172,8 +172,8 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertEqual(shard.lookup("a"), bytes("a"))
         XCTAssertEqual(shard.count, 3)
         // Evicted entries no longer count as holding their book.
-        XCTAssertEqual(shard.invalidate(book: 4, seq: 1), 0)
-        XCTAssertEqual(shard.invalidate(book: 1, seq: 1), 1)
+        XCTAssertEqual(shard.invalidate(.book(4), seq: 1), 0)
+        XCTAssertEqual(shard.invalidate(.book(1), seq: 1), 1)
     }
 
     /// Random operations checked against a plain reference model of W-TinyLFU (a window of one
@@ -228,7 +228,7 @@ final class ResponseCacheTests: XCTestCase {
             case 4..<9:
                 let seq = Int64(next(20))
                 let value = bytes("\(key)@\(step)")
-                let accepted = shard.fill(key, value, books: keyBooks, seq: seq)
+                let accepted = shard.fill(key, value, dependencies: keyBooks.map(CacheDependency.book), seq: seq)
                 let expected = keyBooks.allSatisfy { (model.announced[$0] ?? 0) <= seq }
                 XCTAssertEqual(accepted, expected, "step \(step)")
                 guard expected else { break }
@@ -252,7 +252,7 @@ final class ResponseCacheTests: XCTestCase {
             default:
                 let book = Int64(next(4))
                 let seq = Int64(next(20))
-                let dropped = shard.invalidate(book: book, seq: seq)
+                let dropped = shard.invalidate(.book(book), seq: seq)
                 model.announced[book] = max(model.announced[book] ?? 0, seq)
                 let holding = model.values.keys.filter { model.books[$0]!.contains(book) }
                 XCTAssertEqual(dropped, holding.count, "step \(step)")
@@ -272,9 +272,9 @@ final class ResponseCacheTests: XCTestCase {
 
     func testCacheHitAfterFillAndStats() {
         let cache = ResponseCache<[UInt8]>(capacity: 100)
-        XCTAssertTrue(cache.fill("info/1", bytes("1"), books: [1], seq: 0))
-        XCTAssertTrue(cache.fill("info/2", bytes("2"), books: [2], seq: 0))
-        XCTAssertTrue(cache.fill("search/ds", bytes("ds"), books: [1, 2, 5], seq: 0))
+        XCTAssertTrue(cache.fill("info/1", bytes("1"), dependencies: [.book(1)], seq: 0))
+        XCTAssertTrue(cache.fill("info/2", bytes("2"), dependencies: [.book(2)], seq: 0))
+        XCTAssertTrue(cache.fill("search/ds", bytes("ds"), dependencies: [.book(1), .book(2), .book(5)], seq: 0))
         for _ in 0..<2 {
             XCTAssertEqual(cache.lookup("info/1"), bytes("1"))
             XCTAssertEqual(cache.lookup("info/2"), bytes("2"))
@@ -284,15 +284,15 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertNil(cache.lookup("search/x"))
         XCTAssertEqual(cache.stats, ResponseCache<[UInt8]>.Stats(entries: 3, capacity: 100, hits: 6, misses: 2,
                                                         invalidations: 0, evictions: 0))
-        XCTAssertEqual(cache.invalidate(book: 1, seq: 1), 2)
-        XCTAssertEqual(cache.invalidate(book: 9, seq: 1), 0)
+        XCTAssertEqual(cache.invalidate(.book(1), seq: 1), 2)
+        XCTAssertEqual(cache.invalidate(.book(9), seq: 1), 0)
         XCTAssertEqual(cache.stats, ResponseCache<[UInt8]>.Stats(entries: 1, capacity: 100, hits: 6, misses: 2,
                                                         invalidations: 2, evictions: 0))
     }
 
     func testCacheCapacityZeroCachesNothing() {
         let cache = ResponseCache<[UInt8]>(capacity: 0)
-        XCTAssertFalse(cache.fill("info/1", bytes("1"), books: [1], seq: 0))
+        XCTAssertFalse(cache.fill("info/1", bytes("1"), dependencies: [.book(1)], seq: 0))
         XCTAssertNil(cache.lookup("info/1"))
         XCTAssertEqual(cache.stats.entries, 0)
         XCTAssertEqual(cache.stats.capacity, 0)
@@ -304,7 +304,7 @@ final class ResponseCacheTests: XCTestCase {
             let cache = ResponseCache<[UInt8]>(capacity: capacity, maximumShards: shards)
             let fills = capacity * 8
             for index in 0..<fills {
-                cache.fill("info/\(index)", bytes("\(index)"), books: [Int64(index)], seq: 0)
+                cache.fill("info/\(index)", bytes("\(index)"), dependencies: [.book(Int64(index))], seq: 0)
                 if index % 97 == 0 { XCTAssertLessThanOrEqual(cache.stats.entries, capacity) }
             }
             let stats = cache.stats
@@ -317,21 +317,21 @@ final class ResponseCacheTests: XCTestCase {
 
     func testCacheInvalidateReachesEveryShard() {
         let cache = ResponseCache<[UInt8]>(capacity: 1000)
-        for index in 0..<50 { cache.fill("search/topic\(index)", bytes("x"), books: [7, Int64(index + 100)], seq: 0) }
-        cache.fill("info/8", bytes("8"), books: [8], seq: 0)
-        XCTAssertEqual(cache.invalidate(book: 7, seq: 3), 50)
+        for index in 0..<50 { cache.fill("search/topic\(index)", bytes("x"), dependencies: [.book(7), .book(Int64(index + 100))], seq: 0) }
+        cache.fill("info/8", bytes("8"), dependencies: [.book(8)], seq: 0)
+        XCTAssertEqual(cache.invalidate(.book(7), seq: 3), 50)
         XCTAssertEqual(cache.stats.entries, 1)
-        for index in 0..<50 { XCTAssertFalse(cache.fill("search/topic\(index)", bytes("x"), books: [7], seq: 2)) }
-        XCTAssertTrue(cache.fill("search/topic0", bytes("x"), books: [7], seq: 3))
+        for index in 0..<50 { XCTAssertFalse(cache.fill("search/topic\(index)", bytes("x"), dependencies: [.book(7)], seq: 2)) }
+        XCTAssertTrue(cache.fill("search/topic0", bytes("x"), dependencies: [.book(7)], seq: 3))
         XCTAssertEqual(cache.stats.entries, 2)
     }
 
     func testCacheStaleFillRefusedNewerAccepted() {
         let cache = ResponseCache<[UInt8]>(capacity: 10)
-        cache.invalidate(book: 3, seq: 41)
-        XCTAssertFalse(cache.fill("info/3", bytes("old"), books: [3], seq: 40))
+        cache.invalidate(.book(3), seq: 41)
+        XCTAssertFalse(cache.fill("info/3", bytes("old"), dependencies: [.book(3)], seq: 40))
         XCTAssertNil(cache.lookup("info/3"))
-        XCTAssertTrue(cache.fill("info/3", bytes("new"), books: [3], seq: 42))
+        XCTAssertTrue(cache.fill("info/3", bytes("new"), dependencies: [.book(3)], seq: 42))
         XCTAssertEqual(cache.lookup("info/3"), bytes("new"))
     }
 
@@ -340,8 +340,8 @@ final class ResponseCacheTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
             for round in 0..<500 {
                 let key = "info/\((worker * 7 + round) % 100)"
-                if cache.lookup(key) == nil { cache.fill(key, Array(key.utf8), books: [Int64(round % 7)], seq: Int64(round)) }
-                if round % 50 == 0 { cache.invalidate(book: Int64(worker % 7), seq: Int64(round)) }
+                if cache.lookup(key) == nil { cache.fill(key, Array(key.utf8), dependencies: [.book(Int64(round % 7))], seq: Int64(round)) }
+                if round % 50 == 0 { cache.invalidate(.book(Int64(worker % 7)), seq: Int64(round)) }
             }
         }
         let stats = cache.stats
@@ -355,12 +355,12 @@ final class ResponseCacheTests: XCTestCase {
         let hot = (0..<50).map { "info/\($0)" }
         for key in hot {
             XCTAssertNil(cache.lookup(key))
-            cache.fill(key, bytes(key), books: [1], seq: 0)
+            cache.fill(key, bytes(key), dependencies: [.book(1)], seq: 0)
             XCTAssertNotNil(cache.lookup(key))
         }
         for index in 0..<20_000 {
             let key = "search/flood-\(index)"
-            if cache.lookup(key) == nil { cache.fill(key, bytes(key), books: [], seq: 0) }
+            if cache.lookup(key) == nil { cache.fill(key, bytes(key), dependencies: [], seq: 0) }
         }
         for key in hot { XCTAssertNotNil(cache.lookup(key), key) }
         let stats = cache.stats
@@ -417,10 +417,10 @@ final class ResponseCacheTests: XCTestCase {
     func testAMissWithoutAPermitIs429WhileHitsAreServed() throws {
         try withCatalog(permits: 0, { _ in (200, "{}", []) }) { server, reads in
             let hit = CacheEntry(CachedRead(status: 200, etag: "\"1\"", cache: "HIT", upstream: [], body: bytes("{\"id\":1}")))
-            reads.cache.fill("info/1", hit, books: [1], seq: 0)
+            reads.cache.fill("info/1", hit, dependencies: [.book(1)], seq: 0)
             XCTAssertEqual(try reads.info(1, get).encoded(), hit.full)
             XCTAssertThrowsError(try reads.info(2, get)) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
-            XCTAssertThrowsError(try reads.search("Distributed Systems", get)) { XCTAssertEqual(($0 as? APIError)?.code, "too_many_requests") }
+            XCTAssertThrowsError(try reads.search("Distributed Systems", Page(), get)) { XCTAssertEqual(($0 as? APIError)?.code, "too_many_requests") }
             XCTAssertEqual(server.requests.count, 0)
             let health = Health(client: reads.client, catalogs: ["catalog-1"], orders: ["order-1"], permits: Permits(0))
             XCTAssertThrowsError(try health.report()) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
@@ -487,25 +487,41 @@ final class ResponseCacheTests: XCTestCase {
 
     func testSearchIsCanonicalAndEncoded() throws {
         try withCatalog({ _ in (200, "{\"items\":[]}", [("X-Bazar-Seq", "0"), ("X-Bazar-Books", "1,2,5")]) }) { server, reads in
-            XCTAssertEqual(header(try reads.search("Distributed Systems", get), "X-Cache"), "MISS")
-            XCTAssertEqual(header(try reads.search("distributed systems", get), "X-Cache"), "HIT")
-            XCTAssertEqual(server.requests.map(\.path), ["/catalog/search/distributed%20systems"])
-            reads.cache.invalidate(book: 5, seq: 1)
-            XCTAssertEqual(header(try reads.search("DISTRIBUTED SYSTEMS", get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.search("Distributed Systems", Page(), get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.search("distributed systems", Page(), get), "X-Cache"), "HIT")
+            XCTAssertEqual(server.requests.map(\.path), ["/catalog/search/distributed%20systems?after=0&limit=100"])
+            reads.cache.invalidate(.book(5), seq: 1)
+            XCTAssertEqual(header(try reads.search("DISTRIBUTED SYSTEMS", Page(), get), "X-Cache"), "MISS")
+        }
+    }
+
+    /// Each page is an entry of its own; a topic's invalidation drops every page of it, and
+    /// refuses a later fill of any of them older than the write.
+    func testSearchPagesAreEntriesDroppedTogetherByTheirTopic() throws {
+        try withCatalog({ _ in (200, "{\"items\":[]}", [("X-Bazar-Seq", "3"), ("X-Bazar-Books", "")]) }) { server, reads in
+            for page in [Page(), Page(after: 0, limit: 2), Page(after: 2, limit: 2)] {
+                XCTAssertEqual(header(try reads.search("t", page, get), "X-Cache"), "MISS")
+                XCTAssertEqual(header(try reads.search("T", page, get), "X-Cache"), "HIT")
+            }
+            XCTAssertEqual(server.requests.map(\.path), ["/catalog/search/t?after=0&limit=100", "/catalog/search/t?after=0&limit=2",
+                                                        "/catalog/search/t?after=2&limit=2"])
+            XCTAssertEqual(reads.cache.invalidate(.topic("t"), seq: 4), 3)
+            XCTAssertEqual(header(try reads.search("t", Page(), get), "X-Cache"), "MISS")
+            XCTAssertEqual(header(try reads.search("t", Page(), get), "X-Cache"), "MISS", "an answer older than the addition is not cached")
         }
     }
 
     func testSearchTopicLimits() throws {
         try withCatalog({ _ in (200, "{}", []) }) { _, reads in
-            XCTAssertThrowsError(try reads.search("", get))
-            XCTAssertThrowsError(try reads.search(String(repeating: "a", count: 1025), get))
-            XCTAssertNoThrow(try reads.search(String(repeating: "a", count: 1024), get))
+            XCTAssertThrowsError(try reads.search("", Page(), get))
+            XCTAssertThrowsError(try reads.search(String(repeating: "a", count: 1025), Page(), get))
+            XCTAssertNoThrow(try reads.search(String(repeating: "a", count: 1024), Page(), get))
         }
     }
 
     func testAnswerOlderThanAnInvalidationIsNotCached() throws {
         try withCatalog({ _ in (200, "{\"id\":3}", [("X-Bazar-Seq", "7"), ("X-Bazar-Books", "3")]) }) { server, reads in
-            reads.cache.invalidate(book: 3, seq: 8)
+            reads.cache.invalidate(.book(3), seq: 8)
             XCTAssertEqual(header(try reads.info(3, get), "X-Cache"), "MISS")
             XCTAssertEqual(header(try reads.info(3, get), "X-Cache"), "MISS")
             XCTAssertEqual(server.requests.count, 2)
