@@ -6,15 +6,16 @@ import InternalHTTP
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
     public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity",
-                               "admin-token-file", "catalogs", "orders", "fill-delay-ms"]
+                               "admin-token-file", "catalogs", "orders", "fill-delay-ms", "restarts-file"]
 
     /// The front from its flags: the public routes, and sockets of their own, each with its own
     /// threads, for invalidations (a write waits for its invalidation, and the purchase that
     /// caused it may hold one of the front's threads meanwhile) and, with `--writes-socket`,
-    /// for purchases, updates and order reads, on `--writes-threads` threads (default
+    /// for purchases, updates, additions and order reads, on `--writes-threads` threads (default
     /// `--threads`): a hung order replica then holds only those. On the main socket, reads that
     /// wait on another tier (cache misses, `/health`) take one of half as many permits as it has
-    /// threads, so the other half stay free for hits.
+    /// threads, so the other half stay free for hits. `--restarts-file` names the supervisor's
+    /// counts of restarts, which `/metrics` reports.
     public static func make(_ flags: Flags) throws -> TierProgram {
         let client = try InternalClient(flags: flags)
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
@@ -35,8 +36,9 @@ public enum FrontTier {
         let orders = try flags.list("orders", default: ["order-1", "order-2"])
         let health = Health(client: client, catalogs: catalogs, orders: orders, permits: permits)
         let requests = RequestMetrics(routes: FrontRoutes.routeNames)
+        let restarts = SupervisorRestarts(file: try flags.string("restarts-file", default: ""))
         let metrics = MetricsReport(client: client, catalogs: catalogs, orders: orders, permits: permits,
-                                    cache: cache, requests: requests)
+                                    cache: cache, requests: requests, restarts: restarts)
         let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client),
                                  health: health, metrics: metrics, admin: admin)
         var sockets: [TierProgram.ExtraSocket] = []

@@ -4,8 +4,8 @@ import InternalHTTP
 
 /// `/metrics`: the front's own metrics and every replica's (`GET /<replica>/metrics` through
 /// nginx's internal listener), each sample labelled `replica="…"`, merged family by family,
-/// plus `bazar_up` for every process and the backup's replication lag. Gathered while holding
-/// one of `permits`, like `/health`.
+/// plus `bazar_up` for every process, the backup's replication lag and the supervisor's
+/// restarts of each process. Gathered while holding one of `permits`, like `/health`.
 struct MetricsReport: Sendable {
     let client: InternalClient
     let catalogs: [String]
@@ -13,6 +13,7 @@ struct MetricsReport: Sendable {
     let permits: Permits
     let cache: ResponseCache<CacheEntry>
     let requests: RequestMetrics
+    let restarts: SupervisorRestarts
 
     func report() throws(APIError) -> Response {
         try permits.withPermit(gather)
@@ -35,6 +36,7 @@ struct MetricsReport: Sendable {
             exposition.family("bazar_replication_lag", .gauge, "Writes the primary applied that the backup has not.")
             exposition.sample("bazar_replication_lag", [("replica", catalogs[1])], primary - backup)
         }
+        restarts.write(to: &exposition)
         for family in families.order { exposition.append(lines: families.lines[family] ?? []) }
         return exposition.response
     }
