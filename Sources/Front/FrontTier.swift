@@ -6,7 +6,7 @@ import InternalHTTP
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
     public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity",
-                               "admin-token-file", "catalogs", "orders", "fill-delay-ms", "restarts-file"]
+                               "admin-token-file", "catalogs", "orders", "fill-delay-ms"]
 
     /// The front from its flags: the public routes, and sockets of their own, each with its own
     /// threads, for invalidations (a write waits for its invalidation, and the purchase that
@@ -14,8 +14,8 @@ public enum FrontTier {
     /// for purchases, updates, additions and order reads, on `--writes-threads` threads (default
     /// `--threads`): a hung order replica then holds only those. On the main socket, reads that
     /// wait on another tier (cache misses, `/health`) take one of half as many permits as it has
-    /// threads, so the other half stay free for hits. `--restarts-file` names the supervisor's
-    /// counts of restarts, which `/metrics` reports.
+    /// threads, so the other half stay free for hits. `BAZAR_RESTARTS_FILE` in the environment
+    /// names the supervisor's counts of restarts, which `/metrics` reports (bazarctl sets it).
     public static func make(_ flags: Flags) throws -> TierProgram {
         let client = try InternalClient(flags: flags)
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
@@ -36,7 +36,7 @@ public enum FrontTier {
         let orders = try flags.list("orders", default: ["order-1", "order-2"])
         let health = Health(client: client, catalogs: catalogs, orders: orders, permits: permits)
         let requests = RequestMetrics(routes: FrontRoutes.routeNames)
-        let restarts = SupervisorRestarts(file: try flags.string("restarts-file", default: ""))
+        let restarts = SupervisorRestarts(file: ProcessInfo.processInfo.environment["BAZAR_RESTARTS_FILE"] ?? "")
         let metrics = MetricsReport(client: client, catalogs: catalogs, orders: orders, permits: permits,
                                     cache: cache, requests: requests, restarts: restarts)
         let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client),
