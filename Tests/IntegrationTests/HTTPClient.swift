@@ -94,6 +94,23 @@ final class HTTPClient: Sendable {
     func update(_ id: Int, _ body: String, token: String = Stack.adminToken) async throws -> HTTPAnswer {
         try await send("PUT", "/update/\(id)", headers: ["Authorization": "Bearer \(token)"], body: Data(body.utf8))
     }
+
+    /// `POST /books` with the admin token (and `headers`, e.g. an `Idempotency-Key`).
+    func addBooks(_ body: String, headers: [String: String] = [:], token: String = Stack.adminToken) async throws -> HTTPAnswer {
+        try await send("POST", "/books", headers: headers.merging(["Authorization": "Bearer \(token)"]) { $1 }, body: Data(body.utf8))
+    }
+
+    /// The ids a search lists, following its pages from the first.
+    func searchIDs(_ topic: String, limit: Int = 1000) async throws -> [Int] {
+        var ids: [Int] = []
+        var after = 0
+        while true {
+            let page = try await get("/search/\(topic)?after=\(after)&limit=\(limit)").json
+            ids += page["items"].array.compactMap { $0["id"].int }
+            guard let next = page["next"].int else { return ids }
+            after = next
+        }
+    }
 }
 
 extension HTTPClient {

@@ -81,6 +81,33 @@ final class MetricsTests: StackTestCase {
         XCTAssertNil(report.families["bazar_orders_held"]?.samples.first { $0.labels["replica"] == "order-2" })
     }
 
+    /// A process killed with SIGKILL is started again by the supervisor, which counts it:
+    /// `bazar_supervisor_restarts_total{process="…"}` grows by one, the others stay.
+    func testSupervisorRestartsAreCounted() async throws {
+        let stack = try stack
+        let before = try await scrape()
+        XCTAssertEqual(before.families["bazar_supervisor_restarts"]?.type, "counter")
+        for process in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx"] {
+            XCTAssertNotNil(before.families["bazar_supervisor_restarts"]?.samples.first { $0.labels["process"] == process },
+                            "no sample for \(process):\n\(before.text)")
+        }
+        let labels = ["process": "order-2"]
+        let old = try XCTUnwrap(stack.pid("order-2"))
+        kill(old, SIGKILL)
+        let restarted = try await stack.waitForNewPid("order-2", old: old, timeout: 10)
+        XCTAssertNotNil(restarted, "the supervisor did not start order-2 again")
+        var after = try await scrape()
+        let deadline = Date().addingTimeInterval(5)
+        while after.value("bazar_supervisor_restarts_total", labels) == before.value("bazar_supervisor_restarts_total", labels),
+              Date() < deadline {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            after = try await scrape()
+        }
+        XCTAssertEqual(after.value("bazar_supervisor_restarts_total", labels) - before.value("bazar_supervisor_restarts_total", labels), 1)
+        let catalog = ["process": "catalog-1"]
+        XCTAssertEqual(after.value("bazar_supervisor_restarts_total", catalog), before.value("bazar_supervisor_restarts_total", catalog))
+    }
+
     // MARK: - Helpers
 
     struct Sample {
