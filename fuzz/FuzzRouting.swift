@@ -18,6 +18,7 @@
 //     same value and re-encodes to the same bytes, as valid UTF-8.
 //  3. As an update body: BookUpdate.parse's results respect API.md's bounds, survive the
 //     round trip through their JSON form, and apply to a book without stock going out of range.
+//     As a `POST /books` body: what NewBooks.parse accepts respects API.md's bounds.
 //  4. Path segments: PathParsing.positiveID agrees with an independent reference,
 //     decodeSegment/encodeSegment round-trip, and decoding a `+` as a space (search topics)
 //     is decoding it as `%20`.
@@ -159,6 +160,8 @@ final class FakeTiers: Sendable {
             return (200, [upstream], #"{"lease_ms":60000,"fresh":false,"announced":0}"#)
         case ("POST", "catalog-primary", 4) where parts[2] == "update":
             return (200, [upstream], book(parts[3]))
+        case ("POST", "catalog-primary", 3) where parts[2] == "books":
+            return (201, [upstream], book("8"))
         case ("GET", let name, 3) where parts[2] == "health":
             let role = name == "catalog-1" ? "primary" : name == "catalog-2" ? "backup" : "order"
             return (200, [("X-Upstream", name)], #"{"name":"\#(name)","role":"\#(role)","status":"up","applied":1}"#)
@@ -216,7 +219,7 @@ func referenceID(_ text: Substring) -> Int64? {
 func referenceRouteSegments(_ path: String) -> [Substring]? {
     guard var segments = PathParsing.segments(path) else { return nil }
     let lengths: [String: [Int]] = ["info": [2], "search": [2], "purchase": [2], "orders": [1, 2], "update": [2],
-                                    "health": [1], "stats": [1]]
+                                    "books": [1], "health": [1], "stats": [1]]
     if segments.count > 1, segments.last!.isEmpty, lengths[String(segments[0])]?.contains(segments.count - 1) == true {
         segments.removeLast()
     }
@@ -275,7 +278,7 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
     check(responseHeaders["content-type"] == "application/json; charset=utf-8", "Content-Type \(responseHeaders) for \(where_)")
     check(responseHeaders["content-length"] == "\(responseBody.count)", "Content-Length for \(where_)")
     check(status < 500, "a \(status) for \(where_): \(String(decoding: responseBody, as: UTF8.self))")
-    check([200, 400, 401, 404, 405, 409, 413].contains(status), "unexpected status \(status) for \(where_)")
+    check([200, 201, 400, 401, 404, 405, 409, 413].contains(status), "unexpected status \(status) for \(where_)")
     guard let json = try? JSON.parse(responseBody) else {
         check(false, "the body is not JSON for \(where_): \(String(decoding: responseBody, as: UTF8.self))")
         return
@@ -313,6 +316,9 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
                 return
             }
             check(String(parts[3]) == PathParsing.encodeSegment(topic.lowercased()), "search topic \(call.path) for \(where_)")
+            let page = pathAndQuery.count == 2 ? try? Page(query: String(pathAndQuery[1])) : nil
+            check(page != nil && page?.query == String(pathAndQuery[1]) && (try? Page(query: query)) == page,
+                  "search page \(call.path) for \(where_)")
         case ("GET", "orders", "orders"):
             check(route == "orders" && ["GET", "HEAD"].contains(method), "orders forwarded for \(where_)")
             if parts.count == 4 {
@@ -339,6 +345,14 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
             check(!request.bodyTooLarge, "an oversized update was forwarded for \(where_)")
             let sent = try? BookUpdate.parse(request.body), forwarded = try? BookUpdate.parse(call.body)
             check(sent != nil && sent == forwarded, "update body \(String(decoding: call.body, as: UTF8.self)) for \(where_)")
+        case ("POST", "catalog-primary", "books"):
+            check(parts.count == 3 && route == "books" && segments?.count == 1 && method == "POST", "books forwarded as \(call.path) for \(where_)")
+            check(authorization == "Bearer \(fuzzToken)" && headers["Authorization"] != nil, "an addition without the token for \(where_)")
+            check(!request.bodyTooLarge && call.body == request.body && (try? NewBooks.parse(call.body)) != nil,
+                  "addition body \(String(decoding: call.body, as: UTF8.self)) for \(where_)")
+            let key = call.headers["x-bazar-key"] ?? "", attempt = call.headers["x-bazar-attempt"] ?? ""
+            check(!attempt.isEmpty && key == (headers["Idempotency-Key"] ?? attempt), "addition key \(key.debugDescription) for \(where_)")
+            check(response.headers.contains { $0.0 == "Idempotency-Key" && $0.1 == key }, "the addition's answer hides its key for \(where_)")
         case ("GET", let name, "health") where ["catalog-1", "catalog-2", "order-1", "order-2"].contains(name):
             check(route == "health" && segments?.count == 1 && ["GET", "HEAD"].contains(method), "health for \(where_)")
         default:
@@ -384,6 +398,21 @@ func fuzzUpdate(_ input: [UInt8]) {
             check((0...BookUpdate.maxStock).contains(after.stock), "stock \(after.stock) after \(text) on \(stock)")
             check(after.price > 0, "price \(after.price) after \(text)")
         }
+    }
+}
+
+/// 3a. `POST /books` bodies.
+func fuzzNewBooks(_ input: [UInt8]) {
+    guard let books = try? NewBooks.parse(input) else { return }
+    let text = String(decoding: input, as: UTF8.self).debugDescription
+    check((1...NewBooks.maximumCount).contains(books.entries.count) && (books.isList || books.entries.count == 1), "count from \(text)")
+    for entry in books.entries {
+        for field in [entry.title, entry.topic] {
+            check((1...BookFields.maxTextLength).contains(field.unicodeScalars.count), "length of \(field.debugDescription) from \(text)")
+            check(!field.unicodeScalars.contains(where: BookFields.isControl), "control character in \(field.debugDescription) from \(text)")
+        }
+        check(entry.price > 0 && entry.price < 1e12 && entry.price.isFinite, "price \(entry.price) from \(text)")
+        check((0...BookFields.maxStock).contains(entry.stock), "stock \(entry.stock) from \(text)")
     }
 }
 
@@ -440,12 +469,14 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     fuzzJSON(input)
     fuzzUpdate(input)
     fuzzUpdateBoundaries(input)
+    fuzzNewBooks(input)
     // The body field of a routing input too (the seeds carry their JSON there).
     if let newline = input.lastIndex(of: UInt8(ascii: "\n")) {
         let body = Array(input[(newline + 1)...])
         fuzzJSON(body)
         fuzzUpdate(body)
         fuzzUpdateBoundaries(body)
+        fuzzNewBooks(body)
     }
     fuzzPath(input.count > 1 ? Array(input.dropFirst()) : input)
     return 0
