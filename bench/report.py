@@ -32,6 +32,14 @@ DESCRIPTIONS = {
 }
 MIB = 1024.0
 RSS_LIMIT_MIB = 100.0
+# The scale scenarios (issue #10): catalog sizes, what is measured at each, and the targets at
+# the largest size.
+SCALE_SIZES = (7, 10000, 100000)
+SCALE_SCENARIOS = ("search-miss", "search-miss-imported", "info-miss")
+SCALE_RATIO_TARGET = 0.8
+SCALE_RSS_LIMIT_MIB = 200.0
+SCALE_CATCH_UP_LIMIT_S = 10.0
+SCALE_IMPORT_TARGET = 5000.0
 
 
 def load(directory, name):
@@ -170,6 +178,85 @@ def overload_check(rows):
         "probe_served": probe["statuses"].get("200", 0) / probe["requests"] if probe["requests"] else 0.0,
         "probe_p99_ms": probe["p99_ms"],
     }
+
+
+def scale_check(results):
+    """The scale rows: each size's throughputs (and their ratio to the mean of the two 7-book
+    runs), catalog-1's memory, the catch-up and the import rate; the targets at the largest."""
+    runs = {}
+    for label in [str(n) for n in SCALE_SIZES] + ["ref"]:
+        for scenario in SCALE_SCENARIOS:
+            r = load(results, "scale-%s-%s.json" % (label, scenario))
+            if r is not None:
+                runs[(label, scenario)] = figures(r["wrk"])
+    if not runs:
+        return None
+    seven = {}
+    for scenario in SCALE_SCENARIOS:
+        figures_7 = [runs[(label, scenario)]["ok_rps"] for label in ("7", "ref") if (label, scenario) in runs]
+        if figures_7:
+            seven[scenario] = {"mean": sum(figures_7) / len(figures_7), "runs": figures_7,
+                               "spread": (max(figures_7) - min(figures_7)) / (sum(figures_7) / len(figures_7))}
+    rows = []
+    for size in SCALE_SIZES:
+        info = load(results, "scale-%d.json" % size)
+        row = {"books": size, "scenarios": {}}
+        for scenario in SCALE_SCENARIOS:
+            if (str(size), scenario) in runs:
+                r = runs[(str(size), scenario)]
+                base = seven.get(scenario, {}).get("mean")
+                row["scenarios"][scenario] = {"ok_rps": r["ok_rps"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+                                              "errors": r["errors"], "ratio_to_7": r["ok_rps"] / base if base else None}
+        if info:
+            row["catalog_rss_mib"] = info["catalog_rss_kib"] / MIB
+            row["catalog_peak_mib"] = info["catalog_hwm_kib"] / MIB
+            row["catch_up_s"] = info["catch_up_seconds"]
+            imported = info.get("import")
+            row["import"] = imported
+            row["import_rate"] = imported["books"] / imported["seconds"] if imported and imported["seconds"] else None
+        rows.append(row)
+    largest = rows[-1]
+    missed = []
+    for scenario in ("search-miss", "info-miss"):
+        ratio = largest["scenarios"].get(scenario, {}).get("ratio_to_7")
+        if ratio is None or ratio < SCALE_RATIO_TARGET:
+            missed.append("%s at %d books: %s < %.1fx the 7-book figure" % (
+                scenario, largest["books"], "unmeasured" if ratio is None else "%.2fx" % ratio, SCALE_RATIO_TARGET))
+    if largest.get("catalog_peak_mib") is None or largest["catalog_peak_mib"] > SCALE_RSS_LIMIT_MIB:
+        missed.append("catalog-1 peak RSS %s MiB > %.0f" % (fmt(largest.get("catalog_peak_mib"), 1), SCALE_RSS_LIMIT_MIB))
+    if largest.get("catch_up_s") is None or largest["catch_up_s"] > SCALE_CATCH_UP_LIMIT_S:
+        missed.append("catch-up %s s > %.0f" % (fmt(largest.get("catch_up_s")), SCALE_CATCH_UP_LIMIT_S))
+    rates = [row["import_rate"] for row in rows if row.get("import_rate") is not None]
+    if not rates or min(rates) < SCALE_IMPORT_TARGET:
+        missed.append("import %s books/s < %.0f" % (fmt(min(rates) if rates else None, 0), SCALE_IMPORT_TARGET))
+    return {"rows": rows, "seven": seven, "missed": missed, "pass": not missed}
+
+
+def print_scale(scale):
+    print("scale (cache off; ratios to the mean of the two 7-book runs: the grown stack before its imports and a "
+          "second stack measured last):")
+    for scenario, seven in scale["seven"].items():
+        print("  7-book %s: %s req/s (spread %.0f%%)" % (scenario, " / ".join("%.0f" % x for x in seven["runs"]),
+                                                        100 * seven["spread"]))
+    header = "  %-7s %21s %21s %21s %12s %9s %15s" % (
+        "books", "search-miss req/s (x)", "search-imported (x)", "info-miss req/s (x)", "RSS MiB", "catch-up",
+        "import books/s")
+    print(header)
+    for row in scale["rows"]:
+        cells = []
+        for scenario in SCALE_SCENARIOS:
+            r = row["scenarios"].get(scenario)
+            cells.append("-" if r is None else "%.0f (%s)" % (r["ok_rps"], fmt(r["ratio_to_7"])))
+        print("  %-7d %21s %21s %21s %12s %8ss %15s" % (
+            row["books"], cells[0], cells[1], cells[2],
+            "%s (%s)" % (fmt(row.get("catalog_rss_mib"), 0), fmt(row.get("catalog_peak_mib"), 0)),
+            fmt(row.get("catch_up_s")), fmt(row.get("import_rate"), 0)))
+    print("  targets at %d books: search-miss and info-miss >= %.1fx, catalog-1 peak RSS <= %.0f MiB, catch-up <= %.0f s, "
+          "import >= %.0f books/s: %s" % (
+              SCALE_SIZES[-1], SCALE_RATIO_TARGET, SCALE_RSS_LIMIT_MIB, SCALE_CATCH_UP_LIMIT_S, SCALE_IMPORT_TARGET,
+              "PASS" if scale["pass"] else "FAIL: " + "; ".join(scale["missed"])))
+    print("  (search-miss asks the same 3-book topic at every size; search-imported a random imported topic's first "
+          "page, 10 or 100 books, and has no 7-book counterpart)")
 
 
 def fmt(x, digits=2):
@@ -333,6 +420,10 @@ def main():
                   "PASS" if hwm_mib < RSS_LIMIT_MIB else "FAIL"))
     if rss_nocache and rss_nocache.get("vm_hwm_kib"):
         print("            front without a cache (cache-miss run): peak %.1f MiB" % (rss_nocache["vm_hwm_kib"] / MIB))
+    scale = scale_check(results)
+    if scale:
+        print()
+        print_scale(scale)
 
     # ----------------------------------------------------------------- json
     report = {
@@ -349,7 +440,8 @@ def main():
             "limit_mib": RSS_LIMIT_MIB,
             "pass": hwm_mib is not None and hwm_mib < RSS_LIMIT_MIB,
         },
-        "targets_met": all(r["pass"] for r in rows.values() if r["pass"] is not None),
+        "scale": scale,
+        "targets_met": all(r["pass"] for r in rows.values() if r["pass"] is not None) and (scale is None or scale["pass"]),
     }
     json_path = os.path.join(out, "bench.json")
     with open(json_path + ".tmp", "w") as f:

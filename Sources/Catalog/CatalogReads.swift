@@ -15,14 +15,17 @@ struct CatalogReads: Sendable {
                         body: body)
     }
 
-    /// One page of a topic's books: `{"topic", "items": [{"id", "title"}], "next"}`.
+    /// One page of a topic's books: `{"topic", "items": [{"id", "title"}], "next"}`, put
+    /// together from the items encoded in memory.
     func search(_ topic: String, _ page: Page) -> Response {
         let canonical = Topic.canonical(topic)
         let found = memory.search(canonical, page)
-        let items = found.books.map { JSON.object([("id", .int($0.id)), ("title", .string($0.title))]) }
-        let body = JSON.object([("topic", .string(canonical)), ("items", .array(items)), ("next", found.next)])
-        return .json(200, body, headers: upstream + [("X-Bazar-Seq", "\(found.seq)"),
-                                                     ("X-Bazar-Books", found.books.map { "\($0.id)" }.joined(separator: ","))])
+        let body = EncodedJSON.object([("topic", JSON.string(canonical).encoded()),
+                                       ("items", [UInt8(ascii: "[")] + found.items + [UInt8(ascii: "]")]),
+                                       ("next", found.next.encoded())])
+        return Response(status: 200, headers: [Response.jsonContentType] + upstream
+                        + [("X-Bazar-Seq", "\(found.seq)"), ("X-Bazar-Books", found.ids.map(String.init).joined(separator: ","))],
+                        body: body)
     }
 
     var upstream: [(String, String)] { Response.upstream(name) }

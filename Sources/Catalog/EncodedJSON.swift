@@ -1,20 +1,33 @@
 import BazarCore
 
-/// JSON put together from parts already encoded (books' `/info` bodies, invalidation items),
-/// so that they are not parsed or encoded again.
+/// JSON put together from parts already encoded (books' `/info` bodies and search items,
+/// invalidation items), so that they are not parsed or encoded again: each part is copied once.
 enum EncodedJSON {
     /// `[a,b,…]` from encoded values.
     static func array(_ items: [[UInt8]]) -> [UInt8] {
-        [UInt8(ascii: "[")] + Array(items.joined(separator: [UInt8(ascii: ",")])) + [UInt8(ascii: "]")]
+        var out: [UInt8] = []
+        out.reserveCapacity(items.reduce(2) { $0 + $1.count + 1 })
+        out.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: item)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
     }
 
     /// `{"name":value,…}` from member names and encoded values.
     static func object(_ members: [(String, [UInt8])]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "{")]
+        var out: [UInt8] = []
+        out.reserveCapacity(members.reduce(2) { $0 + $1.0.utf8.count + $1.1.count + 4 })
+        out.append(UInt8(ascii: "{"))
         for (index, (name, value)) in members.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += JSON.string(name).encoded() + [UInt8(ascii: ":")] + value
+            JSON.string(name).append(to: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: value)
         }
-        return out + [UInt8(ascii: "}")]
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }
