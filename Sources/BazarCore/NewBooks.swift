@@ -9,14 +9,6 @@ public struct NewBooks: Sendable, Equatable {
         public var price: Double
         public var stock: Int64
 
-        /// An entry from its fields.
-        public init(title: String, topic: String, price: Double, stock: Int64) {
-            self.title = title
-            self.topic = topic
-            self.price = price
-            self.stock = stock
-        }
-
         /// The book this entry becomes under `id` at `version`.
         public func book(id: Int64, version: Int64) -> Book {
             Book(id: id, title: title, topic: topic, price: price, stock: stock, version: version)

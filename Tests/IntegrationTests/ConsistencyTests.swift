@@ -17,6 +17,27 @@ final class StaleFillTests: StackTestCase {
                                            cacheOfTheSlowRead: "BYPASS")
     }
 
+    /// A slow search while a book is added to its topic: the old page is answered but never
+    /// cached (the addition announced the topic, and the fill is older than it).
+    func testASearchFillOlderThanAnAdditionToItsTopicIsRefused() async throws {
+        let client = try client
+        _ = try await stack.waitUntilLevel()
+        let topic = "stale-\(UUID().uuidString.prefix(8).lowercased())"
+        let existing = try await client.addBooks(#"{"title":"Old","topic":"\#(topic)","price":1,"stock":1}"#)
+        let first = try XCTUnwrap(existing.json["id"].int)
+        let slowRead = Task { try await client.get("/search/\(topic)") }
+        try await Task.sleep(nanoseconds: 150_000_000)
+        let added = try await client.addBooks(#"{"title":"New","topic":"\#(topic)","price":1,"stock":1}"#)
+        XCTAssertEqual(added.status, 201)
+        let old = try await slowRead.value
+        XCTAssertEqual(old.json["items"].array.compactMap { $0["id"].int }, [first], "the slow read fetched before the addition")
+        for _ in 0..<2 {
+            let after = try await client.get("/search/\(topic)")
+            XCTAssertEqual(after.json["items"].array.compactMap { $0["id"].int }, [first, added.json["id"].int ?? 0],
+                           "X-Cache: \(after.header("X-Cache") ?? "-")")
+        }
+    }
+
     /// A slow read of `book` (held between its fetch and its fill by `--fill-delay-ms`) while an
     /// update sets `price`: the old copy it fetched is answered but never cached.
     private func assertAnOldFillIsRefused(book: Int, price: Double, readHeaders: [String: String],
