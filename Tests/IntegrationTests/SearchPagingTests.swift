@@ -11,7 +11,8 @@ final class SearchPagingTests: StackTestCase {
             .joined(separator: ",") + "]"
         let added = try await client.addBooks(body)
         XCTAssertEqual(added.status, 201)
-        return (topic, added.json["books"].array.compactMap { $0["id"].int })
+        let ids = added.json["books"].array.compactMap { $0["id"].int }
+        return (topic, try XCTUnwrap(ids.count == count ? ids : nil, "adding \(count) books answered \(added.status)"))
     }
 
     func testPagesFollowNextToTheEnd() async throws {
@@ -59,6 +60,7 @@ final class SearchPagingTests: StackTestCase {
                 .joined(separator: ",") + "]"
             ids += try await client.addBooks(body).json["books"].array.compactMap { $0["id"].int }
         }
+        ids = try XCTUnwrap(ids.count == 1_200 ? ids : nil, "1,200 books could not be added")
         for _ in 0..<2 {
             let page = try await client.get("/search/\(topic)?limit=1000")
             XCTAssertEqual(page.status, 200)
@@ -72,6 +74,7 @@ final class SearchPagingTests: StackTestCase {
     func testTheDefaultStaysTodaysAnswerForSmallTopics() async throws {
         let client = try client
         let search = try await client.get("/search/distributed%20systems")
+        XCTAssertEqual(search.json.keys, ["topic", "items", "next"])
         XCTAssertEqual(search.json["topic"].string, "distributed systems")
         XCTAssertEqual(search.json["items"].array.compactMap { $0["id"].int }.prefix(3), [1, 2, 5])
         XCTAssertEqual(search.json["next"], .null)
