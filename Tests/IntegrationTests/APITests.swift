@@ -149,7 +149,7 @@ final class APITests: StackTestCase {
         let cases: [(String, String, String)] = [
             ("DELETE", "/info/1", "GET, HEAD"), ("POST", "/search/x", "GET, HEAD"), ("GET", "/purchase/1", "POST, PUT"),
             ("POST", "/orders", "GET, HEAD"), ("GET", "/update/1", "PUT"), ("POST", "/health", "GET, HEAD"),
-            ("DELETE", "/stats", "GET, HEAD"),
+            ("DELETE", "/stats", "GET, HEAD"), ("GET", "/books", "POST"), ("PUT", "/books/", "POST"),
         ]
         for (method, path, allow) in cases {
             let answer = try await client.send(method, path)
@@ -160,7 +160,7 @@ final class APITests: StackTestCase {
     }
 
     func testUnknownPathsAre404JSON() async throws {
-        for path in ["/", "/books", "/info", "/info/1/2", "/catalog/info/1", "/front/invalidate", "/catalog-1/health",
+        for path in ["/", "/book", "/books/1", "/info", "/info/1/2", "/catalog/info/1", "/front/invalidate", "/catalog-1/health",
                      "/order-1/orders", "/replicate", "/stats/x"] {
             let answer = try await client.get(path)
             XCTAssertEqual(answer.status, 404, path)

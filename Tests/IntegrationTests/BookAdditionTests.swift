@@ -82,6 +82,7 @@ final class BookAdditionTests: StackTestCase {
 
     func testAdditionsNeedTheAdminTokenAndASmallBody() async throws {
         let client = try client
+        let stack = try stack
         let topic = freshTopic("token")
         let body = #"{"title":"a","topic":"\#(topic)","price":1,"stock":1}"#
         let anonymous = try await client.send("POST", "/books", body: Data(body.utf8))
@@ -97,6 +98,11 @@ final class BookAdditionTests: StackTestCase {
         let get = try await client.get("/books")
         XCTAssertEqual(get.status, 405)
         XCTAssertEqual(get.header("Allow"), "POST")
+        for path in ["/books", "/books/"] {   // nginx's own 405 names the route's method too
+            let (_, head) = try stack.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-D", "-", "-X", "TRACE", "\(client.base)\(path)"])
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 405"), head)
+            XCTAssertTrue(head.lowercased().contains("allow: post\r\n"), head)
+        }
         let listed = try await client.searchIDs(topic)
         XCTAssertEqual(listed, [])
     }
