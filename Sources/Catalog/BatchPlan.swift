@@ -78,10 +78,10 @@ struct BatchPlan {
             }
             let added = newBooks.entries.map { entry in
                 largestID += 1
-                var added = entry.book(id: largestID, version: 0)
-                keep(&added, announcing: .topic(Topic.canonical(added.topic)))
-                writes.append(.add(added, key: key))
-                return added
+                var book = entry.book(id: largestID, version: 0)
+                keep(&book, announcing: .topic(Topic.canonical(book.topic)))
+                writes.append(.add(book, key: key))
+                return book
             }
             keysAdded[key] = added.map(\.id)
             return Planned(books: added)
