@@ -5,7 +5,7 @@ import XCTest
 /// (Tests/metrics/parse.py, in a venv, .build/prometheus-venv, made on first use).
 final class MetricsTests: StackTestCase {
     static let venv = Stack.repository.appendingPathComponent(".build/prometheus-venv")
-    static let routes: Set = ["info", "search", "purchase", "orders", "update", "health", "stats", "metrics", "invalidate",
+    static let routes: Set = ["info", "search", "purchase", "orders", "update", "books", "health", "stats", "metrics", "invalidate",
                               "take", "settle", "lease", "takes", "replicate", "held", "witness", "stand-in", "other"]
 
     /// Without the admin token (or with a wrong one) `/metrics` is a JSON 401.
