@@ -8,60 +8,68 @@ import TierCalls
 /// and settled with the catalog primary when their outcome is lost on the way (a tier or nginx
 /// hung or died). The answer is then what the write did: its result, `503 unavailable` only
 /// when it surely was not applied, or `504 outcome_unknown` when even the settle failed. Every
-/// answer to a purchase or an addition carries the `Idempotency-Key` it ran under.
+/// answer to a purchase or an addition carries the `Idempotency-Key` it ran under. A try that
+/// failed fast without being applied is made once more (`FastRetry`).
 struct Writes: Sendable {
     let client: InternalClient
 
     /// Buys one copy of book `id` under `key`; `attempt` names this try.
     func purchase(_ id: Int64, key: String, attempt: String) -> Response {
-        let result = client.result("POST", "/orders/purchase/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
-                                   timeout: Timeouts.purchase)
-        var response = outcome(of: result, settling: id, key: key, attempt: attempt) { settled in
-            guard let order = settled["order"].flatMap(Order.init(json:)), let book = settled["book"] else { return nil }
-            return .object([("order", order.json), ("book", book)])
+        var response = FastRetry.write(attempt: attempt, tier: "front") { attempt in
+            let result = client.result("POST", "/orders/purchase/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
+                                       timeout: Timeouts.purchase)
+            return outcome(of: result, settling: id, key: key, attempt: attempt) { settled in
+                guard let order = settled["order"].flatMap(Order.init(json:)), let book = settled["book"] else { return nil }
+                return .object([("order", order.json), ("book", book)])
+            }
         }
         response.headers.append(("Idempotency-Key", key))
         return response
     }
 
-    /// Applies a validated admin update to book `id`.
-    func update(_ id: Int64, _ update: BookUpdate, attempt: String) -> Response {
-        let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: attempt, attempt: attempt),
-                                   body: update.json.encoded(), timeout: Timeouts.primaryWrite)
-        return outcome(of: result, settling: id, key: attempt, attempt: attempt) { $0["book"] }
+    /// Applies a validated admin update to book `id`, under its first attempt as the key.
+    func update(_ id: Int64, _ update: BookUpdate, attempt first: String) -> Response {
+        FastRetry.write(attempt: first, tier: "front") { attempt in
+            let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: first, attempt: attempt),
+                                       body: update.json.encoded(), timeout: Timeouts.primaryWrite)
+            return outcome(of: result, settling: id, key: first, attempt: attempt) { $0["book"] }
+        }
     }
 
     /// Adds validated books under `key`; `body` is the client's (the primary validates it again).
     func add(_ books: NewBooks, body: [UInt8], key: String, attempt: String) -> Response {
-        let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key, attempt: attempt),
-                                   body: body, timeout: Timeouts.primaryWrite)
-        var response = outcome(of: result, settling: nil, key: key, attempt: attempt, status: 201) { settled in
-            settled["books"]?.arrayValue.map { books.answer($0.compactMap(Book.init(json:))) }
+        var response = FastRetry.write(attempt: attempt, tier: "front") { attempt in
+            let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key, attempt: attempt),
+                                       body: body, timeout: Timeouts.primaryWrite)
+            return outcome(of: result, settling: nil, key: key, attempt: attempt, status: 201) { settled in
+                settled["books"]?.arrayValue.map { books.answer($0.compactMap(Book.init(json:))) }
+            }
         }
         response.headers.append(("Idempotency-Key", key))
         return response
     }
 
-    /// The client's answer for a write call's result. A lost answer is settled (`settling`: the
-    /// book written, nil for an addition); `applied` makes the body, answered `status`, of a
-    /// write the settle found applied (nil: not enough to answer it, so the outcome stays unknown).
+    /// The client's answer for a write call's result, and whether the write surely was not
+    /// applied. A lost answer is settled (`settling`: the book written, nil for an addition);
+    /// `applied` makes the body, answered `status`, of a write the settle found applied (nil: not
+    /// enough to answer it, so the outcome stays unknown).
     private func outcome(of result: Result<InternalResponse, InternalCallError>, settling id: Int64?, key: String,
-                         attempt: String, status: Int = 200, applied: (JSON) -> JSON?) -> Response {
+                         attempt: String, status: Int = 200, applied: (JSON) -> JSON?) -> (Response, notApplied: Bool) {
         switch WriteAnswer(result) {
         case .decided(let answer):
-            return Forwarding.passOn(answer)
+            return (Forwarding.passOn(answer), false)
         case .notApplied:
-            return APIError.unavailable("The store could not be reached; nothing was applied, a retry is safe.").response()
+            return (APIError.unavailable("The store could not be reached; nothing was applied, a retry is safe.").response(), true)
         case .unknown:
             switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
             case .applied(let settled):
-                guard let body = applied(settled) else { return APIError.outcomeUnknown.response() }
-                return .json(status, body)
+                guard let body = applied(settled) else { return (APIError.outcomeUnknown.response(), false) }
+                return (.json(status, body), false)
             case .notApplied:
-                return APIError.unavailable("The write was not applied (settled with the catalog primary); a retry is safe.")
-                    .response()
+                return (APIError.unavailable("The write was not applied (settled with the catalog primary); a retry is safe.")
+                    .response(), true)
             case .unknown:
-                return APIError.outcomeUnknown.response()
+                return (APIError.outcomeUnknown.response(), false)
             }
         }
     }

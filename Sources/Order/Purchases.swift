@@ -9,7 +9,8 @@ import TierCalls
 /// order under the purchase's key), this replica records the order and pushes it to its peer.
 /// When the take's outcome is lost (the primary or nginx hung or died mid-way), the replica
 /// settles it with the primary; when even that fails it answers `504 outcome_unknown`, never a
-/// 503 that might hide a purchase.
+/// 503 that might hide a purchase. A take that failed fast without being applied is made once
+/// more (`FastRetry`).
 struct Purchases: Sendable {
     let name: String
     let peer: PeerPush
@@ -19,35 +20,40 @@ struct Purchases: Sendable {
     /// Buys one copy of book `id` under `key` (attempt `attempt`): safe to repeat with the same
     /// key, on either order replica: the catalog answers the first order again.
     func buy(_ id: Int64, key: String, attempt: String) -> Response {
+        FastRetry.write(attempt: attempt, tier: name) { attempt in take(id, key: key, attempt: attempt) }
+    }
+
+    /// One take: the answer, and whether surely nothing was bought.
+    private func take(_ id: Int64, key: String, attempt: String) -> (Response, notApplied: Bool) {
         let taken = client.result("POST", "/catalog-primary/take/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
                                   timeout: Timeouts.primaryWrite)
         switch WriteAnswer(taken) {
         case .decided(let answer):
             guard answer.status == 200 else {
-                return Response(status: answer.status, headers: [Response.jsonContentType] + upstream, body: answer.body)
+                return (Response(status: answer.status, headers: [Response.jsonContentType] + upstream, body: answer.body), false)
             }
             guard let json = try? JSON.parse(answer.body), let order = json["order"].flatMap(Order.init(json:)),
                   let book = json["book"] else { return settled(id, key: key, attempt: attempt) }
-            return bought(order, book: book, replayed: json["replayed"]?.boolValue == true)
+            return (bought(order, book: book, replayed: json["replayed"]?.boolValue == true), false)
         case .notApplied:
-            return APIError.unavailable("The catalog primary could not be reached; nothing was bought.").response(headers: upstream)
+            return (APIError.unavailable("The catalog primary could not be reached; nothing was bought.").response(headers: upstream), true)
         case .unknown:
             return settled(id, key: key, attempt: attempt)
         }
     }
 
     /// Settles a take whose answer was lost.
-    private func settled(_ id: Int64, key: String, attempt: String) -> Response {
+    private func settled(_ id: Int64, key: String, attempt: String) -> (Response, notApplied: Bool) {
         switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
         case .applied(let answer):
             guard let order = answer["order"].flatMap(Order.init(json:)), let book = answer["book"] else {
-                return APIError.outcomeUnknown.response(headers: upstream)
+                return (APIError.outcomeUnknown.response(headers: upstream), false)
             }
-            return bought(order, book: book, replayed: false)
+            return (bought(order, book: book, replayed: false), false)
         case .unknown:
-            return APIError.outcomeUnknown.response(headers: upstream)
+            return (APIError.outcomeUnknown.response(headers: upstream), false)
         case .notApplied:
-            return APIError.unavailable("The catalog primary did not take a copy; nothing was bought.").response(headers: upstream)
+            return (APIError.unavailable("The catalog primary did not take a copy; nothing was bought.").response(headers: upstream), true)
         }
     }
 

@@ -1,7 +1,7 @@
 /// How long each hop waits, growing from the inside out: a caller always waits longer than the
 /// work it waits for can take, so no outer layer answers while inner work goes on. The nginx
 /// template's `fastcgi_read_timeout` of each internal location is a little longer than the
-/// caller's timeout below (the caller gives up first and settles); `TimeoutTests` checks it.
+/// caller's timeout below (the caller gives up first and settles); `TimeoutsTests` checks it.
 public enum Timeouts {
     /// One invalidation of a front; a front that does not confirm in time is waited out (its
     /// read lease, `FrontLeases.duration`, runs out).

@@ -105,10 +105,9 @@ final class ConcurrencyTests: StackTestCase {
         }
         let succeeded = answers.filter { $0.status == 200 }
         XCTAssertEqual(succeeded.count, 100)
-        // The rest find no copy (409), or are refused at once under this burst (429/503): with
-        // 100 bought and the stock at 0, such a refusal applied nothing, as API.md says.
-        XCTAssertEqual(answers.filter { ![200, 409, 429, 503].contains($0.status) }.count, 0, "\(answers.map(\.status).sorted())")
-        XCTAssertGreaterThan(answers.filter { $0.status == 409 }.count, 100)
+        // The rest find no copy. None is refused: under this burst the tiers let kept connections
+        // go, and a take or purchase nginx sent on one as it closed is tried once more (FastRetry).
+        XCTAssertEqual(answers.filter { $0.status == 409 }.count, 150, "\(answers.map(\.status).sorted())")
         XCTAssertEqual(Set(succeeded.compactMap { $0.header("X-Upstream") }), ["order-1", "order-2"])
         let book = try await client.get("/info/6")
         XCTAssertEqual(book.json["stock"], .number(0))

@@ -275,6 +275,34 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(response.status, 503)
         XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "unavailable")
         XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
+        XCTAssertEqual(nginx.requests.map { "\($0.path) \($0.headers["x-bazar-attempt"] ?? "")" },
+                       ["/catalog-primary/take/2 a1", "/catalog-primary/settle/2 a1",
+                        "/catalog-primary/take/2 a1.order-1", "/catalog-primary/settle/2 a1.order-1"],
+                       "a take that failed fast and was not applied is tried once more, under a new attempt")
+    }
+
+    /// nginx sent the take on a kept connection the primary was letting go (it answers 502, the
+    /// settle finds nothing applied): the take is made again, under the same key, and buys.
+    func testATakeLostFastAndNotAppliedIsTriedOnceMore() throws {
+        let taken = order(4, book: 2, key: "k1")
+        let answer = takeAnswer(taken, replayed: false)
+        let unknownTake = unknownTake
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            switch (request.path, request.headers["x-bazar-attempt"]) {
+            case ("/catalog-primary/take/2", "a1"): unknownTake
+            case ("/catalog-primary/take/2", _): (200, answer, [("X-Upstream", "catalog-1")])
+            case ("/catalog-primary/settle/2", _): (200, "{\"applied\":false}", [("X-Upstream", "catalog-1")])
+            default: (200, "{\"applied\":4}", [])
+            }
+        }
+        defer { nginx.stop() }
+        let (routes, orders) = try makeRoutes()
+        let response = routes.handle(purchaseRequest(2))
+        XCTAssertEqual(response.status, 200, response.text)
+        XCTAssertEqual(try orders.order(4), taken)
+        let takes = nginx.requests.filter { $0.path == "/catalog-primary/take/2" }
+        XCTAssertEqual(takes.map { $0.headers["x-bazar-attempt"] }, ["a1", "a1.order-1"])
+        XCTAssertEqual(takes.map { $0.headers["x-bazar-key"] }, ["k1", "k1"], "the retry runs under the same key")
     }
 
     func testLostTakeThatCannotBeSettledIs504() throws {
@@ -296,7 +324,8 @@ final class OrderTests: XCTestCase {
         defer { nginx.stop() }
         let (routes, _) = try makeRoutes()
         XCTAssertEqual(routes.handle(purchaseRequest(1)).status, 503)
-        XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/take/1"])
+        XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/take/1", "/catalog-primary/take/1"],
+                       "not sent, so not settled; tried once more")
     }
 
     // MARK: Pages and read-through
