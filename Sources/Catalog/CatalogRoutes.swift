@@ -22,7 +22,8 @@ struct CatalogRoutes: Sendable {
                              "metrics"]
 
     func handle(_ request: Request) -> Response {
-        Routing.answer(headers: reads.upstream) { () throws(APIError) in try route(request) }
+        if Routing.isMisdirected(request, destinations: ["catalog", "catalog-primary", Substring(name)]) { return Routing.misdirected() }
+        return Routing.answer(headers: reads.upstream) { () throws(APIError) in try route(request) }
     }
 
     private func route(_ request: Request) throws(APIError) -> Response {

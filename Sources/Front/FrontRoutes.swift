@@ -26,7 +26,11 @@ struct FrontRoutes: Sendable {
         guard let segments = PathParsing.segments(request.path) else {
             throw .badRequest("The path must be printable ASCII (percent-encode anything else).")
         }
-        if request.isInternal { return try internalRoute(request, segments) }
+        if request.isInternal {
+            // Only invalidations of this front, by its name: anything else was meant for another process.
+            guard segments.first.map({ $0 == name }) == true else { return Routing.misdirected() }
+            return try internalRoute(request, segments)
+        }
         return try publicRoute(request, Self.withoutTrailingSlash(segments))
     }
 

@@ -15,7 +15,8 @@ struct OrderRoutes: Sendable {
     static let routeNames = ["purchase", "orders", "held", "replicate", "witness", "stand-in", "health", "metrics"]
 
     func handle(_ request: Request) -> Response {
-        Routing.answer(headers: purchases.upstream) { () throws(APIError) in try route(request) }
+        if Routing.isMisdirected(request, destinations: ["orders", Substring(name)]) { return Routing.misdirected() }
+        return Routing.answer(headers: purchases.upstream) { () throws(APIError) in try route(request) }
     }
 
     private func route(_ request: Request) throws(APIError) -> Response {

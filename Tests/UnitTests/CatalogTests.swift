@@ -346,7 +346,7 @@ final class CatalogTests: XCTestCase {
         let (routes, backup, _) = try makeBackup()
         _ = backup.replicate(push(after: 0, upTo: 0, lease: lease(backup)))
         let publicRequest = Request(method: "GET", path: "/catalog/info/1")
-        XCTAssertEqual(routes.handle(publicRequest).status, 404, "the public listener must not reach a replica")
+        XCTAssertEqual(routes.handle(publicRequest).status, 503, "a public request never belongs to a replica")
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog")).status, 404)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/")).status, 404)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/nothing")).status, 404)

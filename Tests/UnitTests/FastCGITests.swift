@@ -468,8 +468,8 @@ final class FastCGITests: XCTestCase {
     func testRealServerAnswersPublicListener404() throws {
         let catalog = try CatalogProcess(directory: directory)
         let answer = try catalog.request("GET", "/catalog/info/6", internal: false)
-        XCTAssertEqual(answer.statusLine, "Status: 404 Not Found")
-        XCTAssertEqual(answer.json?["error"]?["code"]?.stringValue, "not_found")
+        XCTAssertEqual(answer.statusLine, "Status: 503 Service Unavailable", "a public request never belongs to a replica")
+        XCTAssertEqual(answer.json?["error"]?["code"]?.stringValue, "unavailable")
         // The same responder still serves the internal listener afterwards.
         XCTAssertEqual(try catalog.request("GET", "/catalog/info/6").status, 200)
     }
@@ -480,7 +480,7 @@ final class FastCGITests: XCTestCase {
         let catalog = try CatalogProcess(directory: directory)
         for secret in [nil, "", "unit-test-internal-secreT", TestSupport.internalSecret + "x"] {
             let answer = try catalog.request("GET", "/catalog/info/6", secret: secret)
-            XCTAssertEqual(answer.statusLine, "Status: 404 Not Found", "secret \(secret ?? "nil")")
+            XCTAssertEqual(answer.statusLine, "Status: 503 Service Unavailable", "secret \(secret ?? "nil")")
         }
         XCTAssertEqual(try catalog.request("GET", "/catalog/info/6").status, 200)
     }
@@ -500,6 +500,20 @@ final class FastCGITests: XCTestCase {
         XCTAssertEqual(refused.status, 0, "a connection from an address not allowed gets no answer: \(refused.statusLine)")
         XCTAssertEqual(try refusing.request("GET", "/catalog/info/6").status, 0)
         XCTAssertTrue(refusing.process.isRunning, "and the responder goes on")
+    }
+
+    /// Across hosts a container may take over an address another tier held a moment ago: a
+    /// request meant for another process is refused, marked as not applied, and records nothing.
+    func testARequestMeantForAnotherProcessIsRefusedAsNotApplied() throws {
+        let catalog = try CatalogProcess(directory: directory)
+        for (method, uri) in [("POST", "/order-1/witness"), ("POST", "/orders/purchase/1"), ("GET", "/catalog-2/health"),
+                              ("POST", "/front/invalidate")] {
+            let answer = try catalog.request(method, uri, body: Array("{}".utf8))
+            XCTAssertEqual(answer.status, 503, uri)
+            XCTAssertEqual(answer.headers.first { $0.0 == "X-Bazar-Not-Sent" }?.1, "true", uri)
+            XCTAssertNil(answer.headers.first { $0.0 == "X-Upstream" }, uri)
+        }
+        XCTAssertEqual(try catalog.request("GET", "/catalog-1/health").status, 200)
     }
 
     func testRealServerPassesPostBodyToHandler() throws {

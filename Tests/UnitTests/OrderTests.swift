@@ -127,7 +127,8 @@ final class OrderTests: XCTestCase {
 
     func testRoutesOnlyOnTheInternalListener() throws {
         let (routes, _) = try makeRoutes()
-        XCTAssertEqual(routes.handle(Request(method: "GET", path: "/order-1/health")).status, 404)
+        XCTAssertEqual(routes.handle(Request(method: "GET", path: "/order-1/health")).status, 503, "a public request never belongs to a replica")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/order-2/health")).status, 503, "meant for the other replica")
         XCTAssertEqual(routes.handle(internalRequest("GET", "/order-1/nothing")).status, 404)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/order-1")).status, 404)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/orders/orders/0")).status, 400)
