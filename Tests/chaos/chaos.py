@@ -97,6 +97,8 @@ import traceback
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BAZARCTL = os.path.join(REPO, "nginx", "bazarctl")
+# The header nginx's internal listener checks for the deployment's secret.
+SECRET_HEADER = "X-Bazar-Secret"
 
 
 def env_int(name, default):
@@ -197,24 +199,48 @@ def get_json(conn, path, headers=None):
         conn.close()
 
 
-def internal_get(var, path, timeout=5.0):
-    """GET through nginx's internal listener (with the deployment's secret): (status, parsed
-    body); (None, error) on failure."""
-    try:
-        with open(os.path.join(var, "internal.secret")) as f:
-            secret = f.readline().strip()
-    except OSError as e:
-        return None, str(e)
-    return get_json(UnixHTTPConnection(os.path.join(var, "run", "internal.sock"), timeout), path,
-                    {"X-Bazar-Secret": secret})
-
-
 def public_get(port, path, timeout=5.0):
     return get_json(http.client.HTTPConnection("127.0.0.1", port, timeout=timeout), path)
 
 
+def child_pids(pid):
+    """The pids of `pid`'s children."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        kids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                            kids.append(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return kids
+
+
+def argv0_of(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def nginx_workers_of(master):
+    """The worker processes of the nginx master `master`."""
+    return [pid for pid in child_pids(master) if argv0_of(pid).startswith("nginx: worker")]
+
+
 # ---------------------------------------------------------------------- stack
 class Stack:
+    """The single-host stack (nginx/bazarctl in a BAZAR_VAR of its own); faults are signals."""
+
+    KINDS = ["kill", "stop", "restart", "stop+kill"]
+    TARGETS = TIERS + ["nginx-worker"]
+
     def __init__(self, var, port, token, bin_dir):
         self.var = var
         self.port = port
@@ -223,6 +249,33 @@ class Stack:
                         BAZAR_BIN=bin_dir)
         self.ctl_log = os.path.join(var, "bazarctl.out")
         self.lock = threading.Lock()
+        self.paused = set()
+
+    def internal_get(self, path, timeout=5.0):
+        """GET through nginx's internal listener (with the deployment's secret): (status, parsed
+        body); (None, error) on failure."""
+        try:
+            with open(os.path.join(self.var, "internal.secret")) as f:
+                secret = f.readline().strip()
+        except OSError as e:
+            return None, str(e)
+        return get_json(UnixHTTPConnection(os.path.join(self.var, "run", "internal.sock"), timeout), path,
+                        {SECRET_HEADER: secret})
+
+    def start(self):
+        if self.ctl("up", timeout=120) == 0:
+            return True
+        log("bazarctl up failed:")
+        with open(self.ctl_log, errors="replace") as f:
+            sys.stdout.write(f.read()[-4000:])
+        return False
+
+    def finish(self):
+        self.ctl("down", timeout=120)
+        if os.environ.get("CHAOS_KEEP", "") not in ("", "0"):
+            log("kept %s" % self.var)
+        else:
+            shutil.rmtree(self.var, ignore_errors=True)
 
     def ctl(self, *args, timeout=90):
         with open(self.ctl_log, "ab") as out:
@@ -266,41 +319,73 @@ class Stack:
 
     def nginx_workers(self):
         master = self.running_pid("nginx")
-        if master is None:
-            return []
-        workers = []
-        try:
-            with open("/proc/%d/task/%d/children" % (master, master)) as f:
-                kids = [int(p) for p in f.read().split()]
-        except OSError:
-            kids = []
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open("/proc/%s/stat" % entry) as f:
-                            if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
-                                kids.append(int(entry))
-                    except (OSError, ValueError, IndexError):
-                        pass
-        for pid in kids:
-            try:
-                with open("/proc/%d/cmdline" % pid, "rb") as f:
-                    if f.read().startswith(b"nginx: worker"):
-                        workers.append(pid)
-            except OSError:
-                pass
-        return workers
+        return [] if master is None else nginx_workers_of(master)
 
     def all_pids(self):
         pids = [p for p in (self.pid_file_pid(n) for n in ALL) if p]
         return pids + self.nginx_workers()
 
     def cont_all(self):
-        for pid in self.all_pids():
+        for pid in list(self.paused) + self.all_pids():
+            signal_pid(pid, signal.SIGCONT)
+        self.paused.clear()
+
+    def pause(self, pid):
+        if signal_pid(pid, signal.SIGSTOP) is None:
+            self.paused.add(pid)
+
+    def resume(self, pid):
+        signal_pid(pid, signal.SIGCONT)
+        self.paused.discard(pid)
+
+    def kill(self, pid):
+        err = signal_pid(pid, signal.SIGKILL)
+        if err is None:
+            wait_dead(pid, 2.0)  # else it may still look alive to ensure_running
+        return err or ""
+
+    def pid_of(self, target, rng):
+        if target == "nginx-worker":
+            workers = self.nginx_workers()
+            return rng.choice(workers) if workers else None
+        return self.running_pid(target)
+
+    def inject(self, kind, target, rng, stop, fault):
+        """One fault (the nemesis records it in `fault`): kill -9, SIGSTOP for a while, bazarctl
+        restart, or stop+kill (a replica hung while the target is killed)."""
+        pid = fault["pid"] = self.pid_of(target, rng)
+        if pid is None and kind != "restart":
+            fault["note"] = "not running"
+        elif kind == "kill":
+            fault["note"] = self.kill(pid)
+        elif kind == "stop":
+            fault["duration"] = rng.uniform(0.5, 4.0)
+            self.pause(pid)
             try:
-                os.kill(pid, signal.SIGCONT)
-            except OSError:
-                pass
+                stop.wait(fault["duration"])
+            finally:
+                self.resume(pid)
+        elif kind == "stop+kill":
+            # Hang a replica so that requests pile up in flight behind it, then kill -9 the
+            # target while they wait, then let the replica go on: writes in flight at a crash.
+            hung = rng.choice([t for t in ["catalog-1", "catalog-2", "order-1", "order-2"] if t != target])
+            hung_pid = self.running_pid(hung)
+            fault["hung"] = hung
+            fault["duration"] = rng.uniform(0.3, 1.5)
+            if hung_pid:
+                self.pause(hung_pid)
+            try:
+                stop.wait(fault["duration"])
+                fault["note"] = self.kill(pid)
+                stop.wait(rng.uniform(0.0, 0.3))
+            finally:
+                if hung_pid:
+                    self.resume(hung_pid)
+        elif kind == "restart":
+            with self.lock:
+                rc = self.ctl("restart", target)
+            if rc != 0:
+                fault["note"] = "bazarctl restart exit %d" % rc
 
     def ensure_running(self, wait=3.0, stop_event=None):
         """Every process runs again: wait up to `wait` s (a supervisor may restart a dead
@@ -317,6 +402,281 @@ class Stack:
                     self.ctl("start", name)
                 started.append(name)
         return started
+
+
+# Run by ContainerStack.internal_get inside nginx's network namespace (nsenter): one GET to
+# the internal listener, the secret read from stdin; prints {"status", "body"}.
+NETNS_GET = r"""
+import http.client, json, sys
+host, port, path, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+try:
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    conn.request("GET", path, headers={sys.argv[5]: sys.stdin.readline().strip()})
+    answer = conn.getresponse()
+    print(json.dumps({"status": answer.status, "body": answer.read().decode("utf-8", "replace")}))
+except (OSError, http.client.HTTPException) as e:
+    print(json.dumps({"status": None, "body": str(e)}))
+"""
+
+
+def partition_rules(target, nginx):
+    """The iptables rules (chain and match, in the target container's network namespace) that
+    cut `target` off. Every link between the tiers runs through nginx: a tier calls the others
+    on nginx's internal listener (nginx:8081) and nginx calls it on its FastCGI ports. So:
+      front      cut from the primary: its calls to the internal listener (lease renewals,
+                 fills, writes) and the primary's invalidations (nginx -> its port 9002) are
+                 dropped, while nginx still passes it public requests (9000, 9001): it keeps
+                 answering clients, and must stop serving hits once its lease runs out;
+      catalog-2  the backup cut from the primary: the primary's pushes (FastCGI records naming
+                 /replicate, nginx -> its port 9000) and its own calls to the primary (its
+                 /catalog-1/ health probes) are dropped, while fronts' reads still reach it;
+      catalog-1, order-1, order-2
+                 cut from everything: every packet in or out but loopback (its own health check).
+    """
+    tcp_from_nginx = ["-p", "tcp", "-s", nginx]
+    tcp_to_internal = ["-p", "tcp", "-d", nginx, "--dport", "8081"]
+    if target == "front":
+        return [["OUTPUT"] + tcp_to_internal + ["-j", "DROP"],
+                ["INPUT"] + tcp_from_nginx + ["--dport", "9002", "-j", "DROP"]]
+    if target == "catalog-2":
+        def naming(text):
+            return ["-m", "string", "--algo", "bm", "--string", text, "-j", "DROP"]
+        return [["INPUT"] + tcp_from_nginx + ["--dport", "9000"] + naming("/replicate"),
+                ["OUTPUT"] + tcp_to_internal + naming("/catalog-1/"),
+                ["OUTPUT"] + tcp_to_internal + naming("/catalog-primary/")]
+    return [["INPUT", "!", "-i", "lo", "-j", "DROP"], ["OUTPUT", "!", "-o", "lo", "-j", "DROP"]]
+
+
+class ContainerStack:
+    """A compose deployment that Tests/containers/run brought up (compose project
+    CHAOS_COMPOSE_PROJECT), left running afterwards. Faults, all applied from the host:
+      kill       docker kill -s KILL (Docker's restart policy leaves a killed container alone:
+                 the harness starts it again after 3 s, like bazarctl start);
+      crash      kill -9 of the server inside the container (the tier, or an nginx worker): the
+                 container's restart policy brings a tier back;
+      stop       docker pause (the cgroup freezer, like SIGSTOP for every process) for 0.5-4 s
+                 (an nginx worker: SIGSTOP);
+      restart    docker restart (nginx included);
+      stop+kill  a replica paused while the target is killed;
+      partition  iptables rules in the target's network namespace for 1-5 s (partition_rules).
+    """
+
+    KINDS = ["kill", "crash", "stop", "restart", "stop+kill", "partition"]
+    # "front": one of the service's containers, however many it scaled to.
+    TARGETS = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx-worker"]
+
+    def __init__(self, project, port, token, secret):
+        self.project = project
+        self.port = port
+        self.token = token
+        self.secret = secret
+        self.paused = set()     # containers paused, and nginx workers stopped (pids)
+        self.cuts = []          # (container, netns pid, rules) in force
+
+    def docker(self, *args, timeout=60):
+        """(exit status, stdout) of a docker command."""
+        try:
+            done = subprocess.run(["docker", *args], stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=timeout)
+            return done.returncode, done.stdout.strip() or done.stderr.strip()
+        except subprocess.TimeoutExpired:
+            return -1, "docker %s timed out" % args[0]
+
+    def containers(self):
+        """Every container of the project (running or not): docker inspect's records."""
+        rc, out = self.docker("ps", "-a", "-q", "--no-trunc", "--filter",
+                              "label=com.docker.compose.project=" + self.project)
+        if rc != 0 or not out:
+            return []
+        rc, out = self.docker("inspect", *out.split())
+        try:
+            return json.loads(out) if rc == 0 else []
+        except ValueError:
+            return []
+
+    @staticmethod
+    def service(c):
+        return c["Config"]["Labels"].get("com.docker.compose.service", "")
+
+    @staticmethod
+    def tiers_address(c):
+        for network, settings in (c["NetworkSettings"].get("Networks") or {}).items():
+            if network.endswith("_tiers"):
+                return settings.get("IPAddress") or None
+        return None
+
+    def running(self, service):
+        return [c for c in self.containers() if self.service(c) == service and c["State"]["Running"]
+                and not c["State"]["Paused"]]
+
+    def nginx(self):
+        """(netns pid, address on the tiers network) of the running nginx container, or None."""
+        for c in self.running("nginx"):
+            if self.tiers_address(c):
+                return c["State"]["Pid"], self.tiers_address(c)
+        return None
+
+    def internal_get(self, path, timeout=5.0):
+        """GET through nginx's internal listener, with the deployment's secret: from inside
+        nginx's network namespace (traffic never leaves the container's own address)."""
+        where = self.nginx()
+        if where is None:
+            return None, "nginx is not running"
+        pid, address = where
+        try:
+            done = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", NETNS_GET, address,
+                                   "8081", path, str(timeout), SECRET_HEADER], input=self.secret + "\n",
+                                  capture_output=True, text=True, timeout=timeout + 10)
+            answer = json.loads(done.stdout)
+        except (subprocess.TimeoutExpired, ValueError) as e:
+            return None, str(e)
+        if answer["status"] is None:
+            return None, answer["body"]
+        return answer["status"], parse_json(answer["body"].encode())
+
+    def start(self):
+        """The deployment is there: /health answers 200 within a minute."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if public_get(self.port, "/health", timeout=3)[0] == 200:
+                return True
+            time.sleep(0.5)
+        log("the compose project %s does not answer /health 200 on 127.0.0.1:%d" % (self.project, self.port))
+        return False
+
+    def finish(self):
+        """Leaves the deployment running, every container up, for the next test."""
+        self.ensure_running(wait=10.0)
+
+    def server_pid(self, c):
+        """The server inside a tier container: the entrypoint's child running bazar-*."""
+        for pid in child_pids(c["State"]["Pid"]):
+            if os.path.basename(argv0_of(pid)).startswith("bazar-"):
+                return pid
+        return None
+
+    def worker_pids(self):
+        for c in self.running("nginx"):
+            for pid in child_pids(c["State"]["Pid"]):
+                if argv0_of(pid).startswith("nginx: master"):
+                    return nginx_workers_of(pid)
+        return []
+
+    def pause(self, c):
+        if self.docker("pause", c["Id"])[0] == 0:
+            self.paused.add(c["Id"])
+
+    def resume(self, c):
+        self.docker("unpause", c["Id"])
+        self.paused.discard(c["Id"])
+
+    def cut(self, c, target):
+        """Applies partition_rules(target) in container c's network namespace."""
+        where = self.nginx()
+        if where is None:
+            return "nginx is not running"
+        pid = c["State"]["Pid"]
+        rules = partition_rules(target, where[1])
+        for rule in rules:
+            rc = subprocess.run(["nsenter", "-t", str(pid), "-n", "iptables", "-w", "5", "-A", *rule],
+                                capture_output=True, text=True)
+            if rc.returncode != 0:
+                self.cuts.append((c["Id"], pid, rules))
+                return "iptables failed: " + rc.stderr.strip()
+        self.cuts.append((c["Id"], pid, rules))
+        return ""
+
+    def heal(self):
+        """Removes every rule the partitions added (a container restarted meanwhile lost them
+        with its old network namespace)."""
+        for _, pid, rules in self.cuts:
+            for rule in rules:
+                subprocess.run(["nsenter", "-t", str(pid), "-n", "iptables", "-w", "5", "-D", *rule],
+                               capture_output=True)
+        self.cuts = []
+
+    def inject(self, kind, target, rng, stop, fault):
+        if target == "nginx-worker":
+            workers = self.worker_pids()
+            pid = fault["pid"] = rng.choice(workers) if workers else None
+            if pid is None:
+                fault["note"] = "no nginx worker"
+            elif kind == "stop":
+                fault["duration"] = rng.uniform(0.5, 4.0)
+                signal_pid(pid, signal.SIGSTOP)
+                self.paused.add(pid)
+                try:
+                    stop.wait(fault["duration"])
+                finally:
+                    signal_pid(pid, signal.SIGCONT)
+                    self.paused.discard(pid)
+            else:   # kill, crash, stop+kill: the master starts another worker
+                fault["note"] = signal_pid(pid, signal.SIGKILL) or ""
+            return
+        candidates = self.running(target)
+        if not candidates:
+            fault["note"] = "not running"
+            return
+        c = rng.choice(candidates)
+        fault["container"] = c["Name"].lstrip("/")
+        if kind == "kill":
+            fault["note"] = "" if self.docker("kill", "-s", "KILL", c["Id"])[0] == 0 else "docker kill failed"
+        elif kind == "crash":
+            pid = fault["pid"] = self.server_pid(c)
+            fault["note"] = (signal_pid(pid, signal.SIGKILL) or "") if pid else "no server process"
+        elif kind == "stop":
+            fault["duration"] = rng.uniform(0.5, 4.0)
+            self.pause(c)
+            try:
+                stop.wait(fault["duration"])
+            finally:
+                self.resume(c)
+        elif kind == "restart":
+            rc, out = self.docker("restart", "-t", "10", c["Id"])
+            fault["note"] = "" if rc == 0 else "docker restart: " + out
+        elif kind == "stop+kill":
+            hung = rng.choice([t for t in ["catalog-1", "catalog-2", "order-1", "order-2"] if t != target])
+            hung_c = self.running(hung)
+            fault["hung"] = hung
+            fault["duration"] = rng.uniform(0.3, 1.5)
+            if hung_c:
+                self.pause(hung_c[0])
+            try:
+                stop.wait(fault["duration"])
+                self.docker("kill", "-s", "KILL", c["Id"])
+                stop.wait(rng.uniform(0.0, 0.3))
+            finally:
+                if hung_c:
+                    self.resume(hung_c[0])
+        elif kind == "partition":
+            fault["duration"] = rng.uniform(1.0, 5.0)
+            fault["note"] = self.cut(c, target)
+            try:
+                stop.wait(fault["duration"])
+            finally:
+                self.heal()
+
+    def cont_all(self):
+        for c in self.containers():
+            if c["State"]["Paused"]:
+                self.docker("unpause", c["Id"])
+        for pid in [p for p in self.paused if isinstance(p, int)]:
+            signal_pid(pid, signal.SIGCONT)
+        self.paused.clear()
+        self.heal()
+
+    def ensure_running(self, wait=3.0):
+        """Every container runs again: wait up to `wait` s (a restart policy may bring a crashed
+        one back), then docker start whatever is still stopped. Returns the services started."""
+        deadline = time.monotonic() + wait
+        while True:
+            down = [c for c in self.containers() if not c["State"]["Running"] and not c["State"]["Restarting"]]
+            if not down or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        for c in down:
+            self.docker("start", c["Id"])
+        return [self.service(c) for c in down]
 
 
 # -------------------------------------------------------------------- history
@@ -447,6 +807,8 @@ def fault_deck(kinds, targets):
             names = [t for t in targets if t in TIERS]
             if "nginx" in targets or "nginx-worker" in targets:
                 names.append("nginx")
+        elif kind == "partition":
+            names = [t for t in targets if t in TIERS]   # the cuts are a tier's links to nginx
         else:
             names = hittable
         deck += [(kind, t) for t in names]
@@ -465,27 +827,6 @@ def nemesis(ctx):
     rng = random.Random("%s-nemesis" % ctx.seed)
     stack = ctx.stack
     deck = []
-
-    def pid_of(target):
-        if target == "nginx-worker":
-            workers = stack.nginx_workers()
-            return rng.choice(workers) if workers else None
-        return stack.running_pid(target)
-
-    def pause(pid):
-        if signal_pid(pid, signal.SIGSTOP) is None:
-            ctx.paused.add(pid)
-
-    def resume(pid):
-        signal_pid(pid, signal.SIGCONT)
-        ctx.paused.discard(pid)
-
-    def kill(pid):
-        err = signal_pid(pid, signal.SIGKILL)
-        if err is None:
-            wait_dead(pid, 2.0)  # else it may still look alive to ensure_running
-        return err or ""
-
     while not ctx.stop.is_set():
         if ctx.stop.wait(rng.uniform(0.5, 2.0)) or time.monotonic() >= ctx.deadline - 1:
             break
@@ -494,47 +835,16 @@ def nemesis(ctx):
             rng.shuffle(deck)
         kind, target = deck.pop()
         fault = {"kind": kind, "target": target, "t0": time.monotonic(), "note": ""}
-        pid = fault["pid"] = pid_of(target)
-        if pid is None and kind != "restart":
-            fault["note"] = "not running"
-        elif kind == "kill":
-            fault["note"] = kill(pid)
-        elif kind == "stop":
-            fault["duration"] = rng.uniform(0.5, 4.0)
-            pause(pid)
-            try:
-                ctx.stop.wait(fault["duration"])
-            finally:
-                resume(pid)
-        elif kind == "stop+kill":
-            # Hang a replica so that requests pile up in flight behind it, then kill -9 the
-            # target while they wait, then let the replica go on: writes in flight at a crash.
-            hung = rng.choice([t for t in ["catalog-1", "catalog-2", "order-1", "order-2"] if t != target])
-            hung_pid = stack.running_pid(hung)
-            fault["hung"] = hung
-            fault["duration"] = rng.uniform(0.3, 1.5)
-            if hung_pid:
-                pause(hung_pid)
-            try:
-                ctx.stop.wait(fault["duration"])
-                fault["note"] = kill(pid)
-                ctx.stop.wait(rng.uniform(0.0, 0.3))
-            finally:
-                if hung_pid:
-                    resume(hung_pid)
-        elif kind == "restart":
-            with stack.lock:
-                rc = stack.ctl("restart", target)
-            if rc != 0:
-                fault["note"] = "bazarctl restart exit %d" % rc
+        stack.inject(kind, target, rng, ctx.stop, fault)
         started = stack.ensure_running()
         fault["t1"] = time.monotonic()
         if started:
             fault["started"] = started
         ctx.faults.append(fault)
         if ctx.verbose:
-            log("fault %6.2f-%6.2f %-9s %-12s pid %-7s %s%s%s" % (
-                fault["t0"] - ctx.t_start, fault["t1"] - ctx.t_start, kind, target, pid,
+            log("fault %6.2f-%6.2f %-9s %-12s %-14s %s%s%s" % (
+                fault["t0"] - ctx.t_start, fault["t1"] - ctx.t_start, kind, target,
+                fault.get("pid") or fault.get("container") or "",
                 ("while %s hangs " % fault["hung"]) if "hung" in fault else "",
                 ("%.1fs " % fault["duration"]) if "duration" in fault else "",
                 ("then started " + ",".join(started)) if started else fault["note"]))
@@ -567,16 +877,16 @@ def wait_quiescence(ctx, bound):
     return False, last
 
 
-def get_retrying(var, path, until):
+def get_retrying(stack, path, until):
     """An internal GET, retried on 503 / errors until `until` (monotonic)."""
     while True:
-        status, body = internal_get(var, path)
+        status, body = stack.internal_get(path)
         if status == 200 or time.monotonic() >= until:
             return status, body
         time.sleep(0.2)
 
 
-def read_paged(var, base, until, limit=None):
+def read_paged(stack, base, until, limit=None):
     """Every order of a list on the internal listener, {"orders": [...]}: follows `next` when
     the answer has one; without `next`, an answer with `limit` asked is today's unpaged whole
     list, and one without (the takes, pages of 1000) goes on after the last number until empty."""
@@ -584,7 +894,7 @@ def read_paged(var, base, until, limit=None):
     after = 0
     while True:
         path = "%s?after=%d%s" % (base, after, "&limit=%d" % limit if limit else "")
-        status, body = get_retrying(var, path, until)
+        status, body = get_retrying(stack, path, until)
         if status != 200 or not isinstance(body, dict) or not isinstance(body.get("orders"), list):
             return None, "%s -> %s %s" % (path, status, json.dumps(body)[:200])
         page = body["orders"]
@@ -602,22 +912,22 @@ def read_paged(var, base, until, limit=None):
 
 
 def final_state(ctx):
-    var = ctx.var
+    stack = ctx.stack
     until = time.monotonic() + 20
     state = {"books1": {}, "books2": {}, "errors": []}
     for b in ctx.book_ids:
         for rep, key in (("catalog-1", "books1"), ("catalog-2", "books2")):
-            status, body = get_retrying(var, "/%s/info/%d" % (rep, b), until)
+            status, body = get_retrying(stack, "/%s/info/%d" % (rep, b), until)
             if status == 200:
                 state[key][b] = body
             else:
                 state["errors"].append("%s /info/%d: %s %s" % (rep, b, status, body))
-    takes, err = read_paged(var, "/catalog-primary/takes", until)
+    takes, err = read_paged(stack, "/catalog-primary/takes", until)
     state["takes"] = takes
     if err:
         state["errors"].append("takes: " + err)
     for rep in ("order-1", "order-2"):
-        orders, err = read_paged(var, "/%s/orders" % rep, until, limit=1000)
+        orders, err = read_paged(stack, "/%s/orders" % rep, until, limit=1000)
         state[rep] = orders
         if err:
             state["errors"].append(rep + ": " + err)
@@ -1048,19 +1358,24 @@ def summarize(ctx, ops):
 def main():
     seed = os.environ.get("CHAOS_SEED") or str(random.SystemRandom().randrange(1, 10**9))
     seconds = env_float("CHAOS_SECONDS", 60)
+    mode = os.environ.get("CHAOS_STACK", "processes").strip()
+    if mode not in ("processes", "containers"):
+        log("unknown CHAOS_STACK %r (processes or containers)" % mode)
+        return 2
+    kind = ContainerStack if mode == "containers" else Stack
     faults_env = os.environ.get("CHAOS_FAULTS", "all").strip().lower()
     if faults_env in ("none", "off", "0", ""):
         fault_kinds = []
     elif faults_env == "all":
-        fault_kinds = ["kill", "stop", "restart", "stop+kill"]
+        fault_kinds = list(kind.KINDS)
     else:
         fault_kinds = [k.strip() for k in faults_env.split(",") if k.strip()]
-        bad = [k for k in fault_kinds if k not in ("kill", "stop", "restart", "stop+kill")]
+        bad = [k for k in fault_kinds if k not in kind.KINDS]
         if bad:
-            log("unknown CHAOS_FAULTS kind(s): %s (use kill,stop,restart,stop+kill, all or none)" % ",".join(bad))
+            log("unknown CHAOS_FAULTS kind(s) for %s: %s (use %s, all or none)" % (
+                mode, ",".join(bad), ",".join(kind.KINDS)))
             return 2
-    targets = [t.strip() for t in os.environ.get(
-        "CHAOS_TARGETS", ",".join(TIERS + ["nginx-worker"])).split(",") if t.strip()]
+    targets = [t.strip() for t in os.environ.get("CHAOS_TARGETS", ",".join(kind.TARGETS)).split(",") if t.strip()]
     bad = [t for t in targets if t not in TIERS + ["nginx-worker", "nginx"]]
     if bad or not targets:
         log("bad CHAOS_TARGETS: %s" % ",".join(bad))
@@ -1068,12 +1383,6 @@ def main():
     if fault_kinds and not fault_deck(fault_kinds, targets):
         log("CHAOS_FAULTS %s has nothing to hit among CHAOS_TARGETS %s" % (",".join(fault_kinds), ",".join(targets)))
         return 2
-    bin_dir = os.environ.get("CHAOS_BIN") or os.path.join(REPO, ".build", "release")
-    bin_dir = os.path.abspath(bin_dir)
-    for b in ("bazar-front", "bazar-catalog", "bazar-order"):
-        if not os.access(os.path.join(bin_dir, b), os.X_OK):
-            log("%s/%s not found: build first (swift build -c release) or set CHAOS_BIN" % (bin_dir, b))
-            return 2
 
     ctx = Context()
     ctx.seed = seed
@@ -1084,17 +1393,35 @@ def main():
     ctx.quiesce_bound = env_float("CHAOS_QUIESCE_SECONDS", 30)
     ctx.stop = threading.Event()
     ctx.faults = []
-    ctx.paused = set()
-    ctx.port = free_port()
-    ctx.token = "chaos-" + "%032x" % random.SystemRandom().getrandbits(128)
-    ctx.var = tempfile.mkdtemp(prefix="bazar-chaos-")
-    os.chmod(ctx.var, 0o755)  # nginx's workers (nobody) traverse it when run as root
-    ctx.stack = Stack(ctx.var, ctx.port, ctx.token, bin_dir)
-    keep = os.environ.get("CHAOS_KEEP", "") not in ("", "0")
+    if mode == "containers":
+        try:
+            project, ctx.port, ctx.token = (os.environ["CHAOS_COMPOSE_PROJECT"], int(os.environ["CHAOS_PORT"]),
+                                            os.environ["CHAOS_TOKEN"])
+            with open(os.environ.get("CHAOS_INTERNAL_SECRET_FILE",
+                                     os.path.join(REPO, "var", "secrets", "internal_secret"))) as f:
+                secret = f.readline().strip()
+        except (KeyError, ValueError, OSError) as e:
+            log("CHAOS_STACK=containers needs CHAOS_COMPOSE_PROJECT, CHAOS_PORT, CHAOS_TOKEN and the internal "
+                "secret (CHAOS_INTERNAL_SECRET_FILE): %s" % e)
+            return 2
+        ctx.stack = ContainerStack(project, ctx.port, ctx.token, secret)
+        where = "compose project %s on 127.0.0.1:%d" % (project, ctx.port)
+    else:
+        bin_dir = os.path.abspath(os.environ.get("CHAOS_BIN") or os.path.join(REPO, ".build", "release"))
+        for b in ("bazar-front", "bazar-catalog", "bazar-order"):
+            if not os.access(os.path.join(bin_dir, b), os.X_OK):
+                log("%s/%s not found: build first (swift build -c release) or set CHAOS_BIN" % (bin_dir, b))
+                return 2
+        ctx.port = free_port()
+        ctx.token = "chaos-" + "%032x" % random.SystemRandom().getrandbits(128)
+        var = tempfile.mkdtemp(prefix="bazar-chaos-")
+        os.chmod(var, 0o755)  # nginx's workers (nobody) traverse it when run as root
+        ctx.stack = Stack(var, ctx.port, ctx.token, bin_dir)
+        where = "BAZAR_VAR=%s BAZAR_PORT=%d BAZAR_BIN=%s" % (var, ctx.port, bin_dir)
 
     log("seed %s (replay with CHAOS_SEED=%s)  seconds %g  faults %s  targets %s" % (
         seed, seed, seconds, ",".join(fault_kinds) or "none", ",".join(targets)))
-    log("stack: BAZAR_VAR=%s BAZAR_PORT=%d BAZAR_BIN=%s" % (ctx.var, ctx.port, bin_dir))
+    log("stack: " + where)
 
     def on_term(signum, frame):
         raise Interrupted("signal %d" % signum)
@@ -1102,15 +1429,10 @@ def main():
     signal.signal(signal.SIGHUP, on_term)
 
     threads = []
-    rc = 2
     try:
-        if ctx.stack.ctl("up", timeout=120) != 0:
-            log("bazarctl up failed:")
-            with open(ctx.stack.ctl_log, errors="replace") as f:
-                sys.stdout.write(f.read()[-4000:])
+        if not ctx.stack.start():
             return 2
-        rc = run(ctx, seconds, threads)
-        return rc
+        return run(ctx, seconds, threads)
     except (KeyboardInterrupt, Interrupted) as e:
         log("interrupted (%s); cleaning up" % (str(e) or "Ctrl-C"))
         return 130
@@ -1118,17 +1440,8 @@ def main():
         ctx.stop.set()
         for t in threads:
             t.join(timeout=ctx.timeout + 5)
-        for pid in list(ctx.paused):
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except OSError:
-                pass
         ctx.stack.cont_all()
-        ctx.stack.ctl("down", timeout=120)
-        if keep:
-            log("kept %s" % ctx.var)
-        else:
-            shutil.rmtree(ctx.var, ignore_errors=True)
+        ctx.stack.finish()
 
 
 def run(ctx, seconds, threads):
@@ -1136,7 +1449,7 @@ def run(ctx, seconds, threads):
     # Initial state: known stocks, one book kept low so that out_of_stock races happen.
     ids = []
     for b in range(1, 100):
-        status, body = internal_get(ctx.var, "/catalog-1/info/%d" % b)
+        status, body = stack.internal_get("/catalog-1/info/%d" % b)
         if status != 200:
             break
         ids.append(b)
@@ -1160,7 +1473,7 @@ def run(ctx, seconds, threads):
         return 2
     ctx.initial = {}
     for b in ids:
-        status, body = internal_get(ctx.var, "/catalog-1/info/%d" % b)
+        status, body = stack.internal_get("/catalog-1/info/%d" % b)
         if status != 200:
             log("cannot read book %d: %s %s" % (b, status, body))
             return 2
@@ -1209,12 +1522,7 @@ def run(ctx, seconds, threads):
     if alive:
         log("threads still running after the run: %s" % ",".join(alive))
 
-    # Settle: nothing paused, everything running, replicas level.
-    for pid in list(ctx.paused):
-        try:
-            os.kill(pid, signal.SIGCONT)
-        except OSError:
-            pass
+    # Settle: nothing paused or cut off, everything running, replicas level.
     stack.cont_all()
     started = stack.ensure_running(wait=3.0)
     if started:
