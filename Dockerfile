@@ -36,35 +36,49 @@ COPY --from=runtime-root / /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /var/lib/bazar
 USER 10001:10001
-# The binaries drain and exit 0 on SIGTERM (Sources/FastCGI/Server.swift).
+# docker stop's SIGTERM reaches the entrypoint, which passes it on to the tier; the
+# binaries drain and exit 0 on it (Sources/FastCGI/Server.swift).
 STOPSIGNAL SIGTERM
 
+# Each tier image runs docker/tier-entrypoint (bazar-entrypoint): it binds the tier's
+# FastCGI socket on the container's own address, port 9000 (the front also 9001 and 9002),
+# through spawn-fcgi, points it at nginx's internal listener (nginx:8081) with the
+# deployment's secret (/run/secrets/internal_secret), lets FastCGI in from nginx alone
+# (FCGI_WEB_SERVER_ADDRS) and restarts the container when nginx moves. Its arguments are
+# the tier's own flags, e.g. for a catalog replica:
+#   --name catalog-1 --role primary --peer catalog-2 --db /var/lib/bazar/catalog-1.db
+# The health check (docker/healthcheck) is one FastCGI request to that socket (cgi-fcgi).
+COPY docker/entrypoint-lib /usr/local/lib/bazar/entrypoint-lib
+COPY docker/tier-entrypoint /usr/local/bin/bazar-entrypoint
+COPY docker/healthcheck /usr/local/bin/bazar-healthcheck
+ENTRYPOINT ["/usr/local/bin/bazar-entrypoint"]
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["/usr/local/bin/bazar-healthcheck"]
+EXPOSE 9000
+
 # ---------------------------------------------------------------- the tiers
-# Each entrypoint is the responder itself. Under spawn-fcgi (which binds the socket,
-# puts it on fd 0 and, with -n, execs the responder in place), for example:
-#   docker run --entrypoint spawn-fcgi bazar-catalog -n -s /run/bazar/catalog.sock -M 0660 \
-#       -- /usr/local/bin/bazar-catalog --name catalog-1 --role primary ...
-# cgi-fcgi (libfcgi-bin) is there for health checks.
 FROM runtime AS front
 COPY .build/images/bazar-front /usr/local/bin/bazar-front
 LABEL org.opencontainers.image.title="bazar-front"
-ENTRYPOINT ["/usr/local/bin/bazar-front"]
+ENV BAZAR_PROGRAM=bazar-front
+EXPOSE 9001 9002
 
 FROM runtime AS catalog
 COPY .build/images/bazar-catalog /usr/local/bin/bazar-catalog
 LABEL org.opencontainers.image.title="bazar-catalog"
-ENTRYPOINT ["/usr/local/bin/bazar-catalog"]
+ENV BAZAR_PROGRAM=bazar-catalog
 
 FROM runtime AS order
 COPY .build/images/bazar-order /usr/local/bin/bazar-order
 LABEL org.opencontainers.image.title="bazar-order"
-ENTRYPOINT ["/usr/local/bin/bazar-order"]
+ENV BAZAR_PROGRAM=bazar-order
 
 # ---------------------------------------------------------------- nginx
 # Debian's nginx-light, run unprivileged: no default site, the pid file in
 # /run/nginx, temp files in /var/lib/nginx and logs in /var/log/nginx, all owned by
-# bazar; the logs go to the container's stdout/stderr. A Bazar configuration is
-# given with `-p PREFIX/ -c FILE` (its paths must be writable by uid 10001).
+# bazar; the logs go to the container's stdout/stderr. docker/nginx-entrypoint
+# (bazar-entrypoint) renders Bazar's configuration into /run/nginx with nginx/render-conf
+# and the one template (in /usr/local/lib/bazar), runs nginx and renders again every 2 s,
+# reloading nginx when the tiers moved.
 FROM ${BASE} AS nginx
 RUN set -eux; \
     apt-get update; \
@@ -83,8 +97,13 @@ RUN set -eux; \
     rm -f /run/nginx/nginx.pid; \
     mkdir -p /var/lib/nginx /var/log/nginx; \
     chown -R bazar:bazar /var/lib/nginx /var/log/nginx /run/nginx
+COPY nginx/render-conf nginx/nginx.conf.template docker/entrypoint-lib /usr/local/lib/bazar/
+COPY docker/nginx-entrypoint /usr/local/bin/bazar-entrypoint
+COPY docker/healthcheck /usr/local/bin/bazar-healthcheck
 LABEL org.opencontainers.image.title="bazar-nginx"
 WORKDIR /var/lib/bazar
 USER 10001:10001
 STOPSIGNAL SIGQUIT
-ENTRYPOINT ["nginx", "-g", "daemon off;"]
+ENTRYPOINT ["/usr/local/bin/bazar-entrypoint"]
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["/usr/local/bin/bazar-healthcheck"]
+EXPOSE 8080
