@@ -7,7 +7,8 @@ export PATH := $(PATH):/opt/swift/usr/bin
 
 BAZARCTL := nginx/bazarctl
 
-.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check chaos images
+.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check chaos images \
+	test-containers test-swarm
 
 all: build
 
@@ -46,7 +47,8 @@ status:
 # Plain "swift test" (not --parallel): the integration tests start whole
 # stacks and must not overlap. They point BAZAR_BIN at .build/debug themselves.
 # After the XCTest suites: the OpenAPI spec against a live stack (schemathesis), the libfcgi
-# CVE-2025-23016 probe, and a short bounded fuzzing run (make fuzz runs longer).
+# CVE-2025-23016 probe, and a short bounded fuzzing run (make fuzz runs longer); then, where
+# Docker can run (docker/ensure-docker installs and starts it), make test-containers.
 # The last line sums up the XCTest run ("N passed, N failed").
 test: deps
 	swift build
@@ -56,6 +58,8 @@ test: deps
 	FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) bash fuzz/run
 	python3 Tests/chaos/chaos.py --self-test
 	CHAOS_SECONDS=$(TEST_CHAOS_SECONDS) CHAOS_BIN=$(CURDIR)/.build/debug BAZAR_FRONTS=2 python3 Tests/chaos/chaos.py
+	@if docker/ensure-docker; then $(MAKE) --no-print-directory test-containers; \
+	else echo "make test: Docker cannot run here (docker/ensure-docker failed): no container tests" >&2; fi
 	@grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' .build/swift-test.log | tail -n 1 | \
 		sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1 \2/' | \
 		{ read -r executed failed; echo "xctest: $$((executed - failed)) passed, $$failed failed"; }
@@ -99,3 +103,12 @@ clean:
 # when it cannot be pulled, builds static release binaries on the host. See docker/.
 images: deps
 	bash docker/build-images
+
+# The container deployment (compose.yaml) under test: images built, one front then three, the
+# API, consistency and partition tests (Tests/containers/run), always taken down afterwards.
+test-containers: deps
+	bash Tests/containers/run
+
+# compose.yaml on a one-node Docker Swarm (docker stack deploy), the API checked.
+test-swarm: deps
+	bash Tests/containers/run swarm
