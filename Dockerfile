@@ -58,6 +58,8 @@ EXPOSE 9000
 # ---------------------------------------------------------------- the tiers
 FROM runtime AS front
 COPY .build/images/bazar-front /usr/local/bin/bazar-front
+# render-conf --sizes: the front's writes threads match what nginx lets through.
+COPY nginx/render-conf /usr/local/lib/bazar/render-conf
 LABEL org.opencontainers.image.title="bazar-front"
 ENV BAZAR_PROGRAM=bazar-front
 EXPOSE 9001 9002

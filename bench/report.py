@@ -12,7 +12,9 @@ import subprocess
 import sys
 
 SCENARIOS = ["baseline", "cache-hit", "bypass", "search-hit", "cache-miss", "purchase", "mix", "cache-fill", "overload",
-             "overload-probe", "baseline-end"]
+             "overload-probe", "containers-hit", "containers-miss", "containers-purchase", "baseline-end"]
+# Each container scenario, and the single-host scenario of this run it is compared with.
+CONTAINERS = {"containers-hit": "cache-hit", "containers-miss": "cache-miss", "containers-purchase": "purchase"}
 BASELINES = ("baseline", "baseline-end")
 OVERLOAD = ("overload", "overload-probe")   # no ratio: the flood is mostly refused on purpose
 REFUSALS = ("429", "503")
@@ -28,6 +30,9 @@ DESCRIPTIONS = {
     "cache-fill": "GET /search/bench-topic-N, N in 1..20000 (fills the 10k cache)",
     "overload": "flood: GET /search/miss-N, a new topic each, on many connections",
     "overload-probe": "probe: GET /info/6 (cached) on one connection during the flood",
+    "containers-hit": "cache-hit on compose.yaml's deployment (a container per component, TCP)",
+    "containers-miss": "cache-miss on compose.yaml's deployment (its front without a cache)",
+    "containers-purchase": "purchase on compose.yaml's deployment",
     "baseline-end": "the baseline again, measured last",
 }
 MIB = 1024.0
@@ -259,6 +264,19 @@ def print_scale(scale):
           "page, 10 or 100 books, which has no 7-book counterpart; RSS: now (peak))")
 
 
+def containers_check(rows):
+    """Each container scenario next to its single-host twin of the same run: the ratio of
+    successful requests per second (the cost of crossing hosts), and both latencies."""
+    out = []
+    for name, twin in CONTAINERS.items():
+        if name in rows and twin in rows and rows[twin]["ok_rps"]:
+            c, s = rows[name], rows[twin]
+            out.append({"scenario": name, "single_host": twin, "ratio": c["ok_rps"] / s["ok_rps"],
+                        "rps": c["ok_rps"], "single_host_rps": s["ok_rps"], "p50_ms": c["p50_ms"],
+                        "single_host_p50_ms": s["p50_ms"], "p99_ms": c["p99_ms"], "single_host_p99_ms": s["p99_ms"]})
+    return out
+
+
 def fmt(x, digits=2):
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -424,6 +442,12 @@ def main():
     if scale:
         print()
         print_scale(scale)
+    crossing = containers_check(rows)
+    for c in crossing:
+        print("%-11s %.2fx the single-host %s (%.0f vs %.0f %s/s; p50 %.2f vs %.2f ms, p99 %.2f vs %.2f ms)" % (
+            "containers:" if c is crossing[0] else "", c["ratio"], c["single_host"], c["rps"], c["single_host_rps"],
+            "successful purchases" if c["single_host"] == "purchase" else "req", c["p50_ms"], c["single_host_p50_ms"],
+            c["p99_ms"], c["single_host_p99_ms"]))
 
     # ----------------------------------------------------------------- json
     report = {
@@ -432,6 +456,7 @@ def main():
         "baseline_spread": base_spread,
         "scenarios": [rows[n] for n in SCENARIOS if n in rows],
         "checks": {"purchase": purchase, "oversell_probe": probe, "mix": mix, "overload": overload},
+        "containers": crossing,
         "front_rss": {
             "peak_mib": hwm_mib,
             "now_mib": (rss.get("vm_rss_kib") or 0) / MIB if rss else None,
