@@ -80,11 +80,12 @@ ENV BAZAR_PROGRAM=bazar-order
 # bazar; the logs go to the container's stdout/stderr. docker/nginx-entrypoint
 # (bazar-entrypoint) renders Bazar's configuration into /run/nginx with nginx/render-conf
 # and the one template (in /usr/local/lib/bazar), runs nginx and renders again every 2 s,
-# reloading nginx when the tiers moved.
+# reloading nginx when the tiers moved. iproute2: `ip route get`, for its own address on
+# the tiers network.
 FROM ${BASE} AS nginx
 RUN set -eux; \
     apt-get update; \
-    apt-get install -y --no-install-recommends nginx-light; \
+    apt-get install -y --no-install-recommends nginx-light iproute2; \
     rm -rf /var/lib/apt/lists/*; \
     groupadd --system --gid 10001 bazar; \
     useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/bazar --no-create-home \

@@ -104,11 +104,12 @@ clean:
 images: deps
 	bash docker/build-images
 
-# The container deployment (compose.yaml) under test: images built, one front then three, the
-# API, consistency and partition tests (Tests/containers/run), always taken down afterwards.
+# The container deployment (compose.yaml) under test (Tests/containers/run): images built;
+# with docker compose, one front then three: the API, consistency and partition tests; then
+# the same file on a one-node Docker Swarm: the API. Always taken down afterwards.
 test-containers: deps
 	bash Tests/containers/run
 
-# compose.yaml on a one-node Docker Swarm (docker stack deploy), the API checked.
+# Only the one-node swarm part of test-containers.
 test-swarm: deps
 	bash Tests/containers/run swarm
