@@ -377,7 +377,7 @@ def main():
           "%s responder threads, %s nginx workers, commit %s" % (
               meta.get("seconds"), meta.get("warmup_seconds"), conns, meta.get("wrk_threads"),
               meta.get("responder_threads"), meta.get("nginx_workers"), meta.get("commit")))
-    header = "%-11s %9s %8s %8s %8s %7s  %-42s %s" % (
+    header = "%-19s %9s %8s %8s %8s %7s  %-42s %s" % (
         "scenario", "req/s", "p50 ms", "p99 ms", "errors", "x base", "target", "result")
     if base:
         print("ratios (x base) are to the mean of %d baseline run(s): %.0f req/s%s" % (
@@ -389,7 +389,7 @@ def main():
             continue
         r = rows[name]
         verdict = "" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL: " + "; ".join(r["missed"]))
-        print("%-11s %9.0f %8s %8s %8d %7s  %-42s %s" % (
+        print("%-19s %9.0f %8s %8s %8d %7s  %-42s %s" % (
             name, r["rps"], fmt(r["p50_ms"] if r["requests"] else None),
             fmt(r["p99_ms"] if r["requests"] else None), r["errors"], fmt(r["ratio"]), r["target"], verdict))
     print()

@@ -359,6 +359,9 @@ class Stack:
             wait_dead(pid, 2.0)  # else it may still look alive to ensure_running
         return err or ""
 
+    def handle_of(self, name):
+        return self.running_pid(name)
+
     def pid_of(self, target, rng):
         if target == "nginx-worker":
             workers = self.nginx_workers()
@@ -374,28 +377,9 @@ class Stack:
         elif kind == "kill":
             fault["note"] = self.kill(pid)
         elif kind == "stop":
-            fault["duration"] = rng.uniform(0.5, 4.0)
-            self.pause(pid)
-            try:
-                stop.wait(fault["duration"])
-            finally:
-                self.resume(pid)
+            hang(self, pid, rng, stop, fault)
         elif kind == "stop+kill":
-            # Hang a replica so that requests pile up in flight behind it, then kill -9 the
-            # target while they wait, then let the replica go on: writes in flight at a crash.
-            hung = rng.choice([t for t in ["catalog-1", "catalog-2", "order-1", "order-2"] if t != target])
-            hung_pid = self.running_pid(hung)
-            fault["hung"] = hung
-            fault["duration"] = rng.uniform(0.3, 1.5)
-            if hung_pid:
-                self.pause(hung_pid)
-            try:
-                stop.wait(fault["duration"])
-                fault["note"] = self.kill(pid)
-                stop.wait(rng.uniform(0.0, 0.3))
-            finally:
-                if hung_pid:
-                    self.resume(hung_pid)
+            kill_while_hung(self, target, pid, rng, stop, fault)
         elif kind == "restart":
             with self.lock:
                 rc = self.ctl("restart", target)
@@ -585,6 +569,14 @@ class ContainerStack:
         self.docker("unpause", c["Id"])
         self.paused.discard(c["Id"])
 
+    def kill(self, c):
+        return "" if self.docker("kill", "-s", "KILL", c["Id"])[0] == 0 else "docker kill failed"
+
+    def handle_of(self, service):
+        """A running container of `service`, or None."""
+        running = self.running(service)
+        return running[0] if running else None
+
     def cut(self, c, target):
         """Applies partition_rules(target) in container c's network namespace."""
         where = self.nginx()
@@ -635,34 +627,17 @@ class ContainerStack:
         c = rng.choice(candidates)
         fault["container"] = c["Name"].lstrip("/")
         if kind == "kill":
-            fault["note"] = "" if self.docker("kill", "-s", "KILL", c["Id"])[0] == 0 else "docker kill failed"
+            fault["note"] = self.kill(c)
         elif kind == "crash":
             pid = fault["pid"] = self.server_pid(c)
             fault["note"] = (signal_pid(pid, signal.SIGKILL) or "") if pid else "no server process"
         elif kind == "stop":
-            fault["duration"] = rng.uniform(0.5, 4.0)
-            self.pause(c)
-            try:
-                stop.wait(fault["duration"])
-            finally:
-                self.resume(c)
+            hang(self, c, rng, stop, fault)
         elif kind == "restart":
             rc, out = self.docker("restart", "-t", "10", c["Id"])
             fault["note"] = "" if rc == 0 else "docker restart: " + out
         elif kind == "stop+kill":
-            hung = rng.choice([t for t in ["catalog-1", "catalog-2", "order-1", "order-2"] if t != target])
-            hung_c = self.running(hung)
-            fault["hung"] = hung
-            fault["duration"] = rng.uniform(0.3, 1.5)
-            if hung_c:
-                self.pause(hung_c[0])
-            try:
-                stop.wait(fault["duration"])
-                self.docker("kill", "-s", "KILL", c["Id"])
-                stop.wait(rng.uniform(0.0, 0.3))
-            finally:
-                if hung_c:
-                    self.resume(hung_c[0])
+            kill_while_hung(self, target, c, rng, stop, fault)
         elif kind == "partition":
             fault["duration"] = rng.uniform(1.0, 5.0)
             fault["note"] = self.cut(c, target)
@@ -828,6 +803,34 @@ def fault_deck(kinds, targets):
             names = hittable
         deck += [(kind, t) for t in names]
     return deck
+
+
+def hang(stack, handle, rng, stop, fault):
+    """stop: the stack pauses `handle` (a process, a container) for 0.5-4 s."""
+    fault["duration"] = rng.uniform(0.5, 4.0)
+    stack.pause(handle)
+    try:
+        stop.wait(fault["duration"])
+    finally:
+        stack.resume(handle)
+
+
+def kill_while_hung(stack, target, victim, rng, stop, fault):
+    """stop+kill: hang a replica so that requests pile up in flight behind it, then kill -9 the
+    target (`victim`) while they wait, then let the replica go on: writes in flight at a crash."""
+    hung = rng.choice([t for t in ["catalog-1", "catalog-2", "order-1", "order-2"] if t != target])
+    held = stack.handle_of(hung)
+    fault["hung"] = hung
+    fault["duration"] = rng.uniform(0.3, 1.5)
+    if held:
+        stack.pause(held)
+    try:
+        stop.wait(fault["duration"])
+        fault["note"] = stack.kill(victim)
+        stop.wait(rng.uniform(0.0, 0.3))
+    finally:
+        if held:
+            stack.resume(held)
 
 
 def signal_pid(pid, sig):
