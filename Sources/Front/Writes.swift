@@ -8,8 +8,10 @@ import TierCalls
 /// and settled with the catalog primary when their outcome is lost on the way (a tier or nginx
 /// hung or died). The answer is then what the write did: its result, `503 unavailable` only
 /// when it surely was not applied, or `504 outcome_unknown` when even the settle failed. Every
-/// answer to a purchase or an addition carries the `Idempotency-Key` it ran under. A try that
-/// failed fast without being applied is made once more (`FastRetry`).
+/// answer to a purchase or an addition carries the `Idempotency-Key` it ran under. A purchase
+/// that failed fast without being applied is tried once more (`FastRetry`): the primary takes
+/// at most one copy per key, so even a wrong "not applied" cannot buy twice. Updates are not
+/// retried: the primary does not dedupe them by key.
 struct Writes: Sendable {
     let client: InternalClient
 
@@ -27,23 +29,19 @@ struct Writes: Sendable {
         return response
     }
 
-    /// Applies a validated admin update to book `id`, under its first attempt as the key.
-    func update(_ id: Int64, _ update: BookUpdate, attempt first: String) -> Response {
-        FastRetry.write(attempt: first, tier: "front") { attempt in
-            let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: first, attempt: attempt),
-                                       body: update.json.encoded(), timeout: Timeouts.primaryWrite)
-            return outcome(of: result, settling: id, key: first, attempt: attempt) { $0["book"] }
-        }
+    /// Applies a validated admin update to book `id`.
+    func update(_ id: Int64, _ update: BookUpdate, attempt: String) -> Response {
+        let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: attempt, attempt: attempt),
+                                   body: update.json.encoded(), timeout: Timeouts.primaryWrite)
+        return outcome(of: result, settling: id, key: attempt, attempt: attempt) { $0["book"] }.0
     }
 
     /// Adds validated books under `key`; `body` is the client's (the primary validates it again).
     func add(_ books: NewBooks, body: [UInt8], key: String, attempt: String) -> Response {
-        var response = FastRetry.write(attempt: attempt, tier: "front") { attempt in
-            let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key, attempt: attempt),
-                                       body: body, timeout: Timeouts.primaryWrite)
-            return outcome(of: result, settling: nil, key: key, attempt: attempt, status: 201) { settled in
-                settled["books"]?.arrayValue.map { books.answer($0.compactMap(Book.init(json:))) }
-            }
+        let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key, attempt: attempt),
+                                   body: body, timeout: Timeouts.primaryWrite)
+        var (response, _) = outcome(of: result, settling: nil, key: key, attempt: attempt, status: 201) { settled in
+            settled["books"]?.arrayValue.map { books.answer($0.compactMap(Book.init(json:))) }
         }
         response.headers.append(("Idempotency-Key", key))
         return response
