@@ -26,7 +26,7 @@ public enum Routing {
     /// of a write knows nothing was done.
     public static func misdirected() -> Response {
         APIError.unavailable("This request reached a process it is not meant for; nothing was done.")
-            .response(headers: [("X-Bazar-Not-Sent", "true")])
+            .response(headers: [(WriteIdentity.notSentHeader, "true")])
     }
 
     /// The operation of an internal call: nginx's internal listener passes

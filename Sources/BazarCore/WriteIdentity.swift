@@ -7,6 +7,9 @@ public enum WriteIdentity {
     public static let keyHeader = "X-Bazar-Key"
     /// The internal header carrying the attempt.
     public static let attemptHeader = "X-Bazar-Attempt"
+    /// The header marking an error answered before any tier acted on the request (nginx's own,
+    /// when no byte reached the tier; a tier's, for a request not meant for it): nothing was applied.
+    public static let notSentHeader = "X-Bazar-Not-Sent"
 
     /// Both headers.
     public static func headers(key: String, attempt: String) -> [(String, String)] {

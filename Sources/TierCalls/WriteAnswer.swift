@@ -12,8 +12,6 @@ public enum WriteAnswer: Sendable {
     /// closed connection, nginx's own 502/504, or the tier itself could not tell).
     case unknown
 
-    /// Nginx's internal listener marks the errors it makes itself when no byte reached the tier.
-    public static let notSentHeader = "X-Bazar-Not-Sent"
 
     /// Classifies one call's result. A tier's own answer carries `X-Upstream`; its 504 means it
     /// could not tell either.
@@ -23,7 +21,7 @@ public enum WriteAnswer: Sendable {
             self = error.surelyNotApplied ? .notApplied : .unknown
         case .success(let answer) where answer.header("X-Upstream") != nil:
             self = answer.status == 504 ? .unknown : .decided(answer)
-        case .success(let answer) where answer.header(Self.notSentHeader) == "true":
+        case .success(let answer) where answer.header(WriteIdentity.notSentHeader) == "true":
             self = .notApplied
         case .success(let answer):
             self = [500, 502, 503, 504].contains(answer.status) ? .unknown : .decided(answer)
