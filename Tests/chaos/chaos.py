@@ -929,6 +929,21 @@ def read_paged(stack, base, until, limit=None, after=0):
 
 
 def final_state(ctx):
+    """The final state, read until two reads in a row agree: a write whose client gave up (an
+    unknown outcome) may still land a moment after quiescence, between one replica's read and
+    the next, and the checks must judge one state, not a mix of two."""
+    previous = None
+    for _ in range(10):
+        state = read_final_state(ctx)
+        comparable = (state["books1"], state["books2"], len(state["takes"]), state["errors"])
+        if comparable == previous:
+            return state
+        previous = comparable
+        time.sleep(1)
+    return state
+
+
+def read_final_state(ctx):
     stack = ctx.stack
     until = time.monotonic() + 20
     state = {"books1": {}, "books2": {}, "errors": []}
