@@ -48,7 +48,8 @@ status:
 # stacks and must not overlap. They point BAZAR_BIN at .build/debug themselves.
 # After the XCTest suites: the OpenAPI spec against a live stack (schemathesis), the libfcgi
 # CVE-2025-23016 probe, and a short bounded fuzzing run (make fuzz runs longer); then, where
-# Docker can run (docker/ensure-docker installs and starts it), make test-containers.
+# Docker can run (docker/ensure-docker installs and starts it), make test-containers; last,
+# Tests/leftovers: no test left a stack of its own running.
 # The last line sums up the XCTest run ("N passed, N failed").
 test: deps
 	swift build
@@ -60,6 +61,7 @@ test: deps
 	CHAOS_SECONDS=$(TEST_CHAOS_SECONDS) CHAOS_BIN=$(CURDIR)/.build/debug BAZAR_FRONTS=2 python3 Tests/chaos/chaos.py
 	@if docker/ensure-docker; then $(MAKE) --no-print-directory test-containers; \
 	else echo "make test: Docker cannot run here (docker/ensure-docker failed): no container tests" >&2; fi
+	python3 Tests/leftovers
 	@grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' .build/swift-test.log | tail -n 1 | \
 		sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1 \2/' | \
 		{ read -r executed failed; echo "xctest: $$((executed - failed)) passed, $$failed failed"; }
