@@ -12,20 +12,32 @@ import TierCalls
 /// that failed fast without being applied is tried once more (`FastRetry`): the primary takes
 /// at most one copy per key, so even a wrong "not applied" cannot buy twice. Updates are not
 /// retried: the primary does not dedupe them by key.
+///
+/// A 503 under the client's own key is answered only once the primary has settled that key:
+/// this try surely did nothing, but an earlier try under the key (one answered 504, or whose
+/// answer the client never got) may have bought or added, and a retry must report that write,
+/// not hide it. When the primary cannot be asked, the answer is 504.
 struct Writes: Sendable {
     let client: InternalClient
 
+    /// The key a keyed write runs under: the client's `Idempotency-Key`, under which earlier
+    /// tries may have run, or one the stack made for this request alone.
+    struct Key: Sendable {
+        let value: String
+        let fromClient: Bool
+    }
+
     /// Buys one copy of book `id` under `key`; `attempt` names this try.
-    func purchase(_ id: Int64, key: String, attempt: String) -> Response {
+    func purchase(_ id: Int64, key: Key, attempt: String) -> Response {
         var response = FastRetry.write(attempt: attempt, tier: "front") { attempt in
-            let result = client.result("POST", "/orders/purchase/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
+            let result = client.result("POST", "/orders/purchase/\(id)", headers: WriteIdentity.headers(key: key.value, attempt: attempt),
                                        timeout: Timeouts.purchase)
             return outcome(of: result, settling: id, key: key, attempt: attempt) { settled in
                 guard let order = settled["order"].flatMap(Order.init(json:)), let book = settled["book"] else { return nil }
                 return .object([("order", order.json), ("book", book)])
             }
         }
-        response.headers.append(("Idempotency-Key", key))
+        response.headers.append(("Idempotency-Key", key.value))
         return response
     }
 
@@ -33,42 +45,55 @@ struct Writes: Sendable {
     func update(_ id: Int64, _ update: BookUpdate, attempt: String) -> Response {
         let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: attempt, attempt: attempt),
                                    body: update.json.encoded(), timeout: Timeouts.primaryWrite)
-        return outcome(of: result, settling: id, key: attempt, attempt: attempt) { $0["book"] }.0
+        return outcome(of: result, settling: id, key: Key(value: attempt, fromClient: false), attempt: attempt) { $0["book"] }.0
     }
 
     /// Adds validated books under `key`; `body` is the client's (the primary validates it again).
-    func add(_ books: NewBooks, body: [UInt8], key: String, attempt: String) -> Response {
-        let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key, attempt: attempt),
+    func add(_ books: NewBooks, body: [UInt8], key: Key, attempt: String) -> Response {
+        let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key.value, attempt: attempt),
                                    body: body, timeout: Timeouts.primaryWrite)
         var (response, _) = outcome(of: result, settling: nil, key: key, attempt: attempt, status: 201) { settled in
             settled["books"]?.arrayValue.map { books.answer($0.compactMap(Book.init(json:))) }
         }
-        response.headers.append(("Idempotency-Key", key))
+        response.headers.append(("Idempotency-Key", key.value))
         return response
     }
 
     /// The client's answer for a write call's result, and whether the write surely was not
-    /// applied. A lost answer is settled (`settling`: the book written, nil for an addition);
-    /// `applied` makes the body, answered `status`, of a write the settle found applied (nil: not
-    /// enough to answer it, so the outcome stays unknown).
-    private func outcome(of result: Result<InternalResponse, InternalCallError>, settling id: Int64?, key: String,
+    /// applied. A lost answer, and a refusal (503) under the client's key, are settled
+    /// (`settling`: the book written, nil for an addition); `applied` makes the body, answered
+    /// `status`, of a write the settle found applied (nil: not enough to answer it, so the
+    /// outcome stays unknown).
+    private func outcome(of result: Result<InternalResponse, InternalCallError>, settling id: Int64?, key: Key,
                          attempt: String, status: Int = 200, applied: (JSON) -> JSON?) -> (Response, notApplied: Bool) {
         switch WriteAnswer(result) {
+        case .decided(let answer) where answer.status == 503 && key.fromClient:
+            return settled(id, key: key.value, attempt: attempt, status: status, byEarlierTry: true, applied)
         case .decided(let answer):
             return (Forwarding.passOn(answer), false)
+        case .notApplied where key.fromClient:
+            return settled(id, key: key.value, attempt: attempt, status: status, byEarlierTry: true, applied)
         case .notApplied:
             return (APIError.unavailable("The store could not be reached; nothing was applied, a retry is safe.").response(), true)
         case .unknown:
-            switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
-            case .applied(let settled):
-                guard let body = applied(settled) else { return (APIError.outcomeUnknown.response(), false) }
-                return (.json(status, body), false)
-            case .notApplied:
-                return (APIError.unavailable("The write was not applied (settled with the catalog primary); a retry is safe.")
-                    .response(), true)
-            case .unknown:
-                return (APIError.outcomeUnknown.response(), false)
-            }
+            return settled(id, key: key.value, attempt: attempt, status: status, byEarlierTry: false, applied)
+        }
+    }
+
+    /// The answer the primary's settle of `key` gives: the write as applied (by an earlier try
+    /// when `byEarlierTry`: then marked `Idempotent-Replayed`), 503 when it was not and never
+    /// will be under `attempt`, 504 when the primary cannot be asked.
+    private func settled(_ id: Int64?, key: String, attempt: String, status: Int, byEarlierTry: Bool,
+                         _ applied: (JSON) -> JSON?) -> (Response, notApplied: Bool) {
+        switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
+        case .applied(let settled):
+            guard let body = applied(settled) else { return (APIError.outcomeUnknown.response(), false) }
+            return (.json(status, body, headers: byEarlierTry ? [("Idempotent-Replayed", "true")] : []), false)
+        case .notApplied:
+            return (APIError.unavailable("The write was not applied (settled with the catalog primary); a retry is safe.")
+                .response(), true)
+        case .unknown:
+            return (APIError.outcomeUnknown.response(), false)
         }
     }
 }

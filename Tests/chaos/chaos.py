@@ -933,14 +933,31 @@ def final_state(ctx):
     unknown outcome) may still land a moment after quiescence, between one replica's read and
     the next, and the checks must judge one state, not a mix of two."""
     previous = None
-    for _ in range(10):
+    for attempt in range(10):
         state = read_final_state(ctx)
-        comparable = (state["books1"], state["books2"], len(state["takes"]), state["errors"])
+        comparable = (state["books1"], state["books2"], len(state["takes"] or []), state["errors"])
         if comparable == previous:
             return state
+        if previous is not None:
+            log("final state: read %d differs from the one before (%s): a late write landed"
+                % (attempt + 1, describe_change(previous, comparable)))
         previous = comparable
         time.sleep(1)
     return state
+
+
+def describe_change(before, after):
+    """What changed between two final-state reads, in a few words."""
+    changes = []
+    for (label, one, two) in (("catalog-1", before[0], after[0]), ("catalog-2", before[1], after[1])):
+        books = sorted(b for b in set(one) | set(two) if one.get(b) != two.get(b))
+        if books:
+            changes.append("%s books %s" % (label, ",".join(map(str, books))))
+    if before[2] != after[2]:
+        changes.append("takes %d -> %d" % (before[2], after[2]))
+    if before[3] != after[3]:
+        changes.append("errors %d -> %d" % (len(before[3]), len(after[3])))
+    return "; ".join(changes) or "no difference named"
 
 
 def read_final_state(ctx):
@@ -1226,18 +1243,19 @@ class Checker:
                               "key %s: ops %s" % (key, [op["id"] for op in fresh]))
                 continue
             refused = [op for op in attempts if op["status"] in (409, 503)]
-            if unknown:
-                if attempts[-1]["status"] in (409, 503):
-                    self.note("settled refused after an unknown attempt, yet applied",
-                              "key %s: %s" % (key, " / ".join(self.describe(op) for op in attempts)))
-                else:
-                    self.note("key applied, outcome never settled (ambiguous)")
+            # After an unknown outcome the key's last answer is the client's final word: a
+            # retry answered 503 or 409 says nothing was bought, so it must not be.
+            if unknown and attempts[-1]["status"] not in (409, 503):
+                self.note("key applied, outcome never settled (ambiguous)")
                 continue
             codes = sorted({op["status"] for op in refused})
+            last = refused[-1] if unknown else refused[0]
             self.violation("503-applied" if 503 in codes else "409-applied",
-                           "key %s answered only %s (and replays) but order %s was taken (faults nearby: %s)"
-                           % (key, "/".join(map(str, codes)), recorded[0]["number"],
-                              "; ".join(self.faults_near(refused[0]["t0"], refused[0]["t1"], before=1.0)) or "none"),
+                           "key %s answered %s%s but order %s was taken (faults nearby: %s)"
+                           % (key, "/".join(map(str, codes)),
+                              " last, after %d unknown outcome(s)" % len(unknown) if unknown else " only (and replays)",
+                              recorded[0]["number"],
+                              "; ".join(self.faults_near(last["t0"], last["t1"], before=1.0)) or "none"),
                            attempts)
 
         # Key-less purchases.
@@ -1725,6 +1743,11 @@ def self_test():
             final[r].append({"number": 3, "book_id": 1})
         final["books1"][1] = final["books2"][1] = book(4, 12)
 
+    def refused_after_unknown(ops, final):  # K3: unknown, then a retry answered 503, yet taken
+        add(ops, op("purchase", 3.0, 3.1, 504, None, book=1, key="K3", attempt=1))
+        add(ops, op("purchase", 3.2, 3.3, 503, None, book=1, key="K3", attempt=2))
+        applied_503([], final)
+
     def twice(ops, final):  # K1 taken twice
         final["takes"].append({"number": 3, "book_id": 1, "key": "K1"})
         for r in ("order-1", "order-2"):
@@ -1776,6 +1799,7 @@ def self_test():
     cases = [("clean", lambda o, f: None, []),
              ("stale read", stale, ["stale-read"]),
              ("503 applied", applied_503, ["503-applied"]),
+             ("retry 503 after an unknown outcome, taken", refused_after_unknown, ["503-applied"]),
              ("key bought twice", twice, ["double-purchase"]),
              ("key-less 503 taken", keyless_twice, ["keyless-overcount"]),
              ("key-less unknown outcome taken", keyless_unknown, []),
