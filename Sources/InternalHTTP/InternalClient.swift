@@ -118,12 +118,15 @@ public final class InternalClient: Sendable {
         case closedBeforeAnswer
     }
 
+    /// Sends `request` on `fd` and reads the answer. A connection that ends without an answer
+    /// is reset (`Posix.abort`): what the kernel has not sent of the request yet is dropped, so
+    /// a request given up on cannot arrive later, after its caller settled it.
     private func exchange(_ fd: Int32, _ request: [UInt8], _ timeout: Duration) -> Outcome {
         do {
             try Posix.setTimeouts(fd, timeout)
             try Posix.sendAll(fd, request)
         } catch {
-            Posix.close(fd)
+            Posix.abort(fd)
             return error.timedOut ? .failed(.timeout) : .closedBeforeAnswer
         }
         var reader = ResponseReader(fd: fd)
@@ -132,7 +135,7 @@ public final class InternalClient: Sendable {
             if reusable { release(fd) } else { Posix.close(fd) }
             return .answered(response)
         case .failure(let error):
-            Posix.close(fd)
+            Posix.abort(fd)
             return error == .noAnswer ? .closedBeforeAnswer : .failed(error)
         }
     }

@@ -159,6 +159,16 @@ public enum Posix {
         _ = Glibc.close(fd)
     }
 
+    /// Closes a socket at once with a reset, discarding whatever it has not sent yet. For a
+    /// request given up on: closed the orderly way, the kernel would go on sending its unsent
+    /// bytes (to a host cut off, until the link heals), and a write the caller already settled
+    /// or reported could still arrive and be applied.
+    public static func abort(_ fd: Int32) {
+        var now = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, socklen_t(MemoryLayout<linger>.size))
+        _ = Glibc.close(fd)
+    }
+
     /// Shuts both directions of a socket down (wakes threads blocked in `accept`).
     public static func shutdown(_ fd: Int32) throws(SystemError) {
         _ = try checked("shutdown") { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }

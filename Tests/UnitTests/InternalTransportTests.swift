@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 @testable import InternalHTTP
+import Synchronization
 import SystemCalls
 import XCTest
 
@@ -30,6 +31,40 @@ final class InternalTransportTests: XCTestCase {
             XCTAssertEqual(String(decoding: answer.body, as: UTF8.self), "s3cret")
         }
         XCTAssertEqual(server.accepted, 1, "a kept TCP connection is reused")
+    }
+
+    /// A request given up on must not arrive later: the client resets the connection, so the
+    /// kernel drops what it had not sent yet (closed the orderly way, it would go on sending,
+    /// to a partitioned host until the link heals, and the receiver would apply a write its
+    /// caller had already settled). Here the receiver reads nothing until the client has given
+    /// up; then it finds the stream reset, not a whole request followed by an orderly end.
+    func testARequestGivenUpOnIsResetNotDeliveredLater() throws {
+        let ended = Mutex<(bytes: Int, error: Int32)?>(nil)
+        let server = try TestHTTPServer(loopback: { connection in
+            Thread.sleep(forTimeInterval: 1)
+            var bytes = 0
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = Glibc.read(connection.fd, &chunk, chunk.count)
+                if count <= 0 {
+                    let error = count < 0 ? errno : 0
+                    ended.withLock { $0 = (bytes, error) }
+                    return
+                }
+                bytes += count
+            }
+        })
+        defer { server.stop() }
+        let body = [UInt8](repeating: UInt8(ascii: "x"), count: 32 << 20)
+        XCTAssertThrowsError(try InternalClient(InternalAddress(server.path), secret: "s")
+            .send("POST", "/catalog-primary/books", body: body, timeout: .milliseconds(300))) {
+            XCTAssertEqual($0 as? InternalCallError, .timeout)
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while ended.withLock({ $0 }) == nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let end = try XCTUnwrap(ended.withLock { $0 }, "the receiver's read never ended")
+        XCTAssertEqual(end.error, ECONNRESET, "the stream ended in order after \(end.bytes) bytes: the rest of the request was still on its way")
+        XCTAssertLessThan(end.bytes, body.count)
     }
 
     func testClosedPortIsUnreachable() throws {
