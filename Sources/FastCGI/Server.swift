@@ -17,14 +17,9 @@ public struct ServerOptions: Sendable {
         /// in `FCGI_WEB_SERVER_ADDRS` may connect (libfcgi checks it at each accept).
         case tcp(String)
 
-        /// `HOST:PORT` (no `/`, a port after the last `:`) listens on TCP, anything else is a path.
+        /// `HOST:PORT` (`HostPort`) listens on TCP, anything else is a path.
         public init(_ text: String) {
-            if !text.contains("/"), let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-               let port = UInt16(text[text.index(after: colon)...]), port > 0 {
-                self = .tcp(text)
-            } else {
-                self = .path(text)
-            }
+            self = HostPort(text) == nil ? .path(text) : .tcp(text)
         }
     }
 

@@ -51,11 +51,10 @@ public enum InternalAddress: Sendable, Equatable {
     /// A TCP address; the host may be a name, resolved at each new connection.
     case tcp(host: String, port: UInt16)
 
-    /// `HOST:PORT` (a last `:` followed by a port number, and no `/`) or else a socket path.
+    /// `HOST:PORT` (`HostPort`) or else a socket path.
     public init(_ text: String) {
-        if !text.contains("/"), let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-           let port = UInt16(text[text.index(after: colon)...]), port > 0 {
-            self = .tcp(host: String(text[..<colon]), port: port)
+        if let address = HostPort(text) {
+            self = .tcp(host: address.host, port: address.port)
         } else {
             self = .unix(path: text)
         }
