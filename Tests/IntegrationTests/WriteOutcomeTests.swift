@@ -116,4 +116,37 @@ final class WriteOutcomeTests: XCTestCase {
             XCTAssertEqual(statuses.filter { $0 == 200 }.count <= abs(after - before), true, "an acknowledged write was lost")
         }
     }
+
+    /// A retry under a key that already bought, sent while the primary is down, must not say
+    /// "nothing was bought": that try reached nothing, but the key did buy. The front settles the
+    /// key first, and with the primary down that is 504 (ask again), never 503. A container chaos
+    /// run saw a client retry 31 times into such 503s after its first try's 504.
+    func testARetryUnderAKeyThatBoughtIsNot503WhileThePrimaryIsDown() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        let client = stack.client
+        _ = try await stack.waitUntilLevel()
+        let key = "bought-\(UUID().uuidString)"
+        let bought = try await client.send("POST", "/purchase/2", headers: ["Idempotency-Key": key])
+        XCTAssertEqual(bought.status, 200)
+        _ = FileManager.default.createFile(atPath: stack.variables.appendingPathComponent("run/catalog-1.stopped").path, contents: nil)
+        let primary = try XCTUnwrap(stack.pid("catalog-1"))
+        kill(primary, SIGKILL)
+        while kill(primary, 0) == 0 { usleep(5_000) }
+
+        let retry = try await client.send("POST", "/purchase/2", headers: ["Idempotency-Key": key])
+        XCTAssertEqual(retry.status, 504, "the key bought: a 503 would hide it")
+        XCTAssertEqual(retry.errorCode, "outcome_unknown")
+        XCTAssertEqual(retry.header("Idempotency-Key"), key)
+        // A purchase under a key the stack makes up has no earlier try: nothing was bought.
+        let keyless = try await client.send("POST", "/purchase/2")
+        XCTAssertEqual(keyless.status, 503)
+
+        XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
+        _ = try await stack.waitUntilLevel(timeout: 20)
+        let settled = try await client.send("POST", "/purchase/2", headers: ["Idempotency-Key": key])
+        XCTAssertEqual(settled.status, 200)
+        XCTAssertEqual(settled.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(settled.json["order"]["number"].int, bought.json["order"]["number"].int)
+    }
 }
