@@ -15,23 +15,4 @@ public enum WriteIdentity {
     public static func headers(key: String, attempt: String) -> [(String, String)] {
         [(keyHeader, key), (attemptHeader, attempt)]
     }
-
-    /// The attempt that retries `attempt` from `tier` (`FastRetry`): `<attempt>.<tier>`.
-    /// Attempts the tiers make (nginx's request ids, UUIDs) have no `.`.
-    public static func retry(of attempt: String, by tier: String) -> String {
-        "\(attempt).\(tier)"
-    }
-
-    /// `attempt` and every attempt it retries, itself first: settling an attempt as not applied
-    /// refuses its retries too, since a caller that settled a try cannot know whether a tier
-    /// further in retried it, and such a retry may still be on its way.
-    public static func lineage(of attempt: String) -> [String] {
-        var lineage = [attempt]
-        var rest = Substring(attempt)
-        while let dot = rest.lastIndex(of: ".") {
-            rest = rest[..<dot]
-            lineage.append(String(rest))
-        }
-        return lineage
-    }
 }

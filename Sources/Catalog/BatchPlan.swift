@@ -106,13 +106,10 @@ struct BatchPlan {
         }
     }
 
-    /// Refuses an attempt settled as not applied, and a retry of one (`WriteIdentity.lineage`).
     private func refuseAborted(_ attempt: String, store: CatalogStore) throws(APIError) {
-        for settled in WriteIdentity.lineage(of: attempt) {
-            let storedAbort = try lookUp { try store.isAborted(attempt: settled) }
-            if attemptsAborted.contains(settled) || storedAbort {
-                throw .unavailable("This write attempt was settled as not applied; it never will be.")
-            }
+        let storedAbort = try lookUp { try store.isAborted(attempt: attempt) }
+        if attemptsAborted.contains(attempt) || storedAbort {
+            throw .unavailable("This write attempt was settled as not applied; it never will be.")
         }
     }
 

@@ -10,14 +10,13 @@ public enum FastRetry {
     public static let window: Duration = .milliseconds(300)
 
     /// Runs `run(attempt)`; when it reports not applied within `window`, runs it once more
-    /// under `WriteIdentity.retry(of: attempt, by: tier)` (each tier's retries get names of
-    /// their own; settling `attempt` refuses them too).
+    /// under `attempt` + `.` + `tier` (each tier's retries get names of their own).
     public static func write<Answer>(attempt: String, tier: String,
                                      _ run: (_ attempt: String) -> (answer: Answer, notApplied: Bool)) -> Answer {
         let start = Monotonic.now()
         let first = run(attempt)
         guard first.notApplied, Monotonic.now() - start <= window.nanoseconds else { return first.answer }
         Log.info("a write failed fast and was not applied; trying it once more", [("attempt", attempt)])
-        return run(WriteIdentity.retry(of: attempt, by: tier)).answer
+        return run("\(attempt).\(tier)").answer
     }
 }

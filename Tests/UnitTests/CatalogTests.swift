@@ -532,24 +532,6 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(write(restarted, "take", 4, key: "k2", attempt: "lost").status, 503)
     }
 
-    /// A caller that settled its try cannot know whether a tier further in retried it
-    /// (`FastRetry`): such a retry, still on its way, must be refused too, or it could buy after
-    /// the caller answered 503.
-    func testSettlingAnAttemptRefusesItsRetries() throws {
-        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
-        defer { front.stop() }
-        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
-        XCTAssertEqual(write(routes, "settle", 4, key: "k", attempt: "a1").json?["applied"], .bool(false))
-        for retry in [WriteIdentity.retry(of: "a1", by: "order-1"),
-                      WriteIdentity.retry(of: WriteIdentity.retry(of: "a1", by: "front"), by: "order-2")] {
-            XCTAssertEqual(write(routes, "take", 4, key: "k", attempt: retry).status, 503, "\(retry) arrives late: refused")
-        }
-        XCTAssertEqual(write(routes, "update", 4, key: "u", attempt: WriteIdentity.retry(of: "a1", by: "front"),
-                             body: "{\"price\":1}").status, 503)
-        XCTAssertEqual(memory.book(4).0, defaultBooks[3])
-        XCTAssertEqual(write(routes, "take", 4, key: "k", attempt: "a10").status, 200, "only its own retries: not a1's namesakes")
-    }
-
     func testSettleOfAnUpdate() throws {
         let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
         defer { front.stop() }
