@@ -6,12 +6,11 @@ public enum WriteAnswer: Sendable {
     /// The tier decided and said so (its own answer, error or not): pass it on.
     case decided(InternalResponse)
     /// Surely not applied: nothing reached the tier (nginx could not connect, or this process
-    /// could not reach nginx).
+    /// could not reach nginx), or a process it was not meant for refused it (`X-Bazar-Not-Sent`).
     case notApplied
     /// The request may have been applied: it was sent and no decision came back (a timeout, a
     /// closed connection, nginx's own 502/504, or the tier itself could not tell).
     case unknown
-
 
     /// Classifies one call's result. A tier's own answer carries `X-Upstream`; its 504 means it
     /// could not tell either.
