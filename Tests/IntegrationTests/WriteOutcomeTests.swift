@@ -149,4 +149,42 @@ final class WriteOutcomeTests: XCTestCase {
         XCTAssertEqual(settled.header("Idempotent-Replayed"), "true")
         XCTAssertEqual(settled.json["order"]["number"].int, bought.json["order"]["number"].int)
     }
+
+    /// With the only front down, nginx answers every write itself. A write under the client's
+    /// Idempotency-Key may have bought on an earlier try that nginx cannot ask about: 504,
+    /// never 503. Once the front is back, the retry replays the order.
+    func testARetryUnderAKeyThatBoughtIsNot503WhileTheFrontIsDown() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        let client = stack.client
+        _ = try await stack.waitUntilLevel()
+        let key = "bought-\(UUID().uuidString)"
+        let bought = try await client.send("POST", "/purchase/3", headers: ["Idempotency-Key": key])
+        XCTAssertEqual(bought.status, 200)
+        XCTAssertEqual(try stack.ctl("stop", "front").0, 0)
+
+        let retry = try await client.send("POST", "/purchase/3", headers: ["Idempotency-Key": key])
+        XCTAssertEqual(retry.status, 504, "the key bought: a 503 would hide it")
+        XCTAssertEqual(retry.errorCode, "outcome_unknown")
+        XCTAssertEqual(retry.header("Idempotency-Key"), key)
+        let putRetry = try await client.send("PUT", "/purchase/3", headers: ["Idempotency-Key": key])
+        XCTAssertEqual(putRetry.status, 504)
+        let addition = try await client.addBooks(#"{"title":"Keyed","topic":"keys","price":1,"stock":1}"#,
+                                              headers: ["Idempotency-Key": "added-\(UUID().uuidString)"])
+        XCTAssertEqual(addition.status, 504)
+        // Writes with no earlier try (no client key; an update, which no key settles) did not
+        // reach the front: nothing was applied.
+        let keyless = try await client.send("POST", "/purchase/3")
+        XCTAssertEqual(keyless.status, 503)
+        XCTAssertNotNil(keyless.header("Idempotency-Key"))
+        let update = try await client.update(3, #"{"stock_delta": 1}"#)
+        XCTAssertEqual(update.status, 503)
+
+        XCTAssertEqual(try stack.ctl("start", "front").0, 0)
+        _ = try await stack.waitUntilLevel(timeout: 20)
+        let settled = try await client.send("POST", "/purchase/3", headers: ["Idempotency-Key": key])
+        XCTAssertEqual(settled.status, 200)
+        XCTAssertEqual(settled.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(settled.json["order"]["number"].int, bought.json["order"]["number"].int)
+    }
 }
