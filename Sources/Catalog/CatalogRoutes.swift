@@ -56,7 +56,7 @@ struct CatalogRoutes: Sendable {
             let (key, attempt) = try writeIdentity(request)
             return try primary().settle(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
         case ("POST", "lease", 2):
-            return try primary().lease(String(operation[1]))
+            return try primary().lease(String(operation[1]), renewing: try heldLease(request.query))
         case ("GET", "takes", 1):
             return try primary().takes(try Page(query: request.query))
         case ("POST", "replicate", 1):
@@ -75,6 +75,13 @@ struct CatalogRoutes: Sendable {
             throw .badRequest("\(WriteIdentity.keyHeader) is required.")
         }
         return (key, request.header(WriteIdentity.attemptHeader).flatMap { $0.isEmpty ? nil : $0 } ?? key)
+    }
+
+    /// The id of the lease a front renews (`?lease=ID`), nil when it names none.
+    private func heldLease(_ query: String) throws(APIError) -> Int64? {
+        guard let text = PathParsing.queryValue(query, "lease") else { return nil }
+        guard let id = Int64(text), id > 0 else { throw .badRequest("lease must be a positive decimal integer.") }
+        return id
     }
 
     private func requireReadable() throws(APIError) {

@@ -7,14 +7,28 @@ import Synchronization
 /// until its lease has run out by the primary's clock, then dropped: by then it serves nothing
 /// from its cache, and the next lease it gets is *fresh* (it empties its cache first).
 ///
+/// Each lease has a random id, which a renewal names: a front whose last grant never reached it
+/// (the answer lost in a partition) still holds the cache of its previous lease, which writes
+/// made since may have skipped, so it gets a fresh lease rather than a renewal of one it never
+/// got.
+///
 /// Deadlines are on this host's monotonic clock from the moment a grant is answered; a front
 /// counts its lease from the moment it asked, so its lease always ends first.
 final class FrontLeases: Sendable {
     /// How long a lease lasts.
     static let duration: Duration = .milliseconds(1_000)
 
+    /// A lease granted: its id, whether it is fresh (the front must empty its cache first) and
+    /// the newest sequence number announced so far (the front refuses fills older than it).
+    struct Grant: Equatable {
+        let lease: Int64
+        let fresh: Bool
+        let announced: Int64
+    }
+
     private struct Holder {
         var until: Int64
+        var lease: Int64
         var suspended = false
     }
 
@@ -35,21 +49,21 @@ final class FrontLeases: Sendable {
         graceEnd = Monotonic.now() + grace.nanoseconds
     }
 
-    /// A grant: whether it is fresh (the front must empty its cache first) and the newest
-    /// sequence number announced so far (the front refuses fills older than it). Nil for a
-    /// suspended front.
-    func grant(_ front: String) -> (fresh: Bool, announced: Int64)? {
+    /// A lease for `front`: the renewal of `held` (the id of the lease the front holds, nil for
+    /// none) while that lease is in force, else a fresh one. Nil for a suspended front.
+    func grant(_ front: String, renewing held: Int64?) -> Grant? {
         state.withLock { state in
             let now = Monotonic.now()
             if let holder = state.holders[front] {
                 if holder.suspended { return nil }
-                if holder.until > now {
+                if holder.until > now, holder.lease == held {
                     state.holders[front]?.until = now + Self.duration.nanoseconds
-                    return (false, state.announced)
+                    return Grant(lease: holder.lease, fresh: false, announced: state.announced)
                 }
             }
-            state.holders[front] = Holder(until: now + Self.duration.nanoseconds)
-            return (true, state.announced)
+            let lease = Int64.random(in: 1...Int64.max)
+            state.holders[front] = Holder(until: now + Self.duration.nanoseconds, lease: lease)
+            return Grant(lease: lease, fresh: true, announced: state.announced)
         }
     }
 

@@ -112,13 +112,13 @@ final class Primary: @unchecked Sendable {
         }
     }
 
-    /// A read lease for a front: `{"lease_ms", "fresh", "announced"}`; 503 for a front the
-    /// primary is waiting out.
-    func lease(_ front: String) throws(APIError) -> Response {
-        guard let grant = invalidator.leases.grant(front) else {
+    /// A read lease for a front that holds lease `held` (nil: none):
+    /// `{"lease", "lease_ms", "fresh", "announced"}`; 503 for a front the primary is waiting out.
+    func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
+        guard let grant = invalidator.leases.grant(front, renewing: held) else {
             throw .unavailable("\(front) missed an invalidation; its lease is being waited out.")
         }
-        return .json(200, .object([("lease_ms", .int(FrontLeases.duration.nanoseconds / 1_000_000)),
+        return .json(200, .object([("lease", .int(grant.lease)), ("lease_ms", .int(FrontLeases.duration.nanoseconds / 1_000_000)),
                                    ("fresh", .bool(grant.fresh)), ("announced", .int(grant.announced))]), headers: upstream)
     }
 

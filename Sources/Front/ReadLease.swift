@@ -5,10 +5,11 @@ import Synchronization
 
 /// The front's read lease from the catalog primary: the front serves cache hits and fills its
 /// cache only while it holds one, because only then does the primary tell it of every write
-/// before applying it (or wait the lease out). A fresh lease (the first, or one after the
-/// primary gave up on this front) empties the cache first and sets the floor below which no
-/// fill is taken. The lease is counted from the moment it was asked for, so it ends before
-/// the primary's count of it.
+/// before applying it (or wait the lease out). A fresh lease (the first, one after the primary
+/// gave up on this front, or one after a grant whose answer was lost) empties the cache first
+/// and sets the floor below which no fill is taken. A renewal names the lease it renews. The
+/// lease is counted from the moment it was asked for, so it ends before the primary's count
+/// of it.
 final class ReadLease: Sendable {
     /// How often the lease is renewed (several times per lease).
     static let renewal: Duration = .milliseconds(200)
@@ -17,6 +18,8 @@ final class ReadLease: Sendable {
     private let client: InternalClient
     private let cache: ResponseCache<CacheEntry>
     private let until = Atomic<Int64>(0)
+    /// The id of the lease held last (0: none yet); only the renewal thread uses it.
+    private let lease = Atomic<Int64>(0)
 
     /// The lease of the front called `name` (its internal destination, e.g. `front`).
     init(name: String, client: InternalClient, cache: ResponseCache<CacheEntry>) {
@@ -43,11 +46,14 @@ final class ReadLease: Sendable {
     /// Asks for the lease once (the renewal thread calls it every `renewal`).
     func renew() {
         let asked = Monotonic.now()
-        guard let answer = try? client.send("POST", "/catalog-primary/lease/\(name)", timeout: Self.renewal * 2, resendable: true),
-              answer.status == 200, let grant = try? JSON.parse(answer.body),
+        let held = lease.load(ordering: .relaxed)
+        let path = "/catalog-primary/lease/\(name)" + (held == 0 ? "" : "?lease=\(held)")
+        guard let answer = try? client.send("POST", path, timeout: Self.renewal * 2, resendable: true),
+              answer.status == 200, let grant = try? JSON.parse(answer.body), let id = grant["lease"]?.int64Value,
               let milliseconds = grant["lease_ms"]?.int64Value, let fresh = grant["fresh"]?.boolValue,
               let announced = grant["announced"]?.int64Value else { return }
         if fresh { cache.reset(floor: announced) }
+        lease.store(id, ordering: .relaxed)
         until.store(asked + milliseconds * 1_000_000, ordering: .releasing)
     }
 }

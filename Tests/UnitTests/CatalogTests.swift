@@ -473,15 +473,16 @@ final class CatalogTests: XCTestCase {
         for answer in [(500, "{}"), (502, "bad gateway")] {
             let front = try TestHTTPServer(path: frontSocket) { _ in (answer.0, answer.1, []) }
             defer { front.stop() }
-            let (routes, memory) = try makePrimary(internalSocket: frontSocket)
-            XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).json?["fresh"], .bool(false))
+            let (routes, memory) = try makePrimary(internalSocket: frontSocket, leasedFront: false)
+            let held = try XCTUnwrap(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).json?["lease"]?.int64Value)
+            XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front", query: "lease=\(held)")).json?["fresh"], .bool(false))
             let start = Monotonic.now()
             let update = routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}"))
             XCTAssertEqual(update.status, 200, update.text)
             XCTAssertGreaterThanOrEqual(Monotonic.now() - start, FrontLeases.duration.nanoseconds * 9 / 10,
                                         "applied only once the front's lease has run out")
             XCTAssertEqual(memory.book(1).0?.price, 3)
-            let lease = routes.handle(internalRequest("POST", "/catalog-primary/lease/front"))
+            let lease = routes.handle(internalRequest("POST", "/catalog-primary/lease/front", query: "lease=\(held)"))
             XCTAssertEqual(lease.json?["fresh"], .bool(true), "the front empties its cache before it serves again")
             XCTAssertEqual(lease.json?["announced"]?.int64Value, 1)
             try FileManager.default.removeItem(atPath: dbPath)

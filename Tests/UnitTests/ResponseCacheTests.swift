@@ -442,7 +442,7 @@ final class ResponseCacheTests: XCTestCase {
         let server = try TestHTTPServer(path: directory.appendingPathComponent("i.sock").path, respond: respond)
         defer { server.stop() }
         let primary = try TestHTTPServer(path: directory.appendingPathComponent("p.sock").path) { _ in
-            (200, "{\"lease_ms\":60000,\"fresh\":\(fresh),\"announced\":\(announced)}", [("X-Upstream", "catalog-1")])
+            (200, "{\"lease\":7,\"lease_ms\":60000,\"fresh\":\(fresh),\"announced\":\(announced)}", [("X-Upstream", "catalog-1")])
         }
         defer { primary.stop() }
         let cache = ResponseCache<CacheEntry>(capacity: 100)
@@ -559,6 +559,24 @@ final class ResponseCacheTests: XCTestCase {
             XCTAssertEqual(server.requests.count, 2)
             XCTAssertEqual(reads.cache.stats.entries, 0)
         }
+    }
+
+    /// A renewal names the lease the front holds, so that the primary renews only a lease the
+    /// front got (`FrontLeasesTests.testARenewalOfALeaseTheFrontNeverGotIsFresh`).
+    func testARenewalNamesTheLeaseHeld() throws {
+        let directory = try TestSupport.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let primary = try TestHTTPServer(path: directory.appendingPathComponent("p.sock").path) { request in
+            request.path.contains("?lease=") ? (200, "{\"lease\":41,\"lease_ms\":1000,\"fresh\":false,\"announced\":0}", [])
+                : (200, "{\"lease\":41,\"lease_ms\":1000,\"fresh\":true,\"announced\":0}", [])
+        }
+        defer { primary.stop() }
+        let lease = ReadLease(name: "front-2", client: InternalClient(.unix(path: primary.path), secret: "test-secret"),
+                              cache: ResponseCache<CacheEntry>(capacity: 10))
+        lease.renew()
+        lease.renew()
+        XCTAssertEqual(primary.requests.map(\.path), ["/catalog-primary/lease/front-2", "/catalog-primary/lease/front-2?lease=41"])
+        XCTAssertTrue(lease.held)
     }
 
     func testAFreshLeaseEmptiesTheCacheAndSetsTheFloor() throws {
