@@ -18,6 +18,17 @@ public enum WriteIdentity {
     /// when no byte reached the tier; a tier's, for a request not meant for it): nothing was applied.
     public static let notSentHeader = "X-Bazar-Not-Sent"
 
+    /// How long, at least, the catalog primary remembers the outcome under a key after the
+    /// write committed, on its own monotonic clock (whatever the number of writes since).
+    public static let keyRetention: Duration = .seconds(600)
+
+    /// How long after sending a write, on the caller's own monotonic clock, a settle that says
+    /// "not applied" is still believed: `keyRetention` less a margin for the two clocks' rates.
+    /// The primary commits a write after it was sent, so while less than this has passed on the
+    /// caller's clock, less than `keyRetention` has passed on the primary's since the commit,
+    /// and a key it applied is still remembered. Later, the outcome is unknown.
+    public static let settleTrustedFor: Duration = keyRetention - .seconds(60)
+
     /// Both headers.
     public static func headers(key: String, attempt: String) -> [(String, String)] {
         [(keyHeader, key), (attemptHeader, attempt)]
