@@ -106,14 +106,17 @@ struct BatchPlan {
         }
     }
 
+    /// Refuses an attempt settled as not applied, or made under one (`WriteIdentity.isFenced`).
     private func refuseAborted(_ attempt: String, store: CatalogStore) throws(APIError) {
-        let storedAbort = try lookUp { try store.isAborted(attempt: attempt) }
-        if attemptsAborted.contains(attempt) || storedAbort {
-            throw .unavailable("This write attempt was settled as not applied; it never will be.")
+        let fenced = try WriteIdentity.isFenced(attempt) { (settled) throws(APIError) -> Bool in
+            if attemptsAborted.contains(settled) { return true }
+            return try lookUp { try store.isAborted(attempt: settled) }
         }
+        if fenced { throw .unavailable("This write attempt was settled as not applied; it never will be.") }
     }
 
-    /// Records that `attempt` was settled as not applied, so it is refused from now on.
+    /// Records that `attempt` was settled as not applied, so it, and every attempt made under
+    /// it, is refused from now on.
     private mutating func abort(_ attempt: String) {
         writes.append(.abort(attempt: attempt, seq: seq))
         attemptsAborted.insert(attempt)

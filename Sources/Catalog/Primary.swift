@@ -25,6 +25,8 @@ final class Primary: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var queue: [PendingWrite] = []
+    // The writer thread's alone.
+    private var retention: KeyRetention
 
     /// What a request asked for. `attempt` names one try of a write (a retry has a new one).
     enum Write: Sendable {
@@ -61,8 +63,11 @@ final class Primary: @unchecked Sendable {
     /// The largest batch the writer commits at once.
     static let maximumBatch = 256
 
-    init(name: String, store: sending CatalogStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator) {
+    /// `updateKeyHorizon`: how many writes an update's key is kept for, at least (`KeyRetention`).
+    init(name: String, store: sending CatalogStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
+         updateKeyHorizon: Int64 = KeyRetention.defaultCountHorizon) {
         self.name = name
+        retention = KeyRetention(applied: memory.applied, now: Monotonic.now(), countHorizon: updateKeyHorizon)
         self.store = Mutex(store)
         self.memory = memory
         self.invalidator = invalidator
@@ -181,6 +186,7 @@ final class Primary: @unchecked Sendable {
                 }
                 memory.apply(Array(plan.books.values), applied: plan.seq)
                 replicator.committed(plan.seq)
+                forgetOldUpdateKeys(newest: plan.seq, in: store)
             }
             return planned.map { result in
                 result.map { planned in
@@ -190,6 +196,18 @@ final class Primary: @unchecked Sendable {
             }
         } catch {
             return planned.map { $0.flatMap { _ in .failure(error) } }
+        }
+    }
+
+    /// Forgets the update keys `retention` lets go of (a store error leaves them for later).
+    private func forgetOldUpdateKeys(newest: Int64, in store: CatalogStore) {
+        let now = Monotonic.now()
+        retention.committed(through: newest, now: now)
+        guard let floor = retention.forgettable(newest: newest, now: now) else { return }
+        do {
+            try store.forgetUpdateKeys(below: floor)
+        } catch {
+            Log.error("store error forgetting old update keys", [("error", "\(error)")])
         }
     }
 

@@ -39,7 +39,7 @@ public enum FrontTier {
         let restarts = SupervisorRestarts(file: ProcessInfo.processInfo.environment["BAZAR_RESTARTS_FILE"] ?? "")
         let metrics = MetricsReport(client: client, catalogs: catalogs, orders: orders, permits: permits,
                                     cache: cache, requests: requests, restarts: restarts)
-        let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client),
+        let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client, orders: orders),
                                  health: health, metrics: metrics, admin: admin)
         var sockets: [TierProgram.ExtraSocket] = []
         let invalidationSocket = try flags.string("invalidation-socket", default: "")

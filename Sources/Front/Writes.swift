@@ -17,8 +17,14 @@ import TierCalls
 /// this try surely did nothing, but an earlier try under the key (one answered 504, or whose
 /// answer the client never got) may have bought or added, and a retry must report that write,
 /// not hide it. When the primary cannot be asked, the answer is 504.
+///
+/// A purchase the front itself finds bought by settling it (the order replica's answer was
+/// lost) is answered 200 only once an order replica has recorded its order (`record`), so that
+/// it is readable at once from either replica, even with the primary gone; else 504.
 struct Writes: Sendable {
     let client: InternalClient
+    /// The order replicas (`order-1`, `order-2`).
+    let orders: [String]
 
     /// The key a keyed write runs under: the client's `Idempotency-Key`, under which earlier
     /// tries may have run, or one the stack made for this request alone.
@@ -30,10 +36,11 @@ struct Writes: Sendable {
     /// Buys one copy of book `id` under `key`; `attempt` names this try.
     func purchase(_ id: Int64, key: Key, attempt: String) -> Response {
         var response = FastRetry.write(attempt: attempt, tier: "front") { attempt in
+            let sent = Monotonic.now()
             let result = client.result("POST", "/orders/purchase/\(id)", headers: WriteIdentity.headers(key: key.value, attempt: attempt),
                                        timeout: Timeouts.purchase)
-            return outcome(of: result, settling: id, key: key, attempt: attempt) { settled in
-                guard let order = settled["order"].flatMap(Order.init(json:)), let book = settled["book"] else { return nil }
+            return outcome(of: result, settling: id, key: key, attempt: attempt, sent: sent) { settled in
+                guard let order = settled["order"].flatMap(Order.init(json:)), let book = settled["book"], record(order) else { return nil }
                 return .object([("order", order.json), ("book", book)])
             }
         }
@@ -43,16 +50,18 @@ struct Writes: Sendable {
 
     /// Applies a validated admin update to book `id`.
     func update(_ id: Int64, _ update: BookUpdate, attempt: String) -> Response {
+        let sent = Monotonic.now()
         let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: attempt, attempt: attempt),
                                    body: update.json.encoded(), timeout: Timeouts.primaryWrite)
-        return outcome(of: result, settling: id, key: Key(value: attempt, fromClient: false), attempt: attempt) { $0["book"] }.0
+        return outcome(of: result, settling: id, key: Key(value: attempt, fromClient: false), attempt: attempt, sent: sent) { $0["book"] }.0
     }
 
     /// Adds validated books under `key`; `body` is the client's (the primary validates it again).
     func add(_ books: NewBooks, body: [UInt8], key: Key, attempt: String) -> Response {
+        let sent = Monotonic.now()
         let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key.value, attempt: attempt),
                                    body: body, timeout: Timeouts.primaryWrite)
-        var (response, _) = outcome(of: result, settling: nil, key: key, attempt: attempt, status: 201) { settled in
+        var (response, _) = outcome(of: result, settling: nil, key: key, attempt: attempt, sent: sent, status: 201) { settled in
             settled["books"]?.arrayValue.map { books.answer($0.compactMap(Book.init(json:))) }
         }
         response.headers.append(("Idempotency-Key", key.value))
@@ -61,31 +70,34 @@ struct Writes: Sendable {
 
     /// The client's answer for a write call's result, and whether the write surely was not
     /// applied. A lost answer, and a refusal (503) under the client's key, are settled
-    /// (`settling`: the book written, nil for an addition); `applied` makes the body, answered
-    /// `status`, of a write the settle found applied (nil: not enough to answer it, so the
-    /// outcome stays unknown).
+    /// (`settling`: the book written, nil for an addition; `sent`: when the call was sent);
+    /// `applied` makes the body, answered `status`, of a write the settle found applied (nil:
+    /// not enough to answer it, so the outcome stays unknown).
     private func outcome(of result: Result<InternalResponse, InternalCallError>, settling id: Int64?, key: Key,
-                         attempt: String, status: Int = 200, applied: (JSON) -> JSON?) -> (Response, notApplied: Bool) {
+                         attempt: String, sent: Int64, status: Int = 200, applied: (JSON) -> JSON?) -> (Response, notApplied: Bool) {
+        func settle(_ byEarlierTry: Bool) -> (Response, notApplied: Bool) {
+            settled(id, key: key.value, attempt: attempt, sent: sent, status: status, byEarlierTry: byEarlierTry, applied)
+        }
         switch WriteAnswer(result) {
         case .decided(let answer) where answer.status == 503 && key.fromClient:
-            return settled(id, key: key.value, attempt: attempt, status: status, byEarlierTry: true, applied)
+            return settle(true)
         case .decided(let answer):
             return (Forwarding.passOn(answer), false)
         case .notApplied where key.fromClient:
-            return settled(id, key: key.value, attempt: attempt, status: status, byEarlierTry: true, applied)
+            return settle(true)
         case .notApplied:
             return (APIError.unavailable("The store could not be reached; nothing was applied, a retry is safe.").response(), true)
         case .unknown:
-            return settled(id, key: key.value, attempt: attempt, status: status, byEarlierTry: false, applied)
+            return settle(false)
         }
     }
 
     /// The answer the primary's settle of `key` gives: the write as applied (by an earlier try
     /// when `byEarlierTry`: then marked `Idempotent-Replayed`), 503 when it was not and never
     /// will be under `attempt`, 504 when the primary cannot be asked.
-    private func settled(_ id: Int64?, key: String, attempt: String, status: Int, byEarlierTry: Bool,
+    private func settled(_ id: Int64?, key: String, attempt: String, sent: Int64, status: Int, byEarlierTry: Bool,
                          _ applied: (JSON) -> JSON?) -> (Response, notApplied: Bool) {
-        switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
+        switch Settlement.settle(id, key: key, attempt: attempt, sent: sent, client: client) {
         case .applied(let settled):
             guard let body = applied(settled) else { return (APIError.outcomeUnknown.response(), false) }
             return (.json(status, body, headers: byEarlierTry ? [("Idempotent-Replayed", "true")] : []), false)
@@ -95,5 +107,18 @@ struct Writes: Sendable {
         case .unknown:
             return (APIError.outcomeUnknown.response(), false)
         }
+    }
+
+    /// Records a purchase's order at every order replica (`/<replica>/replicate`, idempotent);
+    /// whether at least one recorded it. A replica that lacks it reads through to the one that has it.
+    private func record(_ order: Order) -> Bool {
+        let body = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
+        var recorded = false
+        for replica in orders {
+            let answer = try? client.send("POST", "/\(replica)/replicate", body: body, timeout: Timeouts.recordOrder, resendable: true)
+            if answer?.status == 200 { recorded = true }
+        }
+        if !recorded { Log.warn("no order replica recorded a settled purchase; answering 504", [("order", "\(order.number)")]) }
+        return recorded
     }
 }

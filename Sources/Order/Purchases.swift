@@ -25,6 +25,7 @@ struct Purchases: Sendable {
 
     /// One take: the answer, and whether surely nothing was bought.
     private func take(_ id: Int64, key: String, attempt: String) -> (Response, notApplied: Bool) {
+        let sent = Monotonic.now()
         let taken = client.result("POST", "/catalog-primary/take/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
                                   timeout: Timeouts.primaryWrite)
         switch WriteAnswer(taken) {
@@ -33,18 +34,18 @@ struct Purchases: Sendable {
                 return (Response(status: answer.status, headers: [Response.jsonContentType] + upstream, body: answer.body), false)
             }
             guard let json = try? JSON.parse(answer.body), let order = json["order"].flatMap(Order.init(json:)),
-                  let book = json["book"] else { return settled(id, key: key, attempt: attempt) }
+                  let book = json["book"] else { return settled(id, key: key, attempt: attempt, sent: sent) }
             return (bought(order, book: book, replayed: json["replayed"]?.boolValue == true), false)
         case .notApplied:
             return (APIError.unavailable("The catalog primary could not be reached; nothing was bought.").response(headers: upstream), true)
         case .unknown:
-            return settled(id, key: key, attempt: attempt)
+            return settled(id, key: key, attempt: attempt, sent: sent)
         }
     }
 
-    /// Settles a take whose answer was lost.
-    private func settled(_ id: Int64, key: String, attempt: String) -> (Response, notApplied: Bool) {
-        switch Settlement.settle(id, key: key, attempt: attempt, client: client) {
+    /// Settles a take, sent at `sent`, whose answer was lost.
+    private func settled(_ id: Int64, key: String, attempt: String, sent: Int64) -> (Response, notApplied: Bool) {
+        switch Settlement.settle(id, key: key, attempt: attempt, sent: sent, client: client) {
         case .applied(let answer):
             guard let order = answer["order"].flatMap(Order.init(json:)), let book = answer["book"] else {
                 return (APIError.outcomeUnknown.response(headers: upstream), false)
@@ -57,14 +58,19 @@ struct Purchases: Sendable {
         }
     }
 
-    /// Records an order the primary took, pushes it to the peer and answers it.
+    /// Records an order the primary took, pushes it to the peer and answers it: 200 only once
+    /// this replica or its peer holds it, so that a reader of either finds it even with the
+    /// primary gone (the other reads through to it); else 504, and a retry under the key
+    /// answers the order again.
     private func bought(_ order: Order, book: JSON, replayed: Bool) -> Response {
+        var recorded = true
         do {
             try orders.record([order])
         } catch {
-            Log.error("store error recording an order (the peer and catch-up still have it)", [("order", "\(order.number)"), ("error", "\(error)")])
+            recorded = false
+            Log.error("store error recording an order", [("order", "\(order.number)"), ("error", "\(error)")])
         }
-        peer.push(order)
+        guard peer.push(order) || recorded else { return APIError.outcomeUnknown.response(headers: upstream) }
         var headers = upstream
         if replayed { headers.append(("Idempotent-Replayed", "true")) }
         return .json(200, .object([("order", order.json), ("book", book)]), headers: headers)
@@ -90,12 +96,15 @@ final class PeerPush: Sendable {
         self.client = client
     }
 
-    func push(_ order: Order) {
-        guard Monotonic.now() >= pausedUntil.load(ordering: .relaxed) else { return }
+    /// Pushes `order` to the peer; whether the peer recorded it.
+    func push(_ order: Order) -> Bool {
+        guard Monotonic.now() >= pausedUntil.load(ordering: .relaxed) else { return false }
         let body = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
-        if (try? client.send("POST", path, body: body, timeout: Timeouts.peerPush, resendable: true))?.status != 200 {
+        guard (try? client.send("POST", path, body: body, timeout: Timeouts.peerPush, resendable: true))?.status == 200 else {
             pausedUntil.store(Monotonic.now() + Self.pause.nanoseconds, ordering: .relaxed)
             Log.warn("the peer missed an order; pushes pause, the peer catches up from the catalog", [("path", path), ("order", "\(order.number)")])
+            return false
         }
+        return true
     }
 }

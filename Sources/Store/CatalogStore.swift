@@ -53,9 +53,6 @@ public final class CatalogStore {
         case abort(attempt: String, seq: Int64)
     }
 
-    /// How many writes an update key is remembered for (a settle comes within seconds).
-    public static let updateKeyHorizon: Int64 = 100_000
-
     /// A take that found no copy left: the batch it was in changed nothing.
     public struct NoCopyLeft: Error {
         /// The book.
@@ -86,7 +83,6 @@ public final class CatalogStore {
                     try setBook(book)
                     try database.query("INSERT OR IGNORE INTO updates VALUES (?, ?, ?)",
                                        [.text(key), .integer(book.id), .integer(book.version)])
-                    try database.query("DELETE FROM updates WHERE seq < ?", [.integer(book.version - Self.updateKeyHorizon)])
                 case .add(let book, let key):
                     try setBook(book)
                     try database.query("INSERT INTO additions VALUES (?, ?)", [.integer(book.id), .text(key)])
@@ -107,6 +103,11 @@ public final class CatalogStore {
     /// The book an admin update made under `key` changed, if it was applied (and is recent).
     public func book(updatedUnder key: String) throws -> Int64? {
         try database.query("SELECT book_id FROM updates WHERE key = ?", [.text(key)]).first?.first?.int
+    }
+
+    /// Forgets the keys of admin updates made before sequence number `seq`.
+    public func forgetUpdateKeys(below seq: Int64) throws {
+        try database.query("DELETE FROM updates WHERE seq < ?", [.integer(seq)])
     }
 
     /// The books added under `key`, by id.

@@ -12,14 +12,23 @@ public enum Settlement: Sendable {
     case unknown
 
     /// Asks the primary to settle the write under `key` (attempt `attempt`) on book `id`, or
-    /// the addition of books under `key` when `id` is nil. Safe to resend: settling twice
-    /// answers the same.
-    public static func settle(_ id: Int64?, key: String, attempt: String, client: InternalClient) -> Settlement {
+    /// the addition of books under `key` when `id` is nil; `sent` is when the caller sent the
+    /// write (`Monotonic.now()`). Safe to resend: settling twice answers the same. "Not
+    /// applied" is believed only while the primary surely still remembers a key applied then
+    /// (`WriteIdentity.settleTrustedFor`, on this process's clock); later it is unknown.
+    public static func settle(_ id: Int64?, key: String, attempt: String, sent: Int64, client: InternalClient) -> Settlement {
         let path = "/catalog-primary/settle" + (id.map { "/\($0)" } ?? "")
         let result = client.result("POST", path, headers: WriteIdentity.headers(key: key, attempt: attempt),
                                    timeout: Timeouts.settle, resendable: true)
         guard case .success(let answer) = result, answer.status == 200, answer.header("X-Upstream") != nil,
               let json = try? JSON.parse(answer.body), let applied = json["applied"]?.boolValue else { return .unknown }
-        return applied ? .applied(json) : .notApplied
+        return decided(applied: applied, answer: json, sentFor: Monotonic.now() - sent)
+    }
+
+    /// The settle's answer taken at its word, or unknown for a "not applied" that arrived
+    /// `sentFor` nanoseconds after the write was sent, when the primary may have forgotten it.
+    static func decided(applied: Bool, answer: JSON, sentFor elapsed: Int64) -> Settlement {
+        if applied { return .applied(answer) }
+        return elapsed < WriteIdentity.settleTrustedFor.nanoseconds ? .notApplied : .unknown
     }
 }

@@ -15,6 +15,8 @@ public enum Timeouts {
     public static let settle: Duration = .milliseconds(1_500)
     /// The push of a new order to the peer order replica.
     public static let peerPush: Duration = .milliseconds(300)
+    /// The front's recording, at one order replica, of an order it found bought by settling it.
+    public static let recordOrder: Duration = peerPush
     /// The front's call to an order replica for a purchase: a primary write, a settle and a push.
     public static let purchase: Duration = primaryWrite + settle + peerPush + .milliseconds(700)
     /// A read from a catalog or order replica.

@@ -9,7 +9,7 @@ final class FastRetryTests: XCTestCase {
             attempts.append(attempt)
             return (attempts.count, true)
         }
-        XCTAssertEqual(attempts, ["a", "a.front"], "once more, not twice")
+        XCTAssertEqual(attempts, ["a.front.1", "a.front.2"], "once more, not twice; the tries are siblings under the attempt")
         XCTAssertEqual(answer, 2, "the second try's answer")
     }
 
@@ -19,7 +19,7 @@ final class FastRetryTests: XCTestCase {
             attempts.append(attempt)
             return (0, false)
         }
-        XCTAssertEqual(attempts, ["a"])
+        XCTAssertEqual(attempts, ["a.front.1"])
     }
 
     /// A slow first try leaves no time for a second within the caller's timeout.
@@ -30,6 +30,6 @@ final class FastRetryTests: XCTestCase {
             Thread.sleep(forTimeInterval: FastRetry.window.seconds + 0.1)
             return (0, true)
         }
-        XCTAssertEqual(attempts, ["a"])
+        XCTAssertEqual(attempts, ["a.order-1.1"])
     }
 }

@@ -39,13 +39,19 @@ final class FrontWritesTests: XCTestCase {
 
     /// Buys book 5 through a stand-in for nginx's internal listener that answers the purchase
     /// with `purchase` and a settle with `settle`; the answer, and the paths asked.
+    /// The order replicas in `recording` record an order the front settled; the others refuse.
     private func purchase(key: Writes.Key, purchase: (Int, String, [(String, String)]),
-                          settle: (Int, String, [(String, String)])) throws -> (Response, [String]) {
+                          settle: (Int, String, [(String, String)]),
+                          recording: Set<String> = ["order-1", "order-2"]) throws -> (Response, [String]) {
         let nginx = try TestHTTPServer(path: socket) { request in
-            request.path.hasPrefix("/catalog-primary/settle/") ? settle : purchase
+            if request.path.hasSuffix("/replicate") {
+                let replica = String(request.path.dropFirst().prefix { $0 != "/" })
+                return recording.contains(replica) ? (200, "{}", [("X-Upstream", replica)]) : (503, "{}", [("X-Upstream", replica)])
+            }
+            return request.path.hasPrefix("/catalog-primary/settle/") ? settle : purchase
         }
         defer { nginx.stop() }
-        let writes = Writes(client: InternalClient(.unix(path: socket), secret: "test-secret"))
+        let writes = Writes(client: InternalClient(.unix(path: socket), secret: "test-secret"), orders: ["order-1", "order-2"])
         let response = writes.purchase(5, key: key, attempt: "a1")
         return (response, nginx.requests.map(\.path))
     }
@@ -59,8 +65,21 @@ final class FrontWritesTests: XCTestCase {
             XCTAssertEqual(response.json?["order"]?["number"]?.int64Value, 12)
             XCTAssertEqual(response.header("Idempotent-Replayed"), "true", "the order is an earlier try's")
             XCTAssertEqual(response.header("Idempotency-Key"), "client-k")
-            XCTAssertEqual(paths, ["/orders/purchase/5", "/catalog-primary/settle/5"])
+            XCTAssertEqual(paths, ["/orders/purchase/5", "/catalog-primary/settle/5", "/order-1/replicate", "/order-2/replicate"],
+                           "the order is recorded at the order replicas before it is answered")
         }
+    }
+
+    /// A purchase the front found bought is answered 200 only once an order replica holds its
+    /// order, so that it is readable at once from either (Accidents item 6); else 504.
+    func testAPurchaseSettledAsBoughtThatNoOrderReplicaRecordedIs504() throws {
+        let (response, paths) = try purchase(key: clientKey, purchase: refusal, settle: settledBought, recording: [])
+        XCTAssertEqual(response.status, 504, response.text)
+        XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "outcome_unknown")
+        XCTAssertEqual(paths, ["/orders/purchase/5", "/catalog-primary/settle/5", "/order-1/replicate", "/order-2/replicate"])
+        // One is enough: a reader of the other replica reads through to it.
+        let (recordedByOne, _) = try purchase(key: clientKey, purchase: refusal, settle: settledBought, recording: ["order-2"])
+        XCTAssertEqual(recordedByOne.status, 200, recordedByOne.text)
     }
 
     func testARefusalUnderTheClientsKeyThatCannotBeSettledIs504() throws {
@@ -101,7 +120,7 @@ final class FrontWritesTests: XCTestCase {
         defer { nginx.stop() }
         let body = Array("{\"title\":\"Distributed Systems\",\"topic\":\"distributed systems\",\"price\":30,\"stock\":5}".utf8)
         let books = try NewBooks.parse(body)
-        let writes = Writes(client: InternalClient(.unix(path: socket), secret: "test-secret"))
+        let writes = Writes(client: InternalClient(.unix(path: socket), secret: "test-secret"), orders: ["order-1", "order-2"])
         let response = writes.add(books, body: body, key: clientKey, attempt: "a1")
         XCTAssertEqual(response.status, 201, response.text)
         XCTAssertEqual(response.json?["id"]?.int64Value, 8)

@@ -217,7 +217,7 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(first.header("X-Upstream"), "order-1")
         XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
         XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/take/4"], "a decided take is not settled")
-        XCTAssertEqual(nginx.requests.first?.headers["x-bazar-attempt"], "a1")
+        XCTAssertEqual(nginx.requests.first?.headers["x-bazar-attempt"], "a1.order-1.1")
     }
 
     func testReplayedPurchaseIsMarked() throws {
@@ -262,7 +262,7 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(try orders.order(9), taken)
         let settle = try XCTUnwrap(nginx.requests.first { $0.path == "/catalog-primary/settle/3" })
         XCTAssertEqual(settle.headers["x-bazar-key"], "k1")
-        XCTAssertEqual(settle.headers["x-bazar-attempt"], "a1")
+        XCTAssertEqual(settle.headers["x-bazar-attempt"], "a1.order-1.1", "the try it made of the attempt it was given")
     }
 
     func testLostTakeSettledAsNotAppliedIs503() throws {
@@ -277,9 +277,9 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "unavailable")
         XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
         XCTAssertEqual(nginx.requests.map { "\($0.path) \($0.headers["x-bazar-attempt"] ?? "")" },
-                       ["/catalog-primary/take/2 a1", "/catalog-primary/settle/2 a1",
-                        "/catalog-primary/take/2 a1.order-1", "/catalog-primary/settle/2 a1.order-1"],
-                       "a take that failed fast and was not applied is tried once more, under a new attempt")
+                       ["/catalog-primary/take/2 a1.order-1.1", "/catalog-primary/settle/2 a1.order-1.1",
+                        "/catalog-primary/take/2 a1.order-1.2", "/catalog-primary/settle/2 a1.order-1.2"],
+                       "a take that failed fast and was not applied is tried once more, as a sibling of the try it settled")
     }
 
     /// nginx sent the take on a kept connection the primary was letting go (it answers 502, the
@@ -290,7 +290,7 @@ final class OrderTests: XCTestCase {
         let unknownTake = unknownTake
         let nginx = try TestHTTPServer(path: internalSocket) { request in
             switch (request.path, request.headers["x-bazar-attempt"]) {
-            case ("/catalog-primary/take/2", "a1"): unknownTake
+            case ("/catalog-primary/take/2", "a1.order-1.1"): unknownTake
             case ("/catalog-primary/take/2", _): (200, answer, [("X-Upstream", "catalog-1")])
             case ("/catalog-primary/settle/2", _): (200, "{\"applied\":false}", [("X-Upstream", "catalog-1")])
             default: (200, "{\"applied\":4}", [])
@@ -302,7 +302,7 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(response.status, 200, response.text)
         XCTAssertEqual(try orders.order(4), taken)
         let takes = nginx.requests.filter { $0.path == "/catalog-primary/take/2" }
-        XCTAssertEqual(takes.map { $0.headers["x-bazar-attempt"] }, ["a1", "a1.order-1"])
+        XCTAssertEqual(takes.map { $0.headers["x-bazar-attempt"] }, ["a1.order-1.1", "a1.order-1.2"])
         XCTAssertEqual(takes.map { $0.headers["x-bazar-key"] }, ["k1", "k1"], "the retry runs under the same key")
     }
 

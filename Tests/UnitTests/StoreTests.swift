@@ -313,8 +313,9 @@ final class CatalogBatchCommitTests: XCTestCase {
         var book = defaultBooks[0]
         book.version = 1
         _ = try store.commit([.set(book, key: "old")], applied: 1)
-        book.version = 1 + CatalogStore.updateKeyHorizon + 1
+        book.version = 5
         _ = try store.commit([.set(book, key: "new")], applied: book.version)
+        try store.forgetUpdateKeys(below: 5)
         XCTAssertNil(try store.book(updatedUnder: "old"))
         XCTAssertEqual(try store.book(updatedUnder: "new"), 1)
     }

@@ -33,8 +33,9 @@ final class TimeoutsTests: XCTestCase {
         // A catalog read tries two replicas within the front's read timeout.
         XCTAssertLessThan(2 * (try XCTUnwrap(locations["/catalog/"])), Timeouts.read.seconds)
         // The public server outwaits the front's longest write: a fast failed try, the purchase
-        // tried once more (FastRetry) and its settle.
-        XCTAssertGreaterThan(outer, FastRetry.window.seconds + Timeouts.purchase.seconds + Timeouts.settle.seconds)
+        // tried once more (FastRetry), its settle and the recording of its order at both order replicas.
+        XCTAssertGreaterThan(outer, FastRetry.window.seconds + Timeouts.purchase.seconds + Timeouts.settle.seconds
+                             + 2 * Timeouts.recordOrder.seconds)
         // An order replica's take, tried once more after a fast failure, fits in the front's purchase timeout.
         XCTAssertLessThan(FastRetry.window.seconds + Timeouts.primaryWrite.seconds + Timeouts.settle.seconds + Timeouts.peerPush.seconds,
                           Timeouts.purchase.seconds)
