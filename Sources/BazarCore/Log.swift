@@ -1,7 +1,9 @@
 import Foundation
+import HTTPMessages
 
 /// One line per event on stderr (spawn-fcgi's launch script sends it to `var/log/NAME.log`), in
-/// logfmt: `ts=2026-01-01T00:00:00.000Z level=info msg="…" key=value …`.
+/// logfmt: `ts=2026-01-01T00:00:00.000Z level=info msg="…" key=value …`, ending with
+/// `request_id=…` when the line is written while serving a request (`RequestTrace`).
 public enum Log {
     /// How much an event matters.
     public enum Level: String, Sendable {
@@ -37,6 +39,8 @@ public enum Log {
     static func line(_ level: Level, _ message: String, _ fields: [(String, String)]) -> String {
         var line = "ts=\(Date().formatted(stampStyle)) level=\(level.rawValue) msg=\(value(message))"
         for (key, field) in fields { line += " \(key)=\(value(field))" }
+        let requestID = RequestTrace.id
+        if !requestID.isEmpty { line += " request_id=\(value(requestID))" }
         return line + "\n"
     }
 

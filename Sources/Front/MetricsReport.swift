@@ -4,8 +4,9 @@ import InternalHTTP
 
 /// `/metrics`: the front's own metrics and every replica's (`GET /<replica>/metrics` through
 /// nginx's internal listener), each sample labelled `replica="…"`, merged family by family,
-/// plus `bazar_up` for every process, the backup's replication lag and the supervisor's
-/// restarts of each process. Gathered while holding one of `permits`, like `/health`.
+/// plus `bazar_up` for every process, the backup's replication lag, the supervisor's restarts
+/// of each process and its count of nginx's own answers. Gathered while holding one of
+/// `permits`, like `/health`.
 struct MetricsReport: Sendable {
     let client: InternalClient
     let catalogs: [String]
@@ -14,6 +15,7 @@ struct MetricsReport: Sendable {
     let cache: ResponseCache<CacheEntry>
     let requests: RequestMetrics
     let restarts: SupervisorRestarts
+    let nginxAnswers: NginxAnswers
 
     func report() throws(APIError) -> Response {
         try permits.withPermit(gather)
@@ -37,6 +39,7 @@ struct MetricsReport: Sendable {
             exposition.sample("bazar_replication_lag", [("replica", catalogs[1])], primary - backup)
         }
         restarts.write(to: &exposition)
+        nginxAnswers.write(to: &exposition)
         for family in families.order { exposition.append(lines: families.lines[family] ?? []) }
         return exposition.response
     }

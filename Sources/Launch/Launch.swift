@@ -1,6 +1,7 @@
 import BazarCore
 import FastCGI
 import Foundation
+import HTTPMessages
 
 /// What the three main programs share: the command line, the server options, the serve loop.
 public enum Launch {
@@ -22,7 +23,8 @@ public enum Launch {
                                         internalSecret: try InternalSecret.load(flags))
             for extra in tier.extraSockets { options.add(.init(extra.path), threads: extra.threads) }
             Log.info(tier.startMessage)
-            FastCGIServer.run(options, handler: tier.metrics.observing(tier.handle))
+            let handle = tier.metrics.observing(tier.handle)
+            FastCGIServer.run(options) { request in RequestTrace.serving(request.traceID) { handle(request) } }
         } catch {
             Log.error("bad command line or configuration", [("program", program), ("error", "\(error)")])
             exit(2)

@@ -135,7 +135,8 @@ final class Stack: @unchecked Sendable {
         throw StackError.notLevel("\(last)")
     }
 
-    private static func freePort() throws -> Int {
+    /// A loopback TCP port nothing listens on now.
+    static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()

@@ -1,18 +1,24 @@
 import Foundation
 
-/// The admin bearer token, compared in constant time.
-struct AdminToken: Sendable {
+/// A bearer token (the admin token, the metrics token), compared in constant time.
+struct BearerToken: Sendable {
     private let token: [UInt8]
 
-    /// `BAZAR_ADMIN_TOKEN` if set, else the first line of `file`.
-    init(environment: [String: String], file: String) throws {
-        if let value = environment["BAZAR_ADMIN_TOKEN"], !value.isEmpty {
+    /// `environment[variable]` if set, else the first line of `file`.
+    init(environment: [String: String], variable: String, file: String) throws {
+        if let value = environment[variable], !value.isEmpty {
             token = Array(value.utf8)
         } else {
             let text = try String(contentsOfFile: file, encoding: .utf8)
             token = Array(text.split(whereSeparator: \.isNewline).first.map(String.init)?.utf8 ?? "".utf8)
         }
         guard !token.isEmpty else { throw CocoaError(.fileReadCorruptFile) }
+    }
+
+    /// Like `init`, but nil when neither the variable nor `file` is set (no such token).
+    static func optional(environment: [String: String], variable: String, file: String) throws -> BearerToken? {
+        guard environment[variable].map({ !$0.isEmpty }) == true || !file.isEmpty else { return nil }
+        return try BearerToken(environment: environment, variable: variable, file: file)
     }
 
     /// Whether an `Authorization` header carries the token (`Bearer <token>`), in time that does
