@@ -157,7 +157,9 @@ struct FrontRoutes: Sendable {
                                  ("hits", .int(Int64(stats.hits))), ("misses", .int(Int64(stats.misses))),
                                  ("invalidations", .int(Int64(stats.invalidations))),
                                  ("evictions", .int(Int64(stats.evictions))),
-                                 ("rejections", .int(Int64(stats.rejections)))])
+                                 ("rejections", .int(Int64(stats.rejections))),
+                                 ("bytes", .int(Int64(stats.bytes))), ("capacity_bytes", .int(Int64(stats.capacityBytes))),
+                                 ("oversized", .int(Int64(stats.oversized)))])
         return .json(200, .object([("cache", cache)]))
     }
 

@@ -5,11 +5,12 @@ import InternalHTTP
 /// bazar-front's configuration: its flags and the program they make.
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
-    public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity",
+    public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity", "cache-bytes",
                                "admin-token-file", "catalogs", "orders", "fill-delay-ms"]
 
-    /// The front from its flags: the public routes, and sockets of their own, each with its own
-    /// threads, for invalidations (a write waits for its invalidation, and the purchase that
+    /// The front from its flags: a cache of at most `--cache-capacity` entries (10,000) and
+    /// `--cache-bytes` bytes (128 MiB; either 0 turns it off), the public routes, and sockets of
+    /// their own, each with its own threads, for invalidations (a write waits for its invalidation, and the purchase that
     /// caused it may hold one of the front's threads meanwhile) and, with `--writes-socket`,
     /// for purchases, updates, additions and order reads, on `--writes-threads` threads (default
     /// `--threads`): a hung order replica then holds only those. On the main socket, reads that
@@ -20,7 +21,9 @@ public enum FrontTier {
         let client = try InternalClient(flags: flags)
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
         let permits = Permits(max(1, threads / 2))
-        let cache = ResponseCache<CacheEntry>(capacity: try flags.int("cache-capacity", default: 10_000))
+        let cache = ResponseCache<CacheEntry>(capacity: try flags.int("cache-capacity", default: 10_000),
+                                              capacityBytes: try flags.int("cache-bytes",
+                                                                           default: ResponseCache<CacheEntry>.defaultCapacityBytes))
         let fillDelay = try flags.int("fill-delay-ms", default: 0, in: 0...10_000)
         let name = try flags.string("name", default: "front")
         guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._:@-".contains($0)) }) else {
@@ -48,7 +51,7 @@ public enum FrontTier {
         let writesThreads = try flags.int("writes-threads", default: threads, in: 1...4096)
         if !writesSocket.isEmpty { sockets.append(.init(path: writesSocket, threads: writesThreads)) }
         return TierProgram(extraSockets: sockets,
-                           startMessage: "front starting with a \(cache.capacity)-entry cache", metrics: requests,
+                           startMessage: "front starting with a cache of \(cache.capacity) entries and \(cache.capacityBytes) bytes", metrics: requests,
                            handle: routes.handle)
     }
 }
