@@ -9,7 +9,7 @@ import Synchronization
 /// own: a front whose main socket is saturated still answers) and every replica's
 /// (`GET /<replica>/metrics`), each sample labelled `replica="…"` with the process's own name,
 /// merged family by family, plus `bazar_up` for every process, the backup's replication lag
-/// and the supervisor's restarts of each process. Each process is asked at once, for up to
+/// (`LastApplied`) and the supervisor's restarts of each process. Each process is asked at once, for up to
 /// 1 s; one that does not answer is `bazar_up 0` and the others still report. Gathered while
 /// holding one of `permits`, like `/health`.
 struct MetricsReport: Sendable {
@@ -23,6 +23,8 @@ struct MetricsReport: Sendable {
     let cache: ResponseCache<CacheEntry>
     let requests: RequestMetrics
     let restarts: SupervisorRestarts
+    /// Each replica's `bazar_applied` when this front last saw it, for the lag while one is down.
+    let lastApplied = LastApplied()
 
     func report() throws(APIError) -> Response {
         try permits.withPermit(gather)
@@ -47,9 +49,11 @@ struct MetricsReport: Sendable {
         var exposition = Exposition()
         exposition.family("bazar_up", .gauge, "1 if the process answered this scrape, else 0.")
         for (process, isUp) in up { exposition.sample("bazar_up", [("replica", process)], isUp ? 1 : 0) }
-        if catalogs.count == 2, let primary = families.applied[catalogs[0]], let backup = families.applied[catalogs[1]] {
-            exposition.family("bazar_replication_lag", .gauge, "Writes the primary applied that the backup has not.")
-            exposition.sample("bazar_replication_lag", [("replica", catalogs[1])], primary - backup)
+        if catalogs.count == 2 {
+            let applied = lastApplied.merge(families.applied)
+            exposition.family("bazar_replication_lag", .gauge,
+                              "Writes the primary applied that the backup has not (a replica that did not answer: as last seen).")
+            exposition.sample("bazar_replication_lag", [("replica", catalogs[1])], (applied[catalogs[0]] ?? 0) - (applied[catalogs[1]] ?? 0))
         }
         restarts.write(to: &exposition)
         for family in families.order { exposition.append(lines: families.lines[family] ?? []) }
@@ -72,7 +76,7 @@ struct MetricsReport: Sendable {
         return answers.all
     }
 
-    /// This front's own metrics: its requests and its cache.
+    /// This front's own metrics: its requests, its cache and its process.
     private func own() -> Exposition {
         var exposition = Exposition()
         requests.write(to: &exposition)
@@ -93,7 +97,23 @@ struct MetricsReport: Sendable {
             exposition.family("bazar_cache_\(name)", .gauge, help)
             exposition.sample("bazar_cache_\(name)", [], value)
         }
+        ProcessMetrics.write(to: &exposition)
         return exposition
+    }
+}
+
+/// Each replica's `bazar_applied` as a front last saw it: a replica that does not answer a scrape
+/// keeps its last value, so `bazar_replication_lag` is reported all the same, and grows with the
+/// primary's writes while the backup is down.
+final class LastApplied: Sendable {
+    private let applied = Mutex<[String: Int64]>([:])
+
+    /// The values last seen, after taking in `fresh` (this scrape's).
+    func merge(_ fresh: [String: Int64]) -> [String: Int64] {
+        applied.withLock { applied in
+            applied.merge(fresh) { $1 }
+            return applied
+        }
     }
 }
 

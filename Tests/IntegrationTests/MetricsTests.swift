@@ -80,6 +80,52 @@ final class MetricsTests: StackTestCase {
         XCTAssertNil(report.families["bazar_orders_held"]?.samples.first { $0.labels["replica"] == "order-2" })
     }
 
+    /// A scrape while the backup is down still has `bazar_replication_lag` (the backup as last
+    /// seen), next to `bazar_up 0` for it.
+    func testTheReplicationLagIsReportedWhileTheBackupIsDown() async throws {
+        let stack = try stack
+        let before = try await scrape()
+        XCTAssertNotNil(before.sample("bazar_replication_lag", ["replica": "catalog-2"]))
+        let pid = try XCTUnwrap(stack.pid("catalog-2"))
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        let report = try await scrape()
+        XCTAssertEqual(report.value("bazar_up", ["replica": "catalog-2"]), 0)
+        let lag = try XCTUnwrap(report.sample("bazar_replication_lag", ["replica": "catalog-2"]), "no lag while the backup is down")
+        XCTAssertEqual(lag.value, report.value("bazar_applied", ["replica": "catalog-1"])
+                       - before.value("bazar_applied", ["replica": "catalog-2"]))
+    }
+
+    /// Every process reports its own `process_*` series and `bazar_build_info`; the front its
+    /// cache's bounds; every route's request counts exist from 0; and promtool finds nothing
+    /// wrong with the exposition.
+    func testEveryProcessReportsItselfAndTheExpositionPassesPromtool() async throws {
+        let report = try await scrape()
+        let now = Date().timeIntervalSince1970
+        let programs = ["front": "bazar-front", "catalog-1": "bazar-catalog", "catalog-2": "bazar-catalog",
+                        "order-1": "bazar-order", "order-2": "bazar-order"]
+        for (replica, program) in programs {
+            let labels = ["replica": replica]
+            XCTAssertGreaterThan(report.value("process_resident_memory_bytes", labels), 1_000_000, replica)
+            XCTAssertGreaterThan(report.value("process_open_fds", labels), 2, replica)
+            XCTAssertNotNil(report.sample("process_cpu_seconds_total", labels), replica)
+            let started = report.value("process_start_time_seconds", labels)
+            XCTAssertTrue((now - 3_600...now + 5).contains(started), "\(replica) started at \(started), now is \(now)")
+            XCTAssertEqual(report.value("bazar_build_info", labels.merging(["program": program]) { $1 }), 1, replica)
+        }
+        XCTAssertEqual(report.value("bazar_cache_capacity", ["replica": "front"]), 10_000)
+        XCTAssertGreaterThan(report.value("bazar_cache_capacity_bytes", ["replica": "front"]), 0)
+        XCTAssertNotNil(report.sample("bazar_cache_bytes", ["replica": "front"]))
+        for (replica, route) in [("front", "stats"), ("catalog-1", "takes"), ("order-2", "stand-in")] {
+            let unseen = report.sample("bazar_requests_total", ["replica": replica, "route": route, "status": "413"])
+            XCTAssertEqual(unseen?.value, 0, "\(replica)'s \(route) 413s are a series from the start")
+            let histogram = report.sample("bazar_request_duration_seconds_count", ["replica": replica, "route": route])
+            XCTAssertNotNil(histogram, "\(replica)'s \(route) latency is a series from the start")
+        }
+        XCTAssertEqual(try MetricsScrape.run("/usr/bin/promtool", ["check", "metrics"], input: report.text), "",
+                       "promtool check metrics (Debian's prometheus package)")
+    }
+
     /// A process killed with SIGKILL is started again by the supervisor, which counts it:
     /// `bazar_supervisor_restarts_total{process="…"}` grows by one, the others stay.
     func testSupervisorRestartsAreCounted() async throws {
@@ -135,9 +181,14 @@ enum MetricsScrape {
 
         /// The value of the sample named `name` whose labels include `labels` (0 if none).
         func value(_ name: String, _ labels: [String: String]) -> Double {
+            sample(name, labels)?.value ?? 0
+        }
+
+        /// The sample named `name` whose labels include `labels`, if there is one.
+        func sample(_ name: String, _ labels: [String: String]) -> Sample? {
             families.values.flatMap(\.samples).first { sample in
                 sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value }
-            }?.value ?? 0
+            }
         }
     }
 
@@ -172,7 +223,8 @@ enum MetricsScrape {
         return JSONValue(try JSONSerialization.jsonObject(with: Data(output.utf8)))
     }
 
-    private static func run(_ program: String, _ arguments: [String], input: String = "") throws -> String {
+    /// Runs `program` with `input` on its standard input: its standard output; throws unless it exits 0.
+    static func run(_ program: String, _ arguments: [String], input: String = "") throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
