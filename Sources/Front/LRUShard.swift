@@ -14,8 +14,9 @@ import BazarCore
 /// more than the main segment holds is never stored (`oversized`): it is served, not cached.
 ///
 /// Plus what invalidation needs: which keys depend on a book or a topic, the newest write
-/// sequence number announced for each (a fill reflecting an older one is refused), and a floor
-/// below which no fill is taken (the newest write announced before a fresh read lease).
+/// sequence number announced for each (a fill reflecting an older one is refused; at most
+/// `announcedLimit` of them, then they are folded into the floor), and a floor below which no
+/// fill is taken (the newest write announced before a fresh read lease).
 struct LRUShard<Value: CacheValue> {
     private struct Slot {
         var key: String
@@ -74,6 +75,9 @@ struct LRUShard<Value: CacheValue> {
 
     /// Entries held.
     var count: Int { index.count }
+
+    /// Dependencies whose newest write it remembers (at most `announcedLimit`).
+    var announcements: Int { announced.count }
 
     /// Bytes its entries are charged.
     var bytes: Int { segments[Self.window].bytes + segments[Self.main].bytes }
@@ -151,10 +155,23 @@ struct LRUShard<Value: CacheValue> {
     /// Drops every entry that depends on `dependency` and remembers `seq` for it; returns how
     /// many were dropped.
     mutating func invalidate(_ dependency: CacheDependency, seq: Int64) -> Int {
+        if announced.count >= Self.announcedLimit, announced[dependency] == nil { forgetAnnouncements() }
         announced[dependency] = max(announced[dependency] ?? 0, seq)
         let keys = keysByDependency[dependency] ?? []
         for key in keys { remove(key) }
         return keys.count
+    }
+
+    /// The most dependencies whose newest write it remembers (a write of every book would
+    /// otherwise grow it with the catalog, whatever the cache holds).
+    static var announcedLimit: Int { 4_096 }
+
+    /// Forgets every dependency's newest write, raising the floor to the newest of them
+    /// instead: a fill refused before is refused still, and so is any other fill older than
+    /// them (one that started before those writes: it is served, only not cached).
+    private mutating func forgetAnnouncements() {
+        floor = max(floor, announced.values.max() ?? 0)
+        announced.removeAll(keepingCapacity: true)
     }
 
     /// Brings both segments back within their shares. A refill that grew an entry of the main

@@ -145,6 +145,22 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertTrue(shard.fill("info/1", bytes("fresh"), dependencies: [.book(1)], seq: 10))
     }
 
+    /// Writes of ever more books do not grow what it remembers past `announcedLimit`: the
+    /// oldest announcements are folded into the floor, and every stale fill is refused still.
+    func testAnnouncementsStayBoundedAndStaleFillsStayRefused() {
+        var shard = LRUShard<[UInt8]>(capacity: 10)
+        let limit = Int64(LRUShard<[UInt8]>.announcedLimit)
+        for book in 1...(limit + 1) { _ = shard.invalidate(.book(book), seq: book) }
+        XCTAssertEqual(shard.announcements, 1)
+        XCTAssertFalse(shard.fill("info/1", bytes("stale"), dependencies: [.book(1)], seq: 0))
+        XCTAssertFalse(shard.fill("info/\(limit)", bytes("stale"), dependencies: [.book(limit)], seq: limit - 1))
+        XCTAssertFalse(shard.fill("info/\(limit + 1)", bytes("stale"), dependencies: [.book(limit + 1)], seq: limit))
+        XCTAssertTrue(shard.fill("info/\(limit)", bytes("fresh"), dependencies: [.book(limit)], seq: limit))
+        XCTAssertTrue(shard.fill("info/\(limit + 1)", bytes("fresh"), dependencies: [.book(limit + 1)], seq: limit + 1))
+        for book in 1...(3 * limit) { _ = shard.invalidate(.book(book), seq: limit + 1 + book) }
+        XCTAssertLessThanOrEqual(shard.announcements, Int(limit))
+    }
+
     func testRefusedFillKeepsTheExistingEntryOut() {
         var shard = LRUShard<[UInt8]>(capacity: 10)
         _ = shard.fill("info/1", bytes("v0"), dependencies: [.book(1)], seq: 0)
