@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "BazarCore", dependencies: ["HTTPMessages"]),
         .target(name: "Store", dependencies: ["CSQLite", "BazarCore"]),
         .target(name: "TierCalls", dependencies: ["BazarCore", "InternalHTTP"]),
-        .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "TierCalls"]),
+        .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "SystemCalls", "TierCalls"]),
         .target(name: "Catalog", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
         .target(name: "Order", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
         .target(name: "Launch", dependencies: ["BazarCore", "FastCGI"]),

@@ -194,3 +194,27 @@ public enum Posix {
         _ = try checked("chown") { Glibc.chown(path, uid_t.max, directory.st_gid) }
     }
 }
+
+extension Posix {
+    /// Every IPv4 address `host` resolves to, dotted, sorted and without repeats (none when it
+    /// does not resolve).
+    public static func ipv4Addresses(_ host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0 else { return [] }
+        defer { freeaddrinfo(list) }
+        var addresses: Set<[UInt8]> = []
+        var entry = list
+        while let current = entry {
+            entry = current.pointee.ai_next
+            guard let address = current.pointee.ai_addr, current.pointee.ai_family == AF_INET else { continue }
+            let bytes = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { ipv4 in
+                withUnsafeBytes(of: ipv4.pointee.sin_addr.s_addr) { Array($0) }
+            }
+            addresses.insert(bytes)
+        }
+        return addresses.sorted { $0.lexicographicallyPrecedes($1) }.map { $0.map(String.init).joined(separator: ".") }
+    }
+}
