@@ -1,6 +1,7 @@
 import BazarCore
 import FastCGI
 import Foundation
+import SystemCalls
 
 /// What the three main programs share: the command line, the server options, the serve loop.
 public enum Launch {
@@ -9,14 +10,24 @@ public enum Launch {
     /// `--internal-secret-file FILE` (`InternalSecret`).
     public static let serverFlags = ["socket", "threads", InternalSecret.flag]
 
-    /// Parses the command line against `known` plus `serverFlags`, makes the tier and serves it
-    /// until SIGTERM. A bad command line or configuration exits 2 with a message naming it.
+    /// Parses the command line against `known` plus `serverFlags`, takes the instance lock
+    /// (`InstanceLock`), makes the tier and serves it until SIGTERM. `--help` (or `-h`) prints
+    /// the usage to standard output and exits 0. A bad command line or configuration exits 2
+    /// with a message naming it; a second instance of a running replica exits 1.
     public static func serve(_ program: String, flags known: [String],
                              _ makeTier: (Flags) throws -> TierProgram) -> Never {
+        // A closed stderr costs log lines (Log counts them), never the process.
+        signal(SIGPIPE, SIG_IGN)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
+            try? Posix.writeAll(1, Array(usage(program, flags: known + serverFlags).utf8))
+            exit(0)
+        }
         do {
-            let flags = try Flags(Array(CommandLine.arguments.dropFirst()), known: known + serverFlags)
+            let flags = try Flags(arguments, known: known + serverFlags)
             let socket = try flags.string("socket", default: "")
             let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
+            if let lock = try InstanceLock.path(flags) { InstanceLock.hold(lock, program: program) }
             let tier = try makeTier(flags)
             var options = ServerOptions(listen: socket.isEmpty ? .inherited : .init(socket), threads: threads,
                                         internalSecret: try InternalSecret.load(flags))
@@ -27,5 +38,16 @@ public enum Launch {
             Log.error("bad command line or configuration", [("program", program), ("error", "\(error)")])
             exit(2)
         }
+    }
+
+    /// The `--help` text: how the program is run and the flags it takes.
+    static func usage(_ program: String, flags: [String]) -> String {
+        """
+        usage: \(program) [--FLAG VALUE]...
+        A Bazar FastCGI responder; spawn-fcgi passes its listening socket as fd 0 unless --socket is given.
+        Flags: \(flags.sorted().map { "--" + $0 }.joined(separator: " "))
+        Exits 2 on a bad command line, 1 when another process already runs as the same replica.
+
+        """
     }
 }
