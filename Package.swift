@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "TierCalls"]),
         .target(name: "Catalog", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
         .target(name: "Order", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
-        .target(name: "Launch", dependencies: ["BazarCore", "FastCGI", "SystemCalls"]),
+        .target(name: "Launch", dependencies: ["BazarCore", "FastCGI", "Store", "SystemCalls"]),
         .executableTarget(name: "bazar-front", dependencies: ["Front", "Launch"]),
         .executableTarget(name: "bazar-catalog", dependencies: ["Catalog", "Launch"]),
         .executableTarget(name: "bazar-order", dependencies: ["Order", "Launch"]),

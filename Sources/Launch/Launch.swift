@@ -1,6 +1,7 @@
 import BazarCore
 import FastCGI
 import Foundation
+import Store
 import SystemCalls
 
 /// What the three main programs share: the command line, the server options, the serve loop.
@@ -11,11 +12,12 @@ public enum Launch {
     public static let serverFlags = ["socket", "threads", InternalSecret.flag]
 
     /// Parses the command line against `known` plus `serverFlags`, takes the instance lock
-    /// (`InstanceLock`), makes the tier and serves it until SIGTERM. `--help` (or `-h`) prints
+    /// (`InstanceLock`), makes the tier and serves it until SIGTERM; a store that cannot be
+    /// opened yet is waited for while serving 503 (`StoreWait`). `--help` (or `-h`) prints
     /// the usage to standard output and exits 0. A bad command line or configuration exits 2
     /// with a message naming it; a second instance of a running replica exits 1.
     public static func serve(_ program: String, flags known: [String],
-                             _ makeTier: (Flags) throws -> TierProgram) -> Never {
+                             _ makeTier: @escaping @Sendable (Flags) throws -> TierProgram) -> Never {
         // A closed stderr costs log lines (Log counts them), never the process.
         signal(SIGPIPE, SIG_IGN)
         let arguments = Array(CommandLine.arguments.dropFirst())
@@ -28,9 +30,18 @@ public enum Launch {
             let socket = try flags.string("socket", default: "")
             let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
             if let lock = try InstanceLock.path(flags) { InstanceLock.hold(lock, program: program) }
-            let tier = try makeTier(flags)
             var options = ServerOptions(listen: socket.isEmpty ? .inherited : .init(socket), threads: threads,
                                         internalSecret: try InternalSecret.load(flags))
+            let tier: TierProgram
+            do {
+                tier = try makeTier(flags)
+            } catch let error as DatabaseError {
+                Log.error("the store cannot be opened; serving 503 and trying again every second",
+                          [("program", program), ("error", "\(error)")])
+                let wait = StoreWait()
+                wait.retry(program, flags, makeTier)
+                FastCGIServer.run(options, handler: wait.handle)
+            }
             for extra in tier.extraSockets { options.add(.init(extra.path), threads: extra.threads) }
             Log.info(tier.startMessage)
             FastCGIServer.run(options, handler: tier.metrics.observing(tier.handle))
