@@ -25,10 +25,14 @@ enum InstanceLock {
 
     /// Takes the lock at `path` for the rest of the process, or exits 1 with a log line that
     /// names the file: when another process holds it (a second instance of a running replica),
-    /// or when it cannot be opened (no lock, no start).
+    /// or when it cannot be opened (no lock, no start). A directory that does not exist holds
+    /// no data and no lock: the program goes on, to fail on that directory with its own
+    /// message (after the flags are checked).
     static func hold(_ path: String, program: String) {
         do {
             _ = try Posix.lockExclusively(path)
+        } catch where error.code == ENOENT {
+            return
         } catch where error.code == EWOULDBLOCK {
             Log.error("another process already runs as this replica (it holds the instance lock); exiting",
                       [("program", program), ("lock", path)])

@@ -12,8 +12,9 @@ public enum Launch {
     public static let serverFlags = ["socket", "threads", InternalSecret.flag]
 
     /// Parses the command line against `known` plus `serverFlags`, takes the instance lock
-    /// (`InstanceLock`), makes the tier and serves it until SIGTERM; a store that cannot be
-    /// opened yet is waited for while serving 503 (`StoreWait`). `--help` (or `-h`) prints
+    /// (`InstanceLock`), makes the tier and serves it until SIGTERM; a store the disk has no
+    /// room for yet (`DatabaseError.isStorageFailure`) is waited for while serving 503
+    /// (`StoreWait`). `--help` (or `-h`) prints
     /// the usage to standard output and exits 0. A bad command line or configuration exits 2
     /// with a message naming it; a second instance of a running replica exits 1.
     public static func serve(_ program: String, flags known: [String],
@@ -30,18 +31,22 @@ public enum Launch {
             let socket = try flags.string("socket", default: "")
             let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
             if let lock = try InstanceLock.path(flags) { InstanceLock.hold(lock, program: program) }
-            var options = ServerOptions(listen: socket.isEmpty ? .inherited : .init(socket), threads: threads,
-                                        internalSecret: try InternalSecret.load(flags))
+            let serverOptions = { () throws -> ServerOptions in
+                ServerOptions(listen: socket.isEmpty ? .inherited : .init(socket), threads: threads,
+                              internalSecret: try InternalSecret.load(flags))
+            }
             let tier: TierProgram
             do {
                 tier = try makeTier(flags)
-            } catch let error as DatabaseError {
+            } catch let error as DatabaseError where error.isStorageFailure {
                 Log.error("the store cannot be opened; serving 503 and trying again every second",
                           [("program", program), ("error", "\(error)")])
                 let wait = StoreWait()
+                let waitOptions = try serverOptions()
                 wait.retry(program, flags, makeTier)
-                FastCGIServer.run(options, handler: wait.handle)
+                FastCGIServer.run(waitOptions, handler: wait.handle)
             }
+            var options = try serverOptions()
             for extra in tier.extraSockets { options.add(.init(extra.path), threads: extra.threads) }
             Log.info(tier.startMessage)
             FastCGIServer.run(options, handler: tier.metrics.observing(tier.handle))

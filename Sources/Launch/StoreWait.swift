@@ -9,7 +9,7 @@ import Synchronization
 /// applied, and tries again every second; once the store opens it serves the tier itself.
 final class StoreWait: Sendable {
     /// How long between two tries.
-    static let retryInterval: Duration = .seconds(1)
+    static let retryInterval: TimeInterval = 1
 
     private let handler = Mutex<(@Sendable (Request) -> Response)?>(nil)
 
@@ -20,12 +20,12 @@ final class StoreWait: Sendable {
     }
 
     /// Tries `makeTier` every `retryInterval` on a thread of its own until it succeeds, then
-    /// serves the tier. A tier that needs sockets besides the main one cannot be served late:
+    /// serves the tier; any failure but the storage's exits 2, as at the first try. A tier that needs sockets besides the main one cannot be served late:
     /// the process exits 1 (its supervisor starts it again).
     func retry(_ program: String, _ flags: Flags, _ makeTier: @escaping @Sendable (Flags) throws -> TierProgram) {
         let thread = Thread { [self] in
             while true {
-                Thread.sleep(forTimeInterval: 1)
+                Thread.sleep(forTimeInterval: Self.retryInterval)
                 do {
                     let tier = try makeTier(flags)
                     guard tier.extraSockets.isEmpty else {
@@ -35,9 +35,12 @@ final class StoreWait: Sendable {
                     handler.withLock { $0 = tier.metrics.observing(tier.handle) }
                     Log.info(tier.startMessage)
                     return
-                } catch {
+                } catch let error as DatabaseError where error.isStorageFailure {
                     Log.limited("store-wait", perSecond: 1, .error, "the store still cannot be opened; serving 503 and trying again",
                                 [("program", program), ("error", "\(error)")])
+                } catch {
+                    Log.error("bad command line or configuration", [("program", program), ("error", "\(error)")])
+                    exit(2)
                 }
             }
         }

@@ -8,7 +8,8 @@ final class FullDiskTests: XCTestCase {
     private static let names = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "supervisor"]
     private let admin = ["Authorization": "Bearer \(Stack.adminToken)"]
 
-    func testFullDiskStopsNoProcessAndWritesResumeWhenSpaceReturns() async throws {
+    /// A new 8 MB tmpfs, mounted; `body` runs with it, then it is unmounted and removed.
+    private func withSmallDisk(_ body: (URL) async throws -> Void) async throws {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("bazar-full-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         XCTAssertEqual(try command("/bin/mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", directory.path), 0, "mount a tmpfs")
@@ -16,8 +17,51 @@ final class FullDiskTests: XCTestCase {
             _ = try? command("/bin/umount", directory.path)
             try? FileManager.default.removeItem(at: directory)
         }
-        let stack = try Stack([:], directory: directory)
-        defer { _ = try? stack.ctl("down") }
+        try await body(directory)
+    }
+
+    func testFullDiskStopsNoProcessAndWritesResumeWhenSpaceReturns() async throws {
+        try await withSmallDisk { directory in
+            let stack = try Stack([:], directory: directory)
+            defer { _ = try? stack.ctl("down") }
+            try await fillAndRecover(stack, directory)
+        }
+    }
+
+    /// A replica whose store is gone (a lost disk) and cannot be made again on the full disk
+    /// neither exits nor is started again and again: it answers 503 until there is room, then
+    /// makes its store and serves, as the same process.
+    func testReplicaWhoseStoreCannotBeMadeWaitsForSpace() async throws {
+        try await withSmallDisk { directory in
+            let stack = try Stack([:], directory: directory)
+            defer { _ = try? stack.ctl("down") }
+            _ = try await stack.waitUntilLevel(timeout: 30)
+            let old = try XCTUnwrap(stack.pid("catalog-2"))
+            XCTAssertEqual(kill(old, SIGKILL), 0)
+            let data = directory.appendingPathComponent("data")
+            for file in try FileManager.default.contentsOfDirectory(atPath: data.path) where file.hasPrefix("catalog-2.db") && !file.hasSuffix(".lock") {
+                try FileManager.default.removeItem(at: data.appendingPathComponent(file))
+            }
+            let filler = directory.appendingPathComponent("filler")
+            XCTAssertTrue(FileManager.default.createFile(atPath: filler.path, contents: Data(count: try freeBytes(directory))))
+            let waiting = try await stack.waitForNewPid("catalog-2", old: old, timeout: 30)
+            let pid = try XCTUnwrap(waiting, "catalog-2 was not started again")
+            var health = try await stack.client.get("/health")
+            for _ in 0..<20 where Processes.isAlive(pid) {   // a few seconds of retries
+                health = try await stack.client.get("/health")
+                try await Task.sleep(nanoseconds: 200_000_000)
+            }
+            XCTAssertTrue(Processes.isAlive(pid), "catalog-2 exited on the full disk")
+            XCTAssertEqual(stack.pid("catalog-2"), pid, "catalog-2 was started again and again")
+            let down = health.json["replicas"].array.first { $0["name"].string == "catalog-2" }
+            XCTAssertEqual(down?["status"].string, "down", "catalog-2 serves without a store: \(health.json)")
+            try FileManager.default.removeItem(at: filler)
+            _ = try await stack.waitUntilLevel(timeout: 30)
+            XCTAssertEqual(stack.pid("catalog-2"), pid, "catalog-2 was started again")
+        }
+    }
+
+    private func fillAndRecover(_ stack: Stack, _ directory: URL) async throws {
         _ = try await stack.waitUntilLevel(timeout: 30)
         var pids = Dictionary(uniqueKeysWithValues: Self.names.map { ($0, stack.pid($0) ?? -1) })
 
@@ -67,6 +111,11 @@ final class FullDiskTests: XCTestCase {
             let new = try await stack.waitForNewPid(name, old: pids[name]!, timeout: 30)
             XCTAssertNotNil(new, "\(name) was not started again on a full disk (see log/supervisor.log)")
             pids[name] = new ?? -1
+        }
+        try await Task.sleep(nanoseconds: 2_000_000_000)   // a second start would come within the supervisor's back-off
+        for (name, program) in [("catalog-2", "bazar-catalog"), ("front", "bazar-front")] {
+            XCTAssertEqual(Processes.matching(program, "--name \(name) ", directory.path), [pids[name]!],
+                           "one \(name) on the full disk, the one its pid file names")
         }
         for name in Self.names { XCTAssertTrue(Processes.isAlive(pids[name]!), "\(name) died on a full disk") }
 
