@@ -131,6 +131,32 @@ public enum Posix {
         }
     }
 
+    /// Writes all of `bytes` to a descriptor (several calls if need be). A failure (`ENOSPC` on
+    /// a full disk, `EPIPE`, `EAGAIN`) is thrown, never trapped on: unlike `FileHandle.write`.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let start = offset
+            offset += try checked("write") {
+                bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + start, raw.count - start) }
+            }
+        }
+    }
+
+    /// Opens (creating, mode 0600) `path` and takes an exclusive `flock` on it without
+    /// waiting; returns the descriptor, which holds the lock until the process ends (the kernel
+    /// releases it however the process ends). Throws `EWOULDBLOCK` when another process holds it.
+    public static func lockExclusively(_ path: String) throws(SystemError) -> Int32 {
+        let fd = try checked("open") { open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        do throws(SystemError) {
+            _ = try checked("flock") { flock(fd, LOCK_EX | LOCK_NB) }
+            return fd
+        } catch {
+            _ = Glibc.close(fd)
+            throw error
+        }
+    }
+
     /// Receives up to `buffer.count` bytes; 0 at the end of the stream.
     public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
         try checked("recv") { recv(fd, buffer.baseAddress, buffer.count, 0) }
