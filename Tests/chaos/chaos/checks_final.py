@@ -159,6 +159,10 @@ class FinalChecks:
         # A take under one of our keys is a keyed purchase's; any other (one the stack made up)
         # is a key-less purchase's.
         generated = collections.Counter(t["book_id"] for t in takes if t.get("key") not in ours)
+        by_suffix = collections.defaultdict(list)     # a take's key, by what follows its last ":"
+        for k in takes_by_key:
+            if k:
+                by_suffix[k.rsplit(":", 1)[-1]].append(k)
         unverifiable = 0
         for op in keyless:
             if op["status"] != 503:
@@ -167,7 +171,7 @@ class FinalChecks:
             if not echoed:
                 unverifiable += 1
                 continue
-            hits = [k for k in takes_by_key if k and (k == echoed or k.endswith(":" + echoed))]
+            hits = [k for k in by_suffix.get(echoed, []) if k == echoed or k.endswith(":" + echoed)]
             if hits:
                 self.violation("503-applied", "key-less purchase answered 503 under key %s was taken (order %s)"
                                % (echoed, takes_by_key[hits[0]][0]["number"]), [op])
@@ -221,11 +225,12 @@ class FinalChecks:
             return
         taken = collections.Counter(t["book_id"] for t in takes)
         start = {b: book["stock"] for b, book in self.ctx.initial.items()}
-        titles = collections.Counter(book.get("title") for book in self.final["books1"].values())
+        made = collections.defaultdict(list)
+        for b, book in self.final["books1"].items():
+            made[book.get("title")].append(b)
         for title, attempts in self.additions().items():
-            for b, book in self.final["books1"].items():
-                if book.get("title") == title and titles[title] == 1:
-                    start[b] = attempts[0]["req"]["stock"]
+            if len(made.get(title, [])) == 1:
+                start[made[title][0]] = attempts[0]["req"]["stock"]
         updates = collections.defaultdict(list)
         for op in self.ops:
             if op["kind"] == "update" and isinstance(op.get("req"), dict) and "stock_delta" in op["req"]:

@@ -111,6 +111,10 @@ class ReadChecks:
                 book = self.book_of(op)
                 if book is not None:
                     added[topic].append((op["t1"], book["id"], op))
+        for topic in added:
+            added[topic].sort(key=lambda a: a[0])
+        answered_at = collections.defaultdict(list, {topic: [a[0] for a in adds] for topic, adds in added.items()})
+        all_added = collections.defaultdict(set, {topic: {a[1] for a in adds} for topic, adds in added.items()})
         # The books of each topic that ended up in the catalog (additions whose answer was lost
         # included): what an answer may list besides those it must.
         final = collections.defaultdict(set)
@@ -126,16 +130,15 @@ class ReadChecks:
                 continue
             topic = op["topic"].lower()
             got = {i.get("id") for i in items if isinstance(i, dict)}
-            must = initial[topic] | {b for t, b, _ in added[topic] if t < op["t0"]}
-            may = initial[topic] | {b for _, b, _ in added[topic]} | final[topic]
-            missing = sorted(must - got)
+            before = added[topic][:bisect.bisect_left(answered_at[topic], op["t0"])]
+            missing = sorted((initial[topic] - got) | {b for _, b, _ in before if b not in got})
             if missing:
-                acks = [a for t, b, a in added[topic] if b in missing and t < op["t0"]]
+                acks = [a for _, b, a in before if b in missing]
                 self.violation("search-stale", "topic %r answered without book(s) %s that existed before the read "
                                "began (faults nearby: %s)" % (op["topic"], missing,
                                                               "; ".join(self.faults_near(op["t0"], op["t1"])) or "none"),
                                acks[:3] + [op])
-            extra = got - may
+            extra = got - initial[topic] - all_added[topic] - final[topic]
             if extra and (self.final is not None or not any(t < op["t1"] for t in tried[topic])):
                 self.violation("search-wrong", "topic %r listed %s, books of other topics" % (op["topic"], sorted(extra)),
                                [op])
@@ -145,6 +148,7 @@ class ReadChecks:
         order. /orders?after=N&limit=M: numbers above N, ascending, at most M; every order
         answered 200 before the read began and numbered in the page's range is in it."""
         acked = self.acked_orders()
+        acked_numbers = sorted(acked)
         for op in self.ops:
             if op["kind"] == "order":
                 n, first = op["number"], acked.get(op["number"])
@@ -163,9 +167,9 @@ class ReadChecks:
                         self.violation("order-read-wrong", "/orders/%d answered %s, order %d is of book %s"
                                        % (n, order, n, want), [first, op])
             elif op["kind"] == "orders" and op["status"] == 200:
-                self.check_page(op, acked)
+                self.check_page(op, acked, acked_numbers)
 
-    def check_page(self, op, acked):
+    def check_page(self, op, acked, acked_numbers):
         body = op["body"] if isinstance(op["body"], dict) else {}
         orders = body.get("orders")
         if not isinstance(orders, list):
@@ -181,8 +185,10 @@ class ReadChecks:
         last = body.get("next") is None
         cap = float("inf") if last else (numbers[-1] if numbers else op["after"])
         listed = {o["number"]: o for o in orders}
-        for n, first in acked.items():
-            if first["t1"] >= op["t0"] or not op["after"] < n <= cap:
+        numbers = acked_numbers
+        for n in numbers[bisect.bisect_right(numbers, op["after"]):bisect.bisect_right(numbers, cap)]:
+            first = acked[n]
+            if first["t1"] >= op["t0"]:
                 continue
             want = (first["body"].get("order") or {}).get("book_id")
             if n not in listed:

@@ -21,8 +21,8 @@ from .web import public_get
 #   stop+kill      a replica hung 0.3-1.5 s so requests pile up behind it, the target killed meanwhile
 #   compound       two of kill, stop, long-stop, restart, stop+kill, disk-loss on two targets,
 #                  the second 0-1.5 s after the first
-#   restart-order  bazarctl stop the target; 2-5 s of writes; stop its peer; start the target;
-#                  0-1 s; start the peer (the target, behind its peer, comes back first)
+#   restart-order  bazarctl stop the target; 3-10 s of writes; stop its peer; start the target;
+#                  0-3 s; start the peer (the target, behind its peer, comes back first)
 #   disk-loss      bazarctl stop the replica, remove its data files, 0.5-3 s, bazarctl start it
 #   loss           a replica gone for 8-14 s (bazarctl stop), then started again, its disk
 #                  lost or not (promise 7: the primary gone, a backup must take over)
@@ -75,8 +75,8 @@ def plan_one(rng, kind, target, kinds, targets):
         f["after"] = round(rng.uniform(0.0, 0.3), 2)
     elif kind == "restart-order":
         f["peer"] = PEER[target]
-        f["writes"] = round(rng.uniform(2.0, 5.0), 2)
-        f["gap"] = round(rng.uniform(0.0, 1.0), 2)
+        f["writes"] = round(rng.uniform(3.0, 10.0), 2)
+        f["gap"] = round(rng.uniform(0.0, 3.0), 2)
     elif kind == "disk-loss":
         f["down"] = round(rng.uniform(0.5, 3.0), 2)
     elif kind == "loss":
@@ -117,22 +117,21 @@ def schedule(rng, kinds, targets, seconds):
     """The faults of a run of `seconds`: each at its offset `at` (seconds after the start); the
     last one is due to end a few seconds before the load stops."""
     margin = min(5.0, seconds * 0.2)
-    cards, out = [], []
+    cards, out, misses = [], [], 0
     t = rng.uniform(0.5, 2.0)
-    while True:
+    while misses < 20:
         if not cards:
             cards = deck(kinds, targets)
             rng.shuffle(cards)
         kind, target = cards.pop()
         f = plan_one(rng, kind, target, kinds, targets)
         if t + expected_seconds(f) > seconds - margin:
-            # Too long for what is left: a shorter one may still fit, else the schedule ends.
-            if any(k in ("kill", "stop", "restart") for k in kinds) and t + 2.5 < seconds - margin:
-                continue
-            return out
+            misses += 1     # too long for what is left: a shorter one may still fit
+            continue
         f["at"] = round(t, 2)
         out.append(f)
         t += expected_seconds(f) + rng.uniform(0.5, 2.0)
+    return out
 
 
 def describe(f):
