@@ -58,7 +58,7 @@ an admin PUTs /update/{id} (prices, stock_delta restocks; never retried); an add
 /books, most under a key (retried likewise), each addition with a title of its own.
 
 Violations (each printed with the ops involved; docs/chaos.md has the full list):
-    stale-read, stale-304, read-missing-book, search-stale, search-wrong,
+    stale-read, stale-304, missing-book, search-stale, search-wrong,
     acked-order-unreadable, orders-page-missing, orders-page-wrong, order-read-wrong,
     lost-write, negative-stock, stock-accounting, acked-order-missing, replica-orders,
     double-purchase, double-addition, keyless-overcount, 503-applied, 409-applied,

@@ -242,7 +242,7 @@ def malformed_take(ops, final, ctx):   # check_orders meets a take it cannot rea
 CASES = [("clean", lambda o, f, c: None, []),
          ("stale read", stale, ["stale-read"]),
          ("304 to an old version", stale_304, ["stale-304"]),
-         ("404 for a book that exists", missing_book, ["read-missing-book"]),
+         ("404 for a book that exists", missing_book, ["missing-book"]),
          ("503 applied", applied_503, ["503-applied"]),
          ("retry 503 after an unknown outcome, taken", refused_after_unknown, ["503-applied"]),
          ("only answer a replayed 200 (ten-minute run)", only_replayed, []),
