@@ -16,12 +16,12 @@ from .web import public_get
 #   kill           kill -9 (an nginx worker, the nginx master, a tier)
 #   crash          containers: kill -9 of the server inside a container
 #   stop           SIGSTOP for 0.5-4 s, then SIGCONT
-#   long-stop      SIGSTOP for 5-15 s: past every settle timeout of the stack
+#   long-stop      SIGSTOP for 5-15 s (5-8 s in a run under 38 s): past the stack's settle timeouts
 #   restart        bazarctl restart (docker restart)
 #   stop+kill      a replica hung 0.3-1.5 s so requests pile up behind it, the target killed meanwhile
 #   compound       two of kill, stop, long-stop, restart, stop+kill, disk-loss on two targets,
 #                  the second 0-1.5 s after the first
-#   restart-order  bazarctl stop the target; 3-10 s of writes; stop its peer; start the target;
+#   restart-order  bazarctl stop the target; 3-10 s of writes (3-4 s in short runs); stop its peer; start the target;
 #                  0-3 s; start the peer (the target, behind its peer, comes back first)
 #   disk-loss      bazarctl stop the replica, remove its data files, 0.5-3 s, bazarctl start it
 #   loss           a replica gone for 8-14 s (bazarctl stop), then started again, its disk
@@ -62,20 +62,22 @@ def deck(kinds, targets):
     return out
 
 
-def plan_one(rng, kind, target, kinds, targets):
-    """One fault with every parameter drawn: a dict the executor follows."""
+def plan_one(rng, kind, target, kinds, targets, seconds):
+    """One fault with every parameter drawn: a dict the executor follows. A short run (make
+    test's 20 s) gets shorter long pauses (5-8 s, still past the 4.5 s and 7 s settles) and
+    restart orders (3-4 s of writes), so that it has room for several faults."""
     f = {"kind": kind, "target": target, "pick": round(rng.random(), 4)}
     if kind == "stop" or kind == "partition":
         f["duration"] = round(rng.uniform(0.5, 4.0) if kind == "stop" else rng.uniform(1.0, 5.0), 2)
     elif kind == "long-stop":
-        f["duration"] = round(rng.uniform(5.0, 15.0), 2)
+        f["duration"] = round(rng.uniform(5.0, max(8.0, min(15.0, seconds / 2.5))), 2)
     elif kind == "stop+kill":
         f["hung"] = rng.choice([t for t in REPLICAS if t != target])
         f["duration"] = round(rng.uniform(0.3, 1.5), 2)
         f["after"] = round(rng.uniform(0.0, 0.3), 2)
     elif kind == "restart-order":
         f["peer"] = PEER[target]
-        f["writes"] = round(rng.uniform(3.0, 10.0), 2)
+        f["writes"] = round(rng.uniform(3.0, max(4.0, min(10.0, seconds / 5))), 2)
         f["gap"] = round(rng.uniform(0.0, 3.0), 2)
     elif kind == "disk-loss":
         f["down"] = round(rng.uniform(0.5, 3.0), 2)
@@ -92,9 +94,9 @@ def plan_one(rng, kind, target, kinds, targets):
         parts = [k for k in COMPOUND_PARTS if k in kinds] or COMPOUND_PARTS
         first_kind = rng.choice(parts)
         second_kind = rng.choice([k for k in parts if not (k == first_kind == "disk-loss")] or ["stop"])
-        first = plan_one(rng, first_kind, rng.choice(deck_targets(first_kind, targets)), kinds, targets)
+        first = plan_one(rng, first_kind, rng.choice(deck_targets(first_kind, targets)), kinds, targets, seconds)
         rest = [t for t in deck_targets(second_kind, targets) if t != first["target"]] or [first["target"]]
-        second = plan_one(rng, second_kind, rng.choice(rest), kinds, targets)
+        second = plan_one(rng, second_kind, rng.choice(rest), kinds, targets, seconds)
         f["target"] = "%s+%s" % (first["target"], second["target"])
         f["parts"] = [first, second]
         f["gap"] = round(rng.uniform(0.0, 1.5), 2)
@@ -124,7 +126,7 @@ def schedule(rng, kinds, targets, seconds):
             cards = deck(kinds, targets)
             rng.shuffle(cards)
         kind, target = cards.pop()
-        f = plan_one(rng, kind, target, kinds, targets)
+        f = plan_one(rng, kind, target, kinds, targets, seconds)
         if t + expected_seconds(f) > seconds - margin:
             misses += 1     # too long for what is left: a shorter one may still fit
             continue
