@@ -81,11 +81,11 @@ def verdict(checker):
         return 0
     counts = collections.Counter(k for k, _, _ in v)
     log("VIOLATIONS: %d  (%s)" % (len(v), ", ".join("%s=%d" % kv for kv in sorted(counts.items()))))
-    # The first few of each kind, so that one noisy kind does not hide the others.
+    # The first three of each kind, kind by kind, so that one noisy kind hides no other.
     shown, per_kind = 0, collections.Counter()
-    for kind, message, vops in v:
+    for kind, message, vops in sorted(v, key=lambda x: x[0]):
         per_kind[kind] += 1
-        if per_kind[kind] > 5 or shown >= 40:
+        if per_kind[kind] > 3:
             continue
         shown += 1
         print("  [%s] %s" % (kind, message))
