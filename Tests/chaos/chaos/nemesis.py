@@ -235,7 +235,6 @@ class Executor:
         self.wait(f["gap"])
         self.run(second)
         other.join()
-        notes.extend(p["note"] for p in f["parts"])
 
     def do_restart_order(self, f, notes):
         notes.append(self.stack.operator_stop(f["target"]))
