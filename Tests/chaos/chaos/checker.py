@@ -101,7 +101,7 @@ class Checker(ReadChecks, FinalChecks, RunChecks):
 
     def run(self):
         checks = [self.check_statuses, self.check_reads, self.check_search, self.check_order_reads,
-                  self.check_supervision, self.check_disk_full, self.check_failover]
+                  self.check_supervision, self.check_disk_full, self.check_failover, self.check_recovery]
         if self.final is not None:
             checks += [self.check_final_versions, self.check_orders, self.check_additions, self.check_accounting,
                        self.check_replicas]

@@ -4,6 +4,10 @@ writes available again after the faults."""
 
 # A write answered in this state was served: the stack was available for it.
 SERVED = {200, 201, 409}
+# After a fault has ended and this long has passed with no other fault, the last
+# RECOVERY_PROBE seconds of that quiet time must have served writes (if any were tried).
+RECOVERY_SECONDS = 15.0
+RECOVERY_PROBE = 3.0
 # Promise 7: writes acknowledged again within 5 s of losing the primary (+ 2 s for the
 # clients' own pace and the probe of a loss to start).
 FAILOVER_SECONDS = 7.0
@@ -41,6 +45,26 @@ class RunChecks:
                                "after %s)" % (self.rel(f["t0"]), self.rel(f["t1"]), ", ".join(died),
                                               {n: f["pids_before"][n] for n in died},
                                               {n: f["pids_after"].get(n) for n in died}))
+
+    def check_recovery(self):
+        """Writes are served again after a fault: once RECOVERY_SECONDS have passed since a fault
+        ended with no other fault begun, writes tried in the last RECOVERY_PROBE seconds of that
+        time include a served one (200, 201, 409)."""
+        clients = [op for op in self.ops if op["thread"] not in ("final", "probe")]
+        if not clients or not self.ctx.faults:
+            return
+        end = max(op["t1"] for op in clients)
+        starts = sorted(f["t0"] for f in self.ctx.faults)
+        writes = sorted((op["t0"], op["status"]) for op in clients if op["kind"] in ("purchase", "update", "add"))
+        for f in self.ctx.faults:
+            healed = f["t1"] + RECOVERY_SECONDS
+            if healed > end or any(f["t1"] < t <= healed for t in starts):
+                continue
+            tried = [status for t, status in writes if healed - RECOVERY_PROBE <= t < healed]
+            if tried and not any(status in SERVED for status in tried):
+                self.violation("unavailable", "%d writes in [%.1f..%.1f], %g s after %s %s ended with no fault since, "
+                               "and none served" % (len(tried), self.rel(healed - RECOVERY_PROBE), self.rel(healed),
+                                                    RECOVERY_SECONDS, f["kind"], f["target"]))
 
     def check_failover(self):
         """Promise 7: while the primary is gone (a loss fault of the replica /health named

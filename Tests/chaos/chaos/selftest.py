@@ -234,6 +234,12 @@ def no_failover(ops, final, ctx):   # the primary gone 1.0-10.0; the writes at 8
         ops.append(op("update", t, t + 0.1, 503, None, req={"price": 3.0}, book=1))
 
 
+def no_recovery(ops, final, ctx):   # a kill at 1.0; at 14-16 s (15 s after it) every write refused
+    ctx.faults = [{"kind": "kill", "target": "front", "t0": 1.0, "t1": 1.0}]
+    for t in (14.0, 15.0, 15.5, 17.0):
+        ops.append(op("update", t, t + 0.1, 503, None, req={"price": 3.0}, book=1))
+
+
 def malformed_take(ops, final, ctx):   # check_orders meets a take it cannot read: the others still run
     final["takes"].append({"book_id": 1})
     final["books1"][1] = final["books2"][1] = book(1, 13)
@@ -273,6 +279,7 @@ CASES = [("clean", lambda o, f, c: None, []),
          ("no write after the faults", unavailable, ["unavailable"]),
          ("full disk stopped a process", disk_full_crash, ["disk-full-crash"]),
          ("primary lost, no failover", no_failover, ["no-failover"]),
+         ("writes refused 15 s after a fault", no_recovery, ["unavailable"]),
          ("a take without a number", malformed_take, ["checker-error", "lost-write", "stock-accounting"])]
 
 
