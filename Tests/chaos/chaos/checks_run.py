@@ -2,6 +2,8 @@
 one instance per role), a full disk stopped no process, failover when the primary was lost,
 writes available again after the faults."""
 
+import bisect
+
 # A write answered in this state was served: the stack was available for it.
 SERVED = {200, 201, 409}
 # After a fault has ended and this long has passed with no other fault, the last
@@ -56,11 +58,13 @@ class RunChecks:
         end = max(op["t1"] for op in clients)
         starts = sorted(f["t0"] for f in self.ctx.faults)
         writes = sorted((op["t0"], op["status"]) for op in clients if op["kind"] in ("purchase", "update", "add"))
+        times = [t for t, _ in writes]
         for f in self.ctx.faults:
             healed = f["t1"] + RECOVERY_SECONDS
-            if healed > end or any(f["t1"] < t <= healed for t in starts):
+            if healed > end or bisect.bisect_right(starts, healed) > bisect.bisect_right(starts, f["t1"]):
                 continue
-            tried = [status for t, status in writes if healed - RECOVERY_PROBE <= t < healed]
+            tried = [status for _, status in writes[bisect.bisect_left(times, healed - RECOVERY_PROBE):
+                                                    bisect.bisect_left(times, healed)]]
             if tried and not any(status in SERVED for status in tried):
                 self.violation("unavailable", "%d writes in [%.1f..%.1f], %g s after %s %s ended with no fault since, "
                                "and none served" % (len(tried), self.rel(healed - RECOVERY_PROBE), self.rel(healed),
