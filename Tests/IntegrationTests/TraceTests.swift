@@ -48,13 +48,35 @@ final class TraceTests: StackTestCase {
         let line = try await logLine("access", containing: #"request_id="own-404""#)
         XCTAssertTrue(line.contains(#"status=404 by_nginx="1" upstream="""#), line)
         let deadline = Date().addingTimeInterval(15)
-        var after = try await nginxAnswers()
+        var after = (try? await nginxAnswers()) ?? [:]
         while Date() < deadline, (after["404"] ?? 0) <= (before["404"] ?? 0) || (after["413"] ?? 0) <= (before["413"] ?? 0) {
             try await Task.sleep(nanoseconds: 200_000_000)
-            after = try await nginxAnswers()
+            after = (try? await nginxAnswers()) ?? [:]
         }
         XCTAssertGreaterThan(after["404"] ?? 0, before["404"] ?? 0, "\(before) → \(after)")
         XCTAssertGreaterThan(after["413"] ?? 0, before["413"] ?? 0, "\(before) → \(after)")
+    }
+
+    /// nginx's 503 for a front that is down carries the id, is logged as nginx's with the
+    /// front's socket it tried, and is counted.
+    func testFailedFrontAnswerCarriesTheIDAndIsCounted() async throws {
+        let stack = try stack
+        let before = try await nginxAnswers()
+        XCTAssertEqual(try stack.ctl("stop", "front").0, 0)
+        let answer = try await client.get("/info/2", headers: ["X-Request-Id": "front-down"])
+        XCTAssertEqual(try stack.ctl("start", "front").0, 0)
+        XCTAssertEqual(answer.status, 503)
+        XCTAssertEqual(answer.errorCode, "unavailable")
+        XCTAssertEqual(answer.header("X-Request-Id"), "front-down")
+        let line = try await logLine("access", containing: #"request_id="front-down""#)
+        XCTAssertTrue(line.contains(#"status=503 by_nginx="1" upstream="unix:\#(stack.variables.path)/run/front.sock""#), line)
+        let deadline = Date().addingTimeInterval(15)
+        var after = (try? await nginxAnswers()) ?? [:]
+        while Date() < deadline, (after["503"] ?? 0) <= (before["503"] ?? 0) {
+            try await Task.sleep(nanoseconds: 200_000_000)
+            after = (try? await nginxAnswers()) ?? [:]
+        }
+        XCTAssertGreaterThan(after["503"] ?? 0, before["503"] ?? 0, "\(before) → \(after)")
     }
 
     /// A warn line a tier writes while serving a request names that request: a purchase while
@@ -89,10 +111,10 @@ final class TraceTests: StackTestCase {
         }
     }
 
-    /// `bazar_nginx_answers_total` by status, from `/metrics`.
+    /// `bazar_nginx_answers_total` by status, from `/metrics` (throws unless it answers 200).
     private func nginxAnswers() async throws -> [String: Int] {
         let answer = try await client.get("/metrics", headers: ["Authorization": "Bearer \(Stack.adminToken)"])
-        XCTAssertEqual(answer.status, 200)
+        guard answer.status == 200 else { throw StackError.startFailed("GET /metrics answered \(answer.status)") }
         var counts: [String: Int] = [:]
         for line in String(decoding: answer.body, as: UTF8.self).split(separator: "\n")
         where line.hasPrefix("bazar_nginx_answers_total{status=\"") {
