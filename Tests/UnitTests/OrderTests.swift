@@ -26,7 +26,7 @@ final class OrderTests: XCTestCase {
     }
 
     private func book() throws -> OrderBook {
-        try OrderBook(store: try OrderStore(path: dbPath))
+        try OrderBook(store: try OrderStore(path: dbPath, identity: .test))
     }
 
     private func makeRoutes(name: String = "order-1") throws -> (OrderRoutes, OrderBook) {
@@ -36,7 +36,7 @@ final class OrderTests: XCTestCase {
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,
                                  catchUp: CatchUp(orders: orders, client: client, peer: "order-2"),
-                                 witness: Witness(store: try OrderStore(path: dbPath)),
+                                 witness: Witness(store: try OrderStore(path: dbPath, identity: .test)),
                                  metrics: RequestMetrics(routes: OrderRoutes.routeNames))
         return (routes, orders)
     }
@@ -94,7 +94,7 @@ final class OrderTests: XCTestCase {
 
     func testGapsAreRecoveredFromTheStoreAtStart() throws {
         do {
-            let store = try OrderStore(path: dbPath)
+            let store = try OrderStore(path: dbPath, identity: .test)
             try store.insert([order(1), order(2), order(4), order(5), order(7)])
         }
         let orders = try book()
