@@ -144,10 +144,10 @@ final class Primary: @unchecked Sendable {
         try store.withLock { try $0.lastTakeNumber() }
     }
 
-    /// Starts leading: pushes begin, and fronts are leased (refusing fills older than `applied`).
-    func lead(backupInSync: Bool) {
+    /// Starts leading (once the replicator is started): reads, writes and fronts' leases are
+    /// served, and fronts refuse fills older than what the store holds.
+    func lead() {
         _ = invalidator.leases.announce(memory.applied)
-        replicator.start(backupInSync: backupInSync)
         leading.store(true, ordering: .releasing)
     }
 

@@ -40,7 +40,8 @@ struct Recovery {
             switch decision.verdict {
             case .lead(let inSync):
                 if restoreOrders(from: answers.map(\.name)) {
-                    primary.lead(backupInSync: inSync)
+                    primary.replicator.start(backupInSync: inSync)
+                    primary.lead()
                     Log.info("leading: the store holds every acknowledged write",
                              [("applied", "\(primary.applied)"), ("backup_in_sync", "\(inSync)")])
                     return

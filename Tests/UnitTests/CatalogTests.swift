@@ -52,10 +52,10 @@ final class CatalogTests: XCTestCase {
         return (routes, backup, memory)
     }
 
-    /// A primary whose invalidations and replication go to `internalSocket` (the replicator is not started,
-    /// so writes do not wait for a backup).
-    /// A primary; with `leasedFront`, a front called `front` holds a read lease from it.
-    func makePrimary(internalSocket: String, leasedFront: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
+    /// A primary whose invalidations and replication go to `internalSocket`, leading at once
+    /// unless `leading` is false (the replicator is not started, so writes do not wait for a
+    /// backup). With `leasedFront`, a front called `front` holds a read lease from it.
+    func makePrimary(internalSocket: String, leasedFront: Bool = true, leading: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
         let store = try CatalogStore(path: dbPath, identity: .test)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
@@ -63,6 +63,7 @@ final class CatalogTests: XCTestCase {
                               invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
                               replicator: Replicator(client: client, backup: "catalog-2", memory: memory,
                                                      witnesses: WitnessRecords(client: client, replicas: [])))
+        if leading { primary.lead() }
         let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory),
                                    metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
         if leasedFront { XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 200) }
