@@ -110,7 +110,7 @@ struct CatalogRoutes: Sendable {
 
     private func health() -> Response {
         let (roleName, status): (String, String) = switch role {
-        case .primary(let primary): ("primary", primary.isLeading ? "up" : "recovering")
+        case .primary(let primary): ("primary", primary.isLeading ? "up" : "catching_up")
         case .backup(let backup): ("backup", backup.readable ? "up" : "catching_up")
         }
         return ReplicaHealth(name: name, role: roleName, status: status, applied: reads.memory.applied).response

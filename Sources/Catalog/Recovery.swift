@@ -12,7 +12,7 @@ import TierCalls
 /// backup the books it lacks, copies back from the order replicas the orders it lacks (so a
 /// key that bought settles as bought and no order number is given twice), and then leads.
 /// When no peer holds what was acknowledged it never leads: it answers 503, `/health` reports
-/// it `recovering`, and it logs why, asking again every second.
+/// it `catching_up`, and it logs why, asking again every second.
 struct Recovery {
     let primary: Primary
     let client: InternalClient

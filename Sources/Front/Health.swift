@@ -5,7 +5,7 @@ import InternalHTTP
 /// `/health`: every replica's own report, gathered through nginx's internal listener while
 /// holding one of `permits` (refused at once without one, like a cache miss). `ok` only when
 /// every replica is `up` and they agree: a catalog backup ahead of the primary (the primary's
-/// store lost or replaced) is `degraded`, as is a primary `recovering` (API.md promise 6).
+/// store lost or replaced) is `degraded`, as is a primary still `catching_up` from its peers (API.md promise 6).
 struct Health: Sendable {
     let client: InternalClient
     let catalogs: [String]

@@ -186,6 +186,7 @@ final class LostDiskTests: XCTestCase {
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         XCTAssertNotNil(levelSince, "the replicas never became level again")
+        print("replicas level, /health ok, \(String(format: "%.2f", levelSince?.timeIntervalSince(started) ?? -1)) s after the start")
         XCTAssertEqual(served, ["catalog-1", "catalog-2"], "both replicas serve once level")
 
         let bought = try await stack.client.send("POST", "/purchase/1")

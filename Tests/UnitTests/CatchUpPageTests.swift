@@ -49,6 +49,6 @@ extension CatalogTests {
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 503)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-primary/takes")).status, 503)
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/3", body: #"{"price": 3}"#)).status, 503)
-        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-1/health")).json?["status"]?.stringValue, "recovering")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-1/health")).json?["status"]?.stringValue, "catching_up")
     }
 }
