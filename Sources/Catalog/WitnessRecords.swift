@@ -21,11 +21,11 @@ final class WitnessRecords: @unchecked Sendable {
     /// Whether no order replica keeps records (then no demotion needs recording).
     var isEmpty: Bool { replicas.isEmpty }
 
-    /// Records on every order replica that the backup is out of sync, and that writes through
-    /// `committed` may be acknowledged without it; false when one did not store it (down, or a
-    /// backup is standing in): the backup then stays counted in sync.
+    /// Records on every order replica that the backup is out of sync, and (in the same record)
+    /// that writes through `committed` may be acknowledged without it; false when one did not
+    /// store it (down, or a backup is standing in): the backup then stays counted in sync.
     func demote(committed: Int64) -> Bool {
-        acknowledge(through: committed) && record(inSync: false) == replicas.count
+        record(inSync: false, acknowledged: committed) == replicas.count
     }
 
     /// Records on every order replica, before writes through `seq` are acknowledged without the
@@ -45,9 +45,10 @@ final class WitnessRecords: @unchecked Sendable {
     }
 
     /// Sends the next record to every replica; how many stored it.
-    private func record(inSync: Bool) -> Int {
+    private func record(inSync: Bool, acknowledged: Int64? = nil) -> Int {
         version += 1
-        let body = JSON.object([("version", .int(version)), ("in_sync", .bool(inSync))]).encoded()
+        let body = JSON.object([("version", .int(version)), ("in_sync", .bool(inSync))]
+                               + (acknowledged.map { [("acknowledged", JSON.int($0))] } ?? [])).encoded()
         var stored = 0
         for replica in replicas {
             let answer = try? client.send("POST", "/\(replica)/witness", body: body, timeout: Timeouts.peerPush, resendable: true)

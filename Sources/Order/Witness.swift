@@ -28,19 +28,22 @@ final class Witness: Sendable {
         self.store = Mutex(store)
     }
 
-    /// `{"version", "in_sync"}` from the primary: stored if newer; a demotion is refused (409)
-    /// while a stand-in lease is in force. Answers `{"recorded", "version"}` (the version held).
+    /// `{"version", "in_sync", "acknowledged"?}` from the primary: stored if newer; a demotion
+    /// is refused (409) while a stand-in lease is in force, and carries what the primary had
+    /// committed, which may from then on be acknowledged without the backup (kept as by
+    /// `acknowledge`, in the same transaction). Answers `{"recorded", "version"}` (the version held).
     func record(_ body: [UInt8]) throws(APIError) -> Response {
         guard let json = try? JSON.parse(body), let version = json["version"]?.int64Value,
               let inSync = json["in_sync"]?.boolValue else {
             throw .badRequest("A witness record is {\"version\": n, \"in_sync\": bool}.")
         }
+        let acknowledged = inSync ? nil : json["acknowledged"]?.int64Value
         return try store.withLock { store throws(APIError) in
             if !inSync && Monotonic.now() < standInUntil.load(ordering: .acquiring) {
                 throw Self.standingIn
             }
             let (recorded, held) = try APIError.unavailableOnFailure("the witness record was not stored") {
-                (try store.setWitness(version: version, inSync: inSync), try store.witness())
+                (try store.setWitness(version: version, inSync: inSync, acknowledged: acknowledged), try store.witness())
             }
             return .json(200, .object([("recorded", .bool(recorded)), ("version", .int(held.version))]))
         }

@@ -39,11 +39,16 @@ public final class OrderStore {
         return (row[0].int, row[1].int != 0)
     }
 
-    /// Stores a newer witness record; false (nothing changes) when the stored one is as new.
-    public func setWitness(version: Int64, inSync: Bool) throws -> Bool {
-        try database.query("UPDATE witness SET version = ?, in_sync = ? WHERE id = 1 AND version < ?",
-                           [.integer(version), .integer(inSync ? 1 : 0), .integer(version)])
-        return database.changes == 1
+    /// Stores a newer witness record, and with it raises `acknowledgedThrough` to `acknowledged`
+    /// (in one transaction); false (nothing changes) when the stored one is as new.
+    public func setWitness(version: Int64, inSync: Bool, acknowledged: Int64? = nil) throws -> Bool {
+        try database.transaction {
+            try database.query("UPDATE witness SET version = ?, in_sync = ? WHERE id = 1 AND version < ?",
+                               [.integer(version), .integer(inSync ? 1 : 0), .integer(version)])
+            guard database.changes == 1 else { return false }
+            if let acknowledged { _ = try acknowledge(through: acknowledged) }
+            return true
+        }
     }
 
     /// Records orders (already-known numbers are ignored), in one transaction.

@@ -418,5 +418,28 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(refused.status, 409)
         XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in")).json?["in_sync"], .bool(true))
         XCTAssertEqual(witnessRecord(routes, version: 3, inSync: true).status, 200, "promotions are always taken")
+        let acknowledged = routes.handle(internalRequest("POST", "/order-1/acknowledged", body: #"{"through": 9}"#))
+        XCTAssertEqual(acknowledged.status, 409, "nothing is acknowledged without the backup while it stands in")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/order-1/witness")).json?["acknowledged"]?.int64Value, 0)
+    }
+
+    /// What a restarting catalog primary reads: the newest record and what was acknowledged
+    /// without the backup, which only grows, and which a demotion carries.
+    func testWitnessKeepsWhatWasAcknowledgedWithoutTheBackup() throws {
+        let (routes, _) = try makeRoutes()
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/order-1/witness")).text,
+                       #"{"version":0,"in_sync":false,"acknowledged":0}"#)
+        let demotion = #"{"version": 4, "in_sync": false, "acknowledged": 30}"#
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/witness", body: demotion)).json?["recorded"], .bool(true))
+        for (through, held) in [(35, 35), (31, 35)] {
+            let answer = routes.handle(internalRequest("POST", "/order-1/acknowledged", body: #"{"through": \#(through)}"#))
+            XCTAssertEqual(answer.json?["through"]?.int64Value, Int64(held))
+        }
+        let (reopened, _) = try makeRoutes()
+        XCTAssertEqual(reopened.handle(internalRequest("GET", "/order-1/witness")).text,
+                       #"{"version":4,"in_sync":false,"acknowledged":35}"#)
+        for body in ["", "{}", #"{"through": -1}"#, #"{"through": "3"}"#] {
+            XCTAssertEqual(reopened.handle(internalRequest("POST", "/order-1/acknowledged", body: body)).status, 400, body)
+        }
     }
 }
