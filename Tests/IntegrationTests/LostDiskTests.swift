@@ -77,6 +77,60 @@ final class LostDiskTests: XCTestCase {
         try await checkNothingRolledBack(stack, acknowledged)
     }
 
+    /// A backup whose disk is replaced while the primary is down never stands in: the order
+    /// replicas say it was in sync, but its store cannot show it. It serves once the primary is
+    /// back and has caught it up.
+    func testABackupWhoseDiskIsReplacedNeverStandsIn() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        let acknowledged = try await acknowledgeWrites(stack, price: 99)
+        XCTAssertEqual(try stack.ctl("stop", "catalog-1").0, 0)
+        XCTAssertEqual(try stack.ctl("stop", "catalog-2").0, 0)
+        try removeStore(stack, "catalog-2")
+        XCTAssertEqual(try stack.ctl("start", "catalog-2").0, 0)
+        let started = Date()
+        while Date().timeIntervalSince(started) < 5 {
+            let read = try await stack.client.get("/info/2", headers: ["Cache-Control": "no-cache"])
+            XCTAssertEqual(read.status, 503, "an empty backup served: \(read.json)")
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
+        try await checkNothingRolledBack(stack, acknowledged)
+    }
+
+    /// Writes acknowledged while the backup was down exist only on the primary; when its disk is
+    /// then lost no peer has them, and it must refuse to lead rather than roll them back, even
+    /// once the backup (which missed them) is back.
+    func testAPrimaryThatLostWritesNoPeerHoldsRefusesToLead() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        XCTAssertEqual(try stack.ctl("stop", "catalog-2").0, 0)
+        let update = try await stack.client.update(2, #"{"price": 99}"#)
+        XCTAssertEqual(update.status, 200, "acknowledged without the backup, once the order replicas recorded its demotion")
+        XCTAssertEqual(try stack.ctl("stop", "catalog-1").0, 0)
+        try removeStore(stack, "catalog-1")
+        XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
+        var backupStarted = false
+        let started = Date()
+        while Date().timeIntervalSince(started) < 8 {
+            if !backupStarted && Date().timeIntervalSince(started) > 3 {
+                XCTAssertEqual(try stack.ctl("start", "catalog-2").0, 0)
+                backupStarted = true
+            }
+            let read = try await stack.client.get("/info/2", headers: ["Cache-Control": "no-cache"])
+            XCTAssertEqual(read.status, 503, "book 2 served without its acknowledged update: \(read.json)")
+            let health = try await stack.client.get("/health")
+            XCTAssertEqual(health.status, 503)
+            XCTAssertEqual(health.json["status"].string, "degraded")
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        let write = try await stack.client.update(3, #"{"price": 5}"#)
+        XCTAssertEqual(write.status, 503, "a primary missing acknowledged writes takes none")
+        let log = try String(contentsOf: stack.variables.appendingPathComponent("log/catalog-1.log"), encoding: .utf8)
+        XCTAssertTrue(log.contains("REFUSING TO LEAD"), "the log says why")
+    }
+
     /// The issue's item 5, smaller: books added and book 6 updated while the backup is down
     /// (acknowledged without it), then the primary stopped, the backup started, the primary
     /// started. The primary must not count the backup in sync (the order replicas recorded it
