@@ -1,7 +1,6 @@
 import BazarCore
 import Foundation
 import InternalHTTP
-import TierCalls
 
 /// A starting primary's proof that its store holds every acknowledged write, before it leads.
 ///
@@ -36,7 +35,7 @@ struct Recovery {
             let answers = witnesses.compactMap(askWitness)
             let decision = StartDecision(applied: applied, witnessCount: witnesses.count, witnesses: answers.map(\.answer),
                                          backup: askBackup())
-            let line: String
+            let level: Log.Level, line: String, pause: Double
             switch decision.verdict {
             case .lead(let inSync):
                 if restoreOrders(from: answers.map(\.name)) {
@@ -46,21 +45,23 @@ struct Recovery {
                              [("applied", "\(primary.applied)"), ("backup_in_sync", "\(inSync)")])
                     return
                 }
-                line = "waiting for the order replicas' orders"
+                (level, line, pause) = (.warn, "recovering: the order replicas' orders could not be copied", 0.2)
             case .pull(let through):
                 if pull(after: applied) { continue }
-                line = "the backup holds acknowledged writes through \(through) that this store lacks; pulling them failed"
+                (level, line, pause) = (.warn, "recovering: the backup holds acknowledged writes through \(through) "
+                                            + "that this store lacks; pulling them failed", 0.2)
             case .refuse(let through):
-                line = "REFUSING TO LEAD: writes through \(through) were acknowledged, this store has \(applied) "
-                    + "and no peer that answered holds them; restore this replica's store or the backup's"
+                (level, line, pause) = (.error, "REFUSING TO LEAD: writes through \(through) were acknowledged, this store has "
+                                            + "\(applied) and no peer that answered holds them; restore this replica's store "
+                                            + "or the backup's", 1)
             case .wait(let reason):
-                line = "recovering: \(reason)"
+                (level, line, pause) = (.info, "recovering: \(reason)", 0.2)
             }
             if line != said {
-                Log.write(line.hasPrefix("REFUSING") ? .error : .warn, line, [("applied", "\(applied)")])
+                Log.write(level, line, [("applied", "\(applied)")])
                 said = line
             }
-            Thread.sleep(forTimeInterval: line.hasPrefix("REFUSING") ? 1 : 0.2)
+            Thread.sleep(forTimeInterval: pause)
         }
     }
 
