@@ -29,7 +29,7 @@ RUN set -eux; \
     install -d -o bazar -g bazar -m 0700 /var/lib/bazar; \
     install -d -o bazar -g bazar -m 0750 /run/bazar
 COPY docker/runtime-trim /usr/local/sbin/runtime-trim
-RUN /usr/local/sbin/runtime-trim && rm /usr/local/sbin/runtime-trim
+RUN BAZAR_IMAGE_BUILD=1 /usr/local/sbin/runtime-trim --purge-this-image-root && rm /usr/local/sbin/runtime-trim
 
 FROM scratch AS runtime
 COPY --from=runtime-root / /

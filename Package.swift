@@ -8,7 +8,7 @@ import PackageDescription
 //   SystemCalls             the POSIX calls the transports make, each checked once, with errno
 //   FastCGI                 the responder: libfcgi's accept loop → Request → handler → Response
 //   InternalHTTP            the HTTP/1.1 client the tiers call each other with
-//   BazarCore               the domain: JSON, books, orders, updates, errors, paths, flags
+//   BazarCore               the domain: JSON, books, orders, updates, errors, paths, flags, the log
 //   Store                   SQLite persistence for the catalog and order replicas
 //   TierCalls               the tiers' calls to each other: timeouts, write outcomes, settling
 //   Front, Catalog, Order   each tier's routes and logic: a handler from Request to Response
@@ -29,13 +29,13 @@ let package = Package(
         .target(name: "SystemCalls"),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTPMessages", "SystemCalls"]),
         .target(name: "InternalHTTP", dependencies: ["SystemCalls"]),
-        .target(name: "BazarCore", dependencies: ["HTTPMessages"]),
+        .target(name: "BazarCore", dependencies: ["HTTPMessages", "SystemCalls"]),
         .target(name: "Store", dependencies: ["CSQLite", "BazarCore"]),
         .target(name: "TierCalls", dependencies: ["BazarCore", "InternalHTTP"]),
-        .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "TierCalls"]),
+        .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "SystemCalls", "TierCalls"]),
         .target(name: "Catalog", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
         .target(name: "Order", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
-        .target(name: "Launch", dependencies: ["BazarCore", "CProcess", "FastCGI"]),
+        .target(name: "Launch", dependencies: ["BazarCore", "CProcess", "FastCGI", "Store", "SystemCalls"]),
         .executableTarget(name: "bazar-front", dependencies: ["Front", "Launch"]),
         .executableTarget(name: "bazar-catalog", dependencies: ["Catalog", "Launch"]),
         .executableTarget(name: "bazar-order", dependencies: ["Order", "Launch"]),

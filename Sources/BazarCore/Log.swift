@@ -1,7 +1,13 @@
 import Foundation
+import Synchronization
+import SystemCalls
 
 /// One line per event on stderr (spawn-fcgi's launch script sends it to `var/log/NAME.log`), in
 /// logfmt: `ts=2026-01-01T00:00:00.000Z level=info msg="…" key=value …`.
+///
+/// Logging never stops the process: a line that cannot be written (a full disk, a closed pipe,
+/// a non-blocking stderr that is full) is dropped and counted, and the next line that can be
+/// written is preceded by one "lost log lines" with the count.
 public enum Log {
     /// How much an event matters.
     public enum Level: String, Sendable {
@@ -10,7 +16,21 @@ public enum Log {
 
     /// Logs `message` with `fields` at `level`.
     public static func write(_ level: Level, _ message: String, _ fields: [(String, String)] = []) {
-        FileHandle.standardError.write(Data(line(level, message, fields).utf8))
+        let lost = lostLines.exchange(0, ordering: .relaxed)
+        if lost > 0 && !emit(line(.warn, "lost log lines", [("lost", "\(lost)"), ("cause", "the log could not be written")])) {
+            lostLines.add(lost, ordering: .relaxed)
+        }
+        if !emit(line(level, message, fields)) { lostLines.add(1, ordering: .relaxed) }
+    }
+
+    /// Writes one line to fd 2 with write(2); false when it could not be written whole.
+    private static func emit(_ line: String) -> Bool {
+        do {
+            try Posix.writeAll(2, Array(line.utf8))
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// Logs at `error`: a failure that loses service or data.
@@ -57,6 +77,7 @@ public enum Log {
     }
 
     private static let limiter = RateLimiter()
+    private static let lostLines = Atomic<Int>(0)
     private static let stampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 

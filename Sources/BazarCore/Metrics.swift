@@ -1,3 +1,4 @@
+import Foundation
 import HTTPMessages
 import Synchronization
 
@@ -63,21 +64,22 @@ public final class RequestMetrics: Sendable {
         sums[route].value.add(Int(nanoseconds), ordering: .relaxed)
     }
 
-    /// `bazar_requests_total` and `bazar_request_duration_seconds`, into `exposition`.
+    /// `bazar_requests_total` and `bazar_request_duration_seconds`, into `exposition`: every
+    /// route with every counted status, from 0, so that a series exists before its first request
+    /// (`rate()` and `increase()` then see that one too).
     public func write(to exposition: inout Exposition) {
         exposition.family("bazar_requests_total", .counter, "Requests answered, by route and status.")
         let statusLabels = Self.statuses.map(String.init) + ["other"]
         for (route, name) in routes.enumerated() {
             for (index, status) in statusLabels.enumerated() {
                 let count = requests[route * statusLabels.count + index].value.load(ordering: .relaxed)
-                if count > 0 { exposition.sample("bazar_requests_total", [("route", name), ("status", status)], count) }
+                exposition.sample("bazar_requests_total", [("route", name), ("status", status)], count)
             }
         }
         exposition.family("bazar_request_duration_seconds", .histogram, "Time to answer a request, by route.")
         for (route, name) in routes.enumerated() {
             let counts = (0...Self.buckets.count).map { bucketCounts[route * (Self.buckets.count + 1) + $0].value.load(ordering: .relaxed) }
             let total = counts.reduce(0, +)
-            guard total > 0 else { continue }
             var cumulative = 0
             for (index, bucket) in Self.buckets.enumerated() {
                 cumulative += counts[index]
@@ -90,12 +92,74 @@ public final class RequestMetrics: Sendable {
         }
     }
 
-    /// This tier's metrics (requests, then `more`) as the internal `GET /<replica>/metrics` answer.
+    /// This tier's metrics (requests, the process's own, then `more`) as the internal
+    /// `GET /<replica>/metrics` answer.
     public func response(_ more: (inout Exposition) -> Void = { _ in }) -> Response {
         var exposition = Exposition()
         write(to: &exposition)
+        ProcessMetrics.write(to: &exposition)
         more(&exposition)
         return exposition.response
+    }
+}
+
+/// The process's own metrics, as Prometheus' client libraries name them, read from /proc/self at
+/// each scrape (a family whose file cannot be read is left out), and `bazar_build_info`.
+public enum ProcessMetrics {
+    /// `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
+    /// `process_start_time_seconds` and `bazar_build_info`, into `exposition`.
+    public static func write(to exposition: inout Exposition) {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        // /proc/self/stat's fields from the third on (after the command's closing parenthesis).
+        let stat = read("/proc/self/stat").flatMap { text in text.lastIndex(of: ")").map { text[text.index(after: $0)...] } }?
+            .split(separator: " ") ?? []
+        let field = { (number: Int) in stat.count > number - 3 ? Double(stat[number - 3]) : nil }
+        if let user = field(14), let system = field(15), ticks > 0 {
+            exposition.family("process_cpu_seconds_total", .counter, "User and system CPU time spent, in seconds.")
+            exposition.sample("process_cpu_seconds_total", [], (user + system) / ticks)
+        }
+        if let started = field(22), let boot = bootTime(), ticks > 0 {
+            exposition.family("process_start_time_seconds", .gauge, "Start time of the process since the Unix epoch, in seconds.")
+            exposition.sample("process_start_time_seconds", [], boot + started / ticks)
+        }
+        if let pages = read("/proc/self/statm")?.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) {
+            exposition.family("process_resident_memory_bytes", .gauge, "Resident memory size, in bytes.")
+            exposition.sample("process_resident_memory_bytes", [], pages * Int(sysconf(Int32(_SC_PAGESIZE))))
+        }
+        if let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            exposition.family("process_open_fds", .gauge, "Open file descriptors.")
+            exposition.sample("process_open_fds", [], descriptors.count)
+        }
+        exposition.family("bazar_build_info", .gauge, "Always 1: the program, the Swift compiler that built it, and how.")
+        exposition.sample("bazar_build_info", [("program", program), ("swift", swiftVersion), ("configuration", configuration)], 1)
+    }
+
+    /// The program's name (`bazar-front`, …).
+    private static let program = CommandLine.arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+
+    #if DEBUG
+    private static let configuration = "debug"
+    #else
+    private static let configuration = "release"
+    #endif
+
+    #if compiler(>=6.4)
+    private static let swiftVersion = "6.4 or later"
+    #elseif compiler(>=6.3)
+    private static let swiftVersion = "6.3"
+    #elseif compiler(>=6.2)
+    private static let swiftVersion = "6.2"
+    #else
+    private static let swiftVersion = "6.1 or earlier"
+    #endif
+
+    private static func read(_ path: String) -> String? {
+        try? String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    /// When the machine booted, in seconds since the Unix epoch (`btime` in /proc/stat).
+    private static func bootTime() -> Double? {
+        read("/proc/stat")?.split(separator: "\n").first { $0.hasPrefix("btime ") }.flatMap { Double($0.dropFirst(6)) }
     }
 }
 

@@ -167,11 +167,12 @@ public enum FastCGIServer {
         exit(1)
     }
 
-    /// A logfmt line at `error`, like BazarCore's `Log` (which this module sits below).
+    /// A logfmt line at `error`, like BazarCore's `Log` (which this module sits below); a line
+    /// that cannot be written (a full disk) is dropped, never trapped on.
     private static func warn(_ message: String) {
         let stamp = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         let quoted = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        FileHandle.standardError.write(Data("ts=\(stamp) level=error msg=\"fastcgi: \(quoted)\"\n".utf8))
+        try? Posix.writeAll(2, Array("ts=\(stamp) level=error msg=\"fastcgi: \(quoted)\"\n".utf8))
     }
 }
 

@@ -33,7 +33,7 @@ struct CachedRead: Sendable {
 }
 
 /// A cached HIT answer, encoded both ways ahead of time, so a hit costs one lookup and one write.
-struct CacheEntry: Sendable {
+struct CacheEntry: CacheValue {
     let etag: String?
     let full: [UInt8]
     let notModified: [UInt8]
@@ -43,6 +43,8 @@ struct CacheEntry: Sendable {
         full = read.full.encoded()
         notModified = read.notModified.encoded()
     }
+
+    var byteCount: Int { full.count + notModified.count + (etag?.utf8.count ?? 0) + MemoryLayout<Self>.size }
 
     /// As `CachedRead.answer(ifNoneMatch:)`.
     func answer(ifNoneMatch: String?) -> Response {

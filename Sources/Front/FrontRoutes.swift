@@ -27,7 +27,7 @@ struct FrontRoutes: Sendable {
             throw .badRequest("The path must be printable ASCII (percent-encode anything else).")
         }
         if request.isInternal {
-            // Only invalidations of this front, by its name: anything else was meant for another process.
+            // Only calls for this front, by its name: anything else was meant for another process.
             guard segments.first.map({ $0 == name }) == true else { return Routing.misdirected() }
             return try internalRoute(request, segments)
         }
@@ -87,7 +87,8 @@ struct FrontRoutes: Sendable {
         }
     }
 
-    /// `POST /<name>/invalidate` from the catalog primary before each write.
+    /// `POST /<name>/invalidate` from the catalog primary before each write, and
+    /// `GET /<name>/metrics` from the front answering a scrape.
     private func internalRoute(_ request: Request, _ segments: [Substring]) throws(APIError) -> Response {
         guard segments.count == 2, segments[0] == name else { throw .notFound("No such route.") }
         switch segments[1] {
@@ -99,6 +100,9 @@ struct FrontRoutes: Sendable {
             }
             let dropped = items.reduce(0) { $0 + reads.cache.invalidate($1.0, seq: $1.1) }
             return .json(200, .object([("dropped", .int(Int64(dropped)))]))
+        case "metrics":
+            try allow(request, ["GET", "HEAD"])
+            return metrics.ownReport()
         default:
             throw .notFound("No such route.")
         }
@@ -157,7 +161,9 @@ struct FrontRoutes: Sendable {
                                  ("hits", .int(Int64(stats.hits))), ("misses", .int(Int64(stats.misses))),
                                  ("invalidations", .int(Int64(stats.invalidations))),
                                  ("evictions", .int(Int64(stats.evictions))),
-                                 ("rejections", .int(Int64(stats.rejections)))])
+                                 ("rejections", .int(Int64(stats.rejections))),
+                                 ("bytes", .int(Int64(stats.bytes))), ("capacity_bytes", .int(Int64(stats.capacityBytes))),
+                                 ("oversized", .int(Int64(stats.oversized)))])
         return .json(200, .object([("cache", cache)]))
     }
 

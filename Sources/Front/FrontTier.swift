@@ -5,27 +5,29 @@ import InternalHTTP
 /// bazar-front's configuration: its flags and the program they make.
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
-    public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity",
-                               "admin-token-file", "admin-token-fd", "catalogs", "orders", "fill-delay-ms"]
+    public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity", "cache-bytes",
+                               "admin-token-file", "admin-token-fd", "catalogs", "orders", "fronts", "fill-delay-ms"]
 
-    /// The front from its flags: the public routes, and sockets of their own, each with its own
-    /// threads, for invalidations (a write waits for its invalidation, and the purchase that
+    /// The front from its flags: a cache of at most `--cache-capacity` entries (10,000) and
+    /// `--cache-bytes` bytes (128 MiB; either 0 turns it off), the public routes, and sockets of
+    /// their own, each with its own threads, for invalidations (a write waits for its invalidation, and the purchase that
     /// caused it may hold one of the front's threads meanwhile) and, with `--writes-socket`,
     /// for purchases, updates, additions and order reads, on `--writes-threads` threads (default
     /// `--threads`): a hung order replica then holds only those. On the main socket, reads that
     /// wait on another tier (cache misses, `/health`) take one of half as many permits as it has
     /// threads, so the other half stay free for hits. `BAZAR_RESTARTS_FILE` in the environment
     /// names the supervisor's counts of restarts, which `/metrics` reports (bazarctl sets it).
+    /// `--fronts` lists every front, whose own series `/metrics` gathers (`FrontPeers`).
     public static func make(_ flags: Flags) throws -> TierProgram {
         let client = try InternalClient(flags: flags)
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
         let permits = Permits(max(1, threads / 2))
-        let cache = ResponseCache<CacheEntry>(capacity: try flags.int("cache-capacity", default: 10_000))
+        let cache = ResponseCache<CacheEntry>(capacity: try flags.int("cache-capacity", default: 10_000),
+                                              capacityBytes: try flags.int("cache-bytes",
+                                                                           default: ResponseCache<CacheEntry>.defaultCapacityBytes))
         let fillDelay = try flags.int("fill-delay-ms", default: 0, in: 0...10_000)
         let name = try flags.string("name", default: "front")
-        guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._:@-".contains($0)) }) else {
-            throw FlagError("--name must be 1 to 100 letters, digits and . _ : @ - (got '\(name)')")
-        }
+        guard isName(name) else { throw FlagError("--name must be 1 to 100 letters, digits and . _ : @ - (got '\(name)')") }
         let lease = ReadLease(name: name, client: client, cache: cache)
         lease.start()
         let reads = CachedReads(cache: cache, lease: lease, client: client, permits: permits,
@@ -37,7 +39,8 @@ public enum FrontTier {
         let health = Health(client: client, catalogs: catalogs, orders: orders, permits: permits)
         let requests = RequestMetrics(routes: FrontRoutes.routeNames)
         let restarts = SupervisorRestarts(file: ProcessInfo.processInfo.environment["BAZAR_RESTARTS_FILE"] ?? "")
-        let metrics = MetricsReport(client: client, catalogs: catalogs, orders: orders, permits: permits,
+        let fronts = FrontPeers(own: name, listed: try FrontPeers.parse(try flags.list("fronts", default: [])), supervisor: restarts)
+        let metrics = MetricsReport(name: name, client: client, fronts: fronts, catalogs: catalogs, orders: orders, permits: permits,
                                     cache: cache, requests: requests, restarts: restarts)
         let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client, orders: orders),
                                  health: health, metrics: metrics, admin: admin)
@@ -48,7 +51,13 @@ public enum FrontTier {
         let writesThreads = try flags.int("writes-threads", default: threads, in: 1...4096)
         if !writesSocket.isEmpty { sockets.append(.init(path: writesSocket, threads: writesThreads)) }
         return TierProgram(extraSockets: sockets,
-                           startMessage: "front starting with a \(cache.capacity)-entry cache", metrics: requests,
+                           startMessage: "front starting with a cache of \(cache.capacity) entries and \(cache.capacityBytes) bytes", metrics: requests,
                            handle: routes.handle)
+    }
+
+    /// Whether `name` may name a front (`--name`, `--fronts`): 1 to 100 letters, digits and
+    /// `. _ : @ -`, safe in a path and a label.
+    static func isName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 100 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._:@-".contains($0)) }
     }
 }

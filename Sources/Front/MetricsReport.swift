@@ -1,47 +1,82 @@
 import BazarCore
+import Foundation
 import HTTPMessages
 import InternalHTTP
+import Synchronization
 
-/// `/metrics`: the front's own metrics and every replica's (`GET /<replica>/metrics` through
-/// nginx's internal listener), each sample labelled `replica="…"`, merged family by family,
-/// plus `bazar_up` for every process, the backup's replication lag and the supervisor's
-/// restarts of each process. Gathered while holding one of `permits`, like `/health`.
+/// `/metrics`: this front's own metrics, every other front's (`GET /<front>/metrics`, which
+/// nginx's internal listener passes to that front's invalidation socket, with threads of its
+/// own: a front whose main socket is saturated still answers) and every replica's
+/// (`GET /<replica>/metrics`), each sample labelled `replica="…"` with the process's own name,
+/// merged family by family, plus `bazar_up` for every process, the backup's replication lag
+/// (`LastApplied`) and the supervisor's restarts of each process. Each process is asked at once, for up to
+/// 1 s; one that does not answer is `bazar_up 0` and the others still report. Gathered while
+/// holding one of `permits`, like `/health`.
 struct MetricsReport: Sendable {
+    /// This front's name (`--name`), its samples' `replica` label.
+    let name: String
     let client: InternalClient
+    let fronts: FrontPeers
     let catalogs: [String]
     let orders: [String]
     let permits: Permits
     let cache: ResponseCache<CacheEntry>
     let requests: RequestMetrics
     let restarts: SupervisorRestarts
+    /// Each replica's `bazar_applied` when this front last saw it, for the lag while one is down.
+    let lastApplied = LastApplied()
 
     func report() throws(APIError) -> Response {
         try permits.withPermit(gather)
     }
 
+    /// This front's own metrics, unlabelled: the internal `GET /<name>/metrics`, which the
+    /// front answering a scrape asks every other front for.
+    func ownReport() -> Response {
+        own().response
+    }
+
     private func gather() -> Response {
         var families = Families()
-        var up: [(String, Bool)] = [("front", true)]
-        families.add(replica: "front", text: own().text)
-        for name in catalogs + orders {
-            let answer = try? client.send("GET", "/\(name)/metrics", timeout: .seconds(1))
-            let text = answer.flatMap { $0.status == 200 ? String(decoding: $0.body, as: UTF8.self) : nil }
-            up.append((name, text != nil))
-            if let text { families.add(replica: name, text: text) }
+        let others = fronts.names().filter { $0 != name } + catalogs + orders
+        let texts = fetchAll(others.map { "/\($0)/metrics" })
+        var up: [(String, Bool)] = [(name, true)]
+        families.add(replica: name, text: own().text)
+        for (process, text) in zip(others, texts) {
+            up.append((process, text != nil))
+            if let text { families.add(replica: process, text: text) }
         }
         var exposition = Exposition()
-        exposition.family("bazar_up", .gauge, "1 if the replica answered this scrape, else 0.")
-        for (name, isUp) in up { exposition.sample("bazar_up", [("replica", name)], isUp ? 1 : 0) }
-        if catalogs.count == 2, let primary = families.applied[catalogs[0]], let backup = families.applied[catalogs[1]] {
-            exposition.family("bazar_replication_lag", .gauge, "Writes the primary applied that the backup has not.")
-            exposition.sample("bazar_replication_lag", [("replica", catalogs[1])], primary - backup)
+        exposition.family("bazar_up", .gauge, "1 if the process answered this scrape, else 0.")
+        for (process, isUp) in up { exposition.sample("bazar_up", [("replica", process)], isUp ? 1 : 0) }
+        if catalogs.count == 2 {
+            let applied = lastApplied.merge(families.applied)
+            exposition.family("bazar_replication_lag", .gauge,
+                              "Writes the primary applied that the backup has not (a replica that did not answer: as last seen).")
+            exposition.sample("bazar_replication_lag", [("replica", catalogs[1])], (applied[catalogs[0]] ?? 0) - (applied[catalogs[1]] ?? 0))
         }
         restarts.write(to: &exposition)
         for family in families.order { exposition.append(lines: families.lines[family] ?? []) }
         return exposition.response
     }
 
-    /// The front's own metrics: its requests and its cache.
+    /// The body of each internal `GET path`'s 200 answer (nil for none within 1 s), all asked at once.
+    private func fetchAll(_ paths: [String]) -> [String?] {
+        let answers = Answers(count: paths.count)
+        let done = DispatchGroup()
+        for (index, path) in paths.enumerated() {
+            done.enter()
+            Thread { [client] in
+                defer { done.leave() }
+                let answer = try? client.send("GET", path, timeout: .seconds(1))
+                answers.set(index, answer.flatMap { $0.status == 200 ? String(decoding: $0.body, as: UTF8.self) : nil })
+            }.start()
+        }
+        done.wait()
+        return answers.all
+    }
+
+    /// This front's own metrics: its requests, its cache and its process.
     private func own() -> Exposition {
         var exposition = Exposition()
         requests.write(to: &exposition)
@@ -50,14 +85,47 @@ struct MetricsReport: Sendable {
                                     ("misses", "Reads the cache did not hold.", stats.misses),
                                     ("evictions", "Entries the cache dropped for room.", stats.evictions),
                                     ("invalidations", "Entries a write dropped.", stats.invalidations),
-                                    ("rejections", "Fills the admission policy turned away.", stats.rejections)] {
+                                    ("rejections", "Fills the admission policy turned away.", stats.rejections),
+                                    ("oversized", "Answers too large to cache, served but not stored.", stats.oversized)] {
             exposition.family("bazar_cache_\(name)_total", .counter, help)
             exposition.sample("bazar_cache_\(name)_total", [], value)
         }
-        exposition.family("bazar_cache_entries", .gauge, "Entries the cache holds.")
-        exposition.sample("bazar_cache_entries", [], stats.entries)
+        for (name, help, value) in [("entries", "Entries the cache holds.", stats.entries),
+                                    ("capacity", "The most entries the cache holds.", stats.capacity),
+                                    ("bytes", "Bytes the cached entries are charged.", stats.bytes),
+                                    ("capacity_bytes", "The most bytes the cached entries are charged.", stats.capacityBytes)] {
+            exposition.family("bazar_cache_\(name)", .gauge, help)
+            exposition.sample("bazar_cache_\(name)", [], value)
+        }
+        ProcessMetrics.write(to: &exposition)
         return exposition
     }
+}
+
+/// Each replica's `bazar_applied` as a front last saw it: a replica that does not answer a scrape
+/// keeps its last value, so `bazar_replication_lag` is reported all the same, and grows with the
+/// primary's writes while the backup is down.
+final class LastApplied: Sendable {
+    private let applied = Mutex<[String: Int64]>([:])
+
+    /// The values last seen, after taking in `fresh` (this scrape's).
+    func merge(_ fresh: [String: Int64]) -> [String: Int64] {
+        applied.withLock { applied in
+            applied.merge(fresh) { $1 }
+            return applied
+        }
+    }
+}
+
+/// The answers of `MetricsReport.fetchAll`, filled in by its threads.
+private final class Answers: Sendable {
+    private let texts: Mutex<[String?]>
+
+    init(count: Int) { texts = Mutex(Array(repeating: nil, count: count)) }
+
+    func set(_ index: Int, _ text: String?) { texts.withLock { $0[index] = text } }
+
+    var all: [String?] { texts.withLock { $0 } }
 }
 
 /// Expositions of several replicas merged: each family's HELP and TYPE once, then the samples

@@ -6,6 +6,13 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     public let code: Int32
     /// SQLite's message and the statement.
     public let description: String
+
+    /// Whether the storage failed rather than the statement: the disk is full (`SQLITE_FULL`)
+    /// or an I/O error (`SQLITE_IOERR`, any extended code). Such a failure passes when the
+    /// disk has room again; the transaction it ended changed nothing.
+    public var isStorageFailure: Bool {
+        code & 0xff == SQLITE_FULL || code & 0xff == SQLITE_IOERR
+    }
 }
 
 /// A value bound to, or read from, a statement column.

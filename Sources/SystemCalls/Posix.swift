@@ -131,6 +131,32 @@ public enum Posix {
         }
     }
 
+    /// Writes all of `bytes` to a descriptor (several calls if need be). A failure (`ENOSPC` on
+    /// a full disk, `EPIPE`, `EAGAIN`) is thrown, never trapped on: unlike `FileHandle.write`.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let start = offset
+            offset += try checked("write") {
+                bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + start, raw.count - start) }
+            }
+        }
+    }
+
+    /// Opens (creating, mode 0600) `path` and takes an exclusive `flock` on it without
+    /// waiting; returns the descriptor, which holds the lock until the process ends (the kernel
+    /// releases it however the process ends). Throws `EWOULDBLOCK` when another process holds it.
+    public static func lockExclusively(_ path: String) throws(SystemError) -> Int32 {
+        let fd = try checked("open") { open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        do throws(SystemError) {
+            _ = try checked("flock") { flock(fd, LOCK_EX | LOCK_NB) }
+            return fd
+        } catch {
+            _ = Glibc.close(fd)
+            throw error
+        }
+    }
+
     /// Receives up to `buffer.count` bytes; 0 at the end of the stream.
     public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
         try checked("recv") { recv(fd, buffer.baseAddress, buffer.count, 0) }
@@ -192,5 +218,29 @@ public enum Posix {
         var directory = Glibc.stat()
         _ = try checked("stat") { () -> Int32 in stat(parent.isEmpty ? "/" : parent, &directory) }
         _ = try checked("chown") { Glibc.chown(path, uid_t.max, directory.st_gid) }
+    }
+}
+
+extension Posix {
+    /// Every IPv4 address `host` resolves to, dotted, sorted and without repeats (none when it
+    /// does not resolve).
+    public static func ipv4Addresses(_ host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0 else { return [] }
+        defer { freeaddrinfo(list) }
+        var addresses: Set<[UInt8]> = []
+        var entry = list
+        while let current = entry {
+            entry = current.pointee.ai_next
+            guard let address = current.pointee.ai_addr, current.pointee.ai_family == AF_INET else { continue }
+            let bytes = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { ipv4 in
+                withUnsafeBytes(of: ipv4.pointee.sin_addr.s_addr) { Array($0) }
+            }
+            addresses.insert(bytes)
+        }
+        return addresses.sorted { $0.lexicographicallyPrecedes($1) }.map { $0.map(String.init).joined(separator: ".") }
     }
 }

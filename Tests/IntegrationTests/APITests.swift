@@ -180,7 +180,8 @@ final class APITests: StackTestCase {
         XCTAssertEqual(replicas.first?.keys, ["name", "role", "status", "applied"])
         let stats = try await client.get("/stats")
         XCTAssertEqual(stats.status, 200)
-        XCTAssertEqual(stats.json["cache"].keys, ["entries", "capacity", "hits", "misses", "invalidations", "evictions", "rejections"])
+        XCTAssertEqual(stats.json["cache"].keys, ["entries", "capacity", "hits", "misses", "invalidations", "evictions", "rejections",
+                                                  "bytes", "capacity_bytes", "oversized"])
         XCTAssertEqual(stats.json["cache"]["capacity"], .number(10_000))
     }
 }

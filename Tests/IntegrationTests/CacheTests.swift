@@ -106,3 +106,77 @@ final class CacheAdmissionTests: StackTestCase {
         XCTAssertEqual(hot.header("X-Cache"), "HIT", "\(stats)")
     }
 }
+
+/// The cache is bounded in bytes, not only in entries: one topic of long-titled books, paged
+/// with hundreds of distinct `after` values (each page some 800 KB), fills far more than the
+/// bound, yet `/stats` never counts more than it and the front's resident memory stays below the
+/// bound plus a generous 200 MiB (at the default of 10,000 entries and no bound in bytes, the
+/// front grew past 600 MB here).
+final class CacheMemoryTests: StackTestCase {
+    /// Books in the topic: enough for `pages` full pages of 1,000.
+    private static let pages = 700
+    private static let books = 1_000 + pages
+
+    func testManyLargePagesStayWithinTheBoundInBytes() async throws {
+        let stack = try stack
+        let client = try client
+        let topic = "memory-\(UUID().uuidString.prefix(8).lowercased())"
+        let firstID = try await addBooks(topic: topic, count: Self.books, client)
+        let front = try XCTUnwrap(stack.pid("front"))
+        let bound = try await client.get("/stats").json["cache"]["capacity_bytes"].int ?? 128 << 20
+        let ceiling = bound + 200 << 20
+        var highest = 0
+        // Four readers, each its own share of the pages; the resident memory after every round.
+        for round in stride(from: 0, to: Self.pages, by: 40) {
+            let statuses = await withTaskGroup(of: [Int].self) { group in
+                for reader in 0..<4 {
+                    group.addTask {
+                        var statuses: [Int] = []
+                        for page in stride(from: round + reader, to: min(round + 40, Self.pages), by: 4) {
+                            let answer = try? await client.get("/search/\(topic)?after=\(firstID - 1 + page)&limit=1000")
+                            statuses.append(answer?.json["items"].array.count == 1_000 ? answer?.status ?? 0 : -1)
+                        }
+                        return statuses
+                    }
+                }
+                return await group.reduce(into: []) { $0 += $1 }
+            }
+            XCTAssertEqual(statuses, Array(repeating: 200, count: statuses.count), "round \(round): full pages answered")
+            highest = max(highest, Self.residentBytes(front))
+        }
+        let megabytes = { (bytes: Int) in "\(bytes >> 20) MiB" }
+        print("CacheMemoryTests: the front's resident memory peaked at \(megabytes(highest)) (bound \(megabytes(bound)))")
+        XCTAssertLessThanOrEqual(highest, ceiling, "the front's resident memory reached \(megabytes(highest)), over "
+                                 + "\(megabytes(ceiling)) (the bound of \(megabytes(bound)) plus 200 MiB)")
+        let stats = try await client.get("/stats").json["cache"]
+        print("CacheMemoryTests: /stats cache \(stats)")
+        let bytes = try XCTUnwrap(stats["bytes"].int, "\(stats)")
+        XCTAssertLessThanOrEqual(bytes, bound, "\(stats)")
+        XCTAssertGreaterThan(bytes, bound / 2, "the pages filled the cache up to its bound: \(stats)")
+        XCTAssertGreaterThan(stats["evictions"].int ?? 0, 0, "\(stats)")
+        XCTAssertEqual(stack.pid("front"), front, "the front never restarted")
+    }
+
+    /// Adds `count` books of 200-character titles (four UTF-8 bytes each) to `topic`, as many
+    /// to a request as fit in 64 KiB; returns the first one's id (the others follow it).
+    private func addBooks(topic: String, count: Int, _ client: HTTPClient) async throws -> Int {
+        var ids: [Int] = []
+        for start in stride(from: 0, to: count, by: 70) {
+            let books = (start..<min(start + 70, count)).map { index in
+                let title = String(format: "%05d ", index) + String(repeating: "\u{1D505}", count: 194)
+                return #"{"title": "\#(title)", "topic": "\#(topic)", "price": 1.5, "stock": 1}"#
+            }
+            let answer = try await client.addBooks("[" + books.joined(separator: ",") + "]")
+            XCTAssertEqual(answer.status, 201, "\(answer.json)")
+            ids += answer.json["books"].array.compactMap { $0["id"].int }
+        }
+        let first = try XCTUnwrap(ids.first)
+        XCTAssertTrue(ids == Array(first..<first + count), "the books got consecutive ids")
+        return first
+    }
+
+    /// The resident memory of a process (`VmRSS` in /proc/PID/status), in bytes.
+    private static func residentBytes(_ pid: Int32) -> Int {
+        (Processes.field("VmRSS", of: pid)?.split(separator: " ").first.flatMap { Int($0) } ?? 0) * 1024
+    }
+}

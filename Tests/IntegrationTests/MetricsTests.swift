@@ -2,9 +2,8 @@ import Foundation
 import XCTest
 
 /// `GET /metrics`: every tier's metrics through the front, read with prometheus_client's parser
-/// (Tests/metrics/parse.py, in a venv, .build/prometheus-venv, made on first use).
+/// (`MetricsScrape`).
 final class MetricsTests: StackTestCase {
-    static let venv = Stack.repository.appendingPathComponent(".build/prometheus-venv")
     static let routes: Set = ["info", "search", "purchase", "orders", "update", "books", "health", "stats", "metrics", "invalidate",
                               "take", "settle", "lease", "takes", "replicate", "held", "witness", "stand-in", "other"]
 
@@ -81,13 +80,60 @@ final class MetricsTests: StackTestCase {
         XCTAssertNil(report.families["bazar_orders_held"]?.samples.first { $0.labels["replica"] == "order-2" })
     }
 
+    /// A scrape while the backup is down still has `bazar_replication_lag` (the backup as last
+    /// seen), next to `bazar_up 0` for it.
+    func testTheReplicationLagIsReportedWhileTheBackupIsDown() async throws {
+        let stack = try stack
+        let before = try await scrape()
+        XCTAssertNotNil(before.sample("bazar_replication_lag", ["replica": "catalog-2"]))
+        let pid = try XCTUnwrap(stack.pid("catalog-2"))
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        let report = try await scrape()
+        XCTAssertEqual(report.value("bazar_up", ["replica": "catalog-2"]), 0)
+        let lag = try XCTUnwrap(report.sample("bazar_replication_lag", ["replica": "catalog-2"]), "no lag while the backup is down")
+        XCTAssertEqual(lag.value, report.value("bazar_applied", ["replica": "catalog-1"])
+                       - before.value("bazar_applied", ["replica": "catalog-2"]))
+    }
+
+    /// Every process reports its own `process_*` series and `bazar_build_info`; the front its
+    /// cache's bounds; every route's request counts exist from 0; and promtool finds nothing
+    /// wrong with the exposition.
+    func testEveryProcessReportsItselfAndTheExpositionPassesPromtool() async throws {
+        let report = try await scrape()
+        let now = Date().timeIntervalSince1970
+        let programs = ["front": "bazar-front", "catalog-1": "bazar-catalog", "catalog-2": "bazar-catalog",
+                        "order-1": "bazar-order", "order-2": "bazar-order"]
+        for (replica, program) in programs {
+            let labels = ["replica": replica]
+            XCTAssertGreaterThan(report.value("process_resident_memory_bytes", labels), 1_000_000, replica)
+            XCTAssertGreaterThan(report.value("process_open_fds", labels), 2, replica)
+            XCTAssertNotNil(report.sample("process_cpu_seconds_total", labels), replica)
+            let started = report.value("process_start_time_seconds", labels)
+            XCTAssertTrue((now - 3_600...now + 5).contains(started), "\(replica) started at \(started), now is \(now)")
+            XCTAssertEqual(report.value("bazar_build_info", labels.merging(["program": program]) { $1 }), 1, replica)
+        }
+        XCTAssertEqual(report.value("bazar_cache_capacity", ["replica": "front"]), 10_000)
+        XCTAssertGreaterThan(report.value("bazar_cache_capacity_bytes", ["replica": "front"]), 0)
+        XCTAssertNotNil(report.sample("bazar_cache_bytes", ["replica": "front"]))
+        for (replica, route) in [("front", "stats"), ("catalog-1", "takes"), ("order-2", "stand-in")] {
+            let unseen = report.sample("bazar_requests_total", ["replica": replica, "route": route, "status": "413"])
+            XCTAssertEqual(unseen?.value, 0, "\(replica)'s \(route) 413s are a series from the start")
+            let histogram = report.sample("bazar_request_duration_seconds_count", ["replica": replica, "route": route])
+            XCTAssertNotNil(histogram, "\(replica)'s \(route) latency is a series from the start")
+        }
+        let promtool = "/usr/bin/promtool"
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: promtool), "no \(promtool): apt-get install prometheus")
+        XCTAssertEqual(try MetricsScrape.run(promtool, ["check", "metrics"], input: report.text), "", "promtool check metrics")
+    }
+
     /// A process killed with SIGKILL is started again by the supervisor, which counts it:
     /// `bazar_supervisor_restarts_total{process="…"}` grows by one, the others stay.
     func testSupervisorRestartsAreCounted() async throws {
         let stack = try stack
         let before = try await scrape()
         XCTAssertEqual(before.families["bazar_supervisor_restarts"]?.type, "counter")
-        for process in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx"] {
+        for process in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"] {
             XCTAssertNotNil(before.families["bazar_supervisor_restarts"]?.samples.first { $0.labels["process"] == process },
                             "no sample for \(process):\n\(before.text)")
         }
@@ -108,7 +154,16 @@ final class MetricsTests: StackTestCase {
         XCTAssertEqual(after.value("bazar_supervisor_restarts_total", catalog), before.value("bazar_supervisor_restarts_total", catalog))
     }
 
-    // MARK: - Helpers
+    /// `GET /metrics` with the token, checked and parsed (`MetricsScrape`).
+    private func scrape() async throws -> MetricsScrape.Report {
+        try await MetricsScrape.scrape(client)
+    }
+}
+
+/// Scraping `/metrics` and reading it with prometheus_client's parser (Tests/metrics/parse.py,
+/// in a venv, .build/prometheus-venv, made on first use).
+enum MetricsScrape {
+    static let venv = Stack.repository.appendingPathComponent(".build/prometheus-venv")
 
     struct Sample {
         let name: String
@@ -127,14 +182,19 @@ final class MetricsTests: StackTestCase {
 
         /// The value of the sample named `name` whose labels include `labels` (0 if none).
         func value(_ name: String, _ labels: [String: String]) -> Double {
+            sample(name, labels)?.value ?? 0
+        }
+
+        /// The sample named `name` whose labels include `labels`, if there is one.
+        func sample(_ name: String, _ labels: [String: String]) -> Sample? {
             families.values.flatMap(\.samples).first { sample in
                 sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value }
-            }?.value ?? 0
+            }
         }
     }
 
     /// `GET /metrics` with the token, checked for its headers and parsed by prometheus_client.
-    private func scrape() async throws -> Report {
+    static func scrape(_ client: HTTPClient) async throws -> Report {
         let answer = try await client.get("/metrics", headers: ["Authorization": "Bearer \(Stack.adminToken)"])
         XCTAssertEqual(answer.status, 200)
         XCTAssertEqual(answer.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
@@ -153,10 +213,10 @@ final class MetricsTests: StackTestCase {
         return Report(text: text, families: families)
     }
 
-    private func parse(_ text: String) throws -> JSONValue {
-        let python = Self.venv.appendingPathComponent("bin/python").path
+    private static func parse(_ text: String) throws -> JSONValue {
+        let python = venv.appendingPathComponent("bin/python").path
         if !FileManager.default.isExecutableFile(atPath: python) {
-            _ = try run("/usr/bin/python3", ["-m", "venv", Self.venv.path])
+            _ = try run("/usr/bin/python3", ["-m", "venv", venv.path])
             _ = try run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "prometheus_client==0.21.1"])
         }
         let script = Stack.repository.appendingPathComponent("Tests/metrics/parse.py").path
@@ -164,7 +224,8 @@ final class MetricsTests: StackTestCase {
         return JSONValue(try JSONSerialization.jsonObject(with: Data(output.utf8)))
     }
 
-    private func run(_ program: String, _ arguments: [String], input: String = "") throws -> String {
+    /// Runs `program` with `input` on its standard input: its standard output; throws unless it exits 0.
+    static func run(_ program: String, _ arguments: [String], input: String = "") throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
@@ -180,5 +241,65 @@ final class MetricsTests: StackTestCase {
             throw StackError.startFailed("\(program) \(arguments) exited \(process.terminationStatus)")
         }
         return String(decoding: output, as: UTF8.self)
+    }
+}
+
+/// With three fronts, every scrape (whichever front nginx hands it to) has every front's own
+/// series under its own name, so no counter of any front ever goes back between scrapes; a
+/// stopped front is `bazar_up 0` and the others still report.
+final class MultiFrontMetricsTests: StackTestCase {
+    override class var stackEnvironment: [String: String] { ["BAZAR_FRONTS": "3"] }
+    private static let fronts = ["front", "front-2", "front-3"]
+
+    func testEveryScrapeHasEveryFrontsOwnCountersAndNoneGoesBack() async throws {
+        let stack = try stack
+        let client = try client
+        _ = try await stack.waitUntilLevel()
+        var previous: [String: [String: Double]] = [:]
+        for scrape in 0..<10 {
+            for _ in 0..<6 { _ = try await client.get("/info/\(scrape % 7 + 1)") }
+            let report = try await MetricsScrape.scrape(client)
+            for front in Self.fronts {
+                XCTAssertEqual(report.value("bazar_up", ["replica": front]), 1, "scrape \(scrape): \(front) is up")
+                let counters = Self.counters(of: front, in: report)
+                XCTAssertNotNil(counters["bazar_cache_misses_total"], "scrape \(scrape): no series of \(front):\n\(report.text)")
+                XCTAssertGreaterThan(counters["bazar_requests_total"] ?? 0, 0, "scrape \(scrape): \(front) counted no request")
+                for (series, value) in counters {
+                    let before = previous[front]?[series] ?? 0
+                    XCTAssertGreaterThanOrEqual(value, before, "scrape \(scrape): \(front)'s \(series) went back")
+                }
+                previous[front] = counters
+            }
+        }
+        let stopped = try stack.ctl("stop", "front-3")
+        XCTAssertEqual(stopped.0, 0, stopped.1)
+        for scrape in 0..<4 {
+            let report = try await MetricsScrape.scrape(client)
+            XCTAssertEqual(report.value("bazar_up", ["replica": "front-3"]), 0, "scrape \(scrape) after front-3 stopped")
+            for front in ["front", "front-2"] {
+                XCTAssertEqual(report.value("bazar_up", ["replica": front]), 1, "scrape \(scrape): \(front)")
+                XCTAssertGreaterThanOrEqual(report.value("bazar_cache_misses_total", ["replica": front]),
+                                            previous[front]?["bazar_cache_misses_total"] ?? .infinity, "scrape \(scrape): \(front)")
+            }
+            XCTAssertEqual(report.value("bazar_up", ["replica": "catalog-1"]), 1)
+        }
+    }
+
+    /// Each of `front`'s counters (a sample of a counter family, its `replica` label `front`),
+    /// by name and labels.
+    private static func counters(of front: String, in report: MetricsScrape.Report) -> [String: Double] {
+        var counters: [String: Double] = [:]
+        for family in report.families.values where family.type == "counter" {
+            for sample in family.samples where sample.labels["replica"] == front {
+                let labels = sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                counters[sample.name + "{" + labels + "}"] = sample.value
+            }
+        }
+        // One entry per family too, so that a missing family shows.
+        for family in report.families.values where family.type == "counter" {
+            let total = family.samples.filter { $0.labels["replica"] == front && $0.name.hasSuffix("_total") }.map(\.value)
+            if !total.isEmpty { counters[family.samples.first { $0.name.hasSuffix("_total") }?.name ?? ""] = total.reduce(0, +) }
+        }
+        return counters
     }
 }

@@ -13,9 +13,10 @@ final class Stack: @unchecked Sendable {
     let client: HTTPClient
     private let environment: [String: String]
 
-    /// Starts a stack; `extra` adds environment (e.g. `BAZAR_FRONT_ARGS`).
-    init(_ extra: [String: String] = [:]) throws {
-        variables = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("bazar-\(UUID().uuidString.prefix(8))")
+    /// Starts a stack; `extra` adds environment (e.g. `BAZAR_FRONT_ARGS`); `directory` is its
+    /// `BAZAR_VAR` (e.g. a small tmpfs) instead of a new temporary directory.
+    init(_ extra: [String: String] = [:], directory: URL? = nil) throws {
+        variables = directory ?? URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("bazar-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: variables, withIntermediateDirectories: true)
         port = try Self.freePort()
         var environment = ProcessInfo.processInfo.environment

@@ -1,3 +1,4 @@
+import Foundation
 @testable import BazarCore
 import HTTPMessages
 import XCTest
@@ -40,5 +41,35 @@ final class ExpositionTests: XCTestCase {
         XCTAssertTrue(exposition.text.contains(#"bazar_request_duration_seconds_bucket{route="info",le="10"} 1"#))
         XCTAssertTrue(exposition.text.contains(#"bazar_request_duration_seconds_bucket{route="info",le="+Inf"} 2"#))
         XCTAssertTrue(exposition.text.contains(#"bazar_request_duration_seconds_count{route="info"} 2"#))
+    }
+
+    /// Every route and counted status is a series from the start, at 0.
+    func testSeriesStartAtZero() {
+        var exposition = Exposition()
+        RequestMetrics(routes: ["info"]).write(to: &exposition)
+        for status in RequestMetrics.statuses.map(String.init) + ["other"] {
+            XCTAssertTrue(exposition.text.contains(#"bazar_requests_total{route="info",status="\#(status)"} 0"#), status)
+            XCTAssertTrue(exposition.text.contains(#"bazar_requests_total{route="other",status="\#(status)"} 0"#), status)
+        }
+        XCTAssertTrue(exposition.text.contains(#"bazar_request_duration_seconds_bucket{route="other",le="+Inf"} 0"#))
+        XCTAssertTrue(exposition.text.contains(#"bazar_request_duration_seconds_count{route="info"} 0"#))
+    }
+
+    /// The process's own series, read from /proc/self, and the build's.
+    func testProcessMetricsDescribeThisProcess() throws {
+        var exposition = Exposition()
+        ProcessMetrics.write(to: &exposition)
+        let values = Dictionary(exposition.text.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line in
+            line.split(separator: " ").last.flatMap(Double.init).map { (String(line.prefix { $0 != " " && $0 != "{" }), $0) }
+        }) { $1 }
+        let resident = try XCTUnwrap(values["process_resident_memory_bytes"])
+        XCTAssertGreaterThan(resident, 1_000_000)
+        XCTAssertGreaterThan(try XCTUnwrap(values["process_open_fds"]), 2)
+        XCTAssertGreaterThan(try XCTUnwrap(values["process_cpu_seconds_total"]), 0)
+        let started = try XCTUnwrap(values["process_start_time_seconds"])
+        XCTAssertLessThanOrEqual(started, Date().timeIntervalSince1970 + 1)
+        XCTAssertGreaterThan(started, Date().timeIntervalSince1970 - 86_400)
+        XCTAssertEqual(values["bazar_build_info"], 1)
+        XCTAssertTrue(exposition.text.contains("# TYPE process_cpu_seconds_total counter"))
     }
 }

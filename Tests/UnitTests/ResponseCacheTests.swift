@@ -145,6 +145,22 @@ final class ResponseCacheTests: XCTestCase {
         XCTAssertTrue(shard.fill("info/1", bytes("fresh"), dependencies: [.book(1)], seq: 10))
     }
 
+    /// Writes of ever more books do not grow what it remembers past `announcedLimit`: the
+    /// oldest announcements are folded into the floor, and every stale fill is refused still.
+    func testAnnouncementsStayBoundedAndStaleFillsStayRefused() {
+        var shard = LRUShard<[UInt8]>(capacity: 10)
+        let limit = Int64(LRUShard<[UInt8]>.announcedLimit)
+        for book in 1...(limit + 1) { _ = shard.invalidate(.book(book), seq: book) }
+        XCTAssertEqual(shard.announcements, 1)
+        XCTAssertFalse(shard.fill("info/1", bytes("stale"), dependencies: [.book(1)], seq: 0))
+        XCTAssertFalse(shard.fill("info/\(limit)", bytes("stale"), dependencies: [.book(limit)], seq: limit - 1))
+        XCTAssertFalse(shard.fill("info/\(limit + 1)", bytes("stale"), dependencies: [.book(limit + 1)], seq: limit))
+        XCTAssertTrue(shard.fill("info/\(limit)", bytes("fresh"), dependencies: [.book(limit)], seq: limit))
+        XCTAssertTrue(shard.fill("info/\(limit + 1)", bytes("fresh"), dependencies: [.book(limit + 1)], seq: limit + 1))
+        for book in 1...(3 * limit) { _ = shard.invalidate(.book(book), seq: limit + 1 + book) }
+        XCTAssertLessThanOrEqual(shard.announcements, Int(limit))
+    }
+
     func testRefusedFillKeepsTheExistingEntryOut() {
         var shard = LRUShard<[UInt8]>(capacity: 10)
         _ = shard.fill("info/1", bytes("v0"), dependencies: [.book(1)], seq: 0)
@@ -174,6 +190,51 @@ final class ResponseCacheTests: XCTestCase {
         // Evicted entries no longer count as holding their book.
         XCTAssertEqual(shard.invalidate(.book(4), seq: 1), 0)
         XCTAssertEqual(shard.invalidate(.book(1), seq: 1), 1)
+    }
+
+    /// Bounded in bytes, a shard holds only what its bytes allow, however many entries it may
+    /// hold; the admission policy still keeps the entry read again.
+    func testABoundInBytesLimitsTheEntriesHeld() {
+        let value = [UInt8](repeating: 7, count: 1_000)
+        let charge = LRUShard<[UInt8]>.charge(key: "search/page-000", value: value, dependencies: 10)
+        var shard = LRUShard<[UInt8]>(capacity: 1_000, capacityBytes: 10 * charge)
+        let dependencies = (0..<10).map { CacheDependency.book(Int64($0)) }
+        _ = shard.fill("search/page-000", value, dependencies: dependencies, seq: 0)
+        for _ in 0..<3 { XCTAssertNotNil(shard.lookup("search/page-000")) }
+        for index in 1..<500 {
+            let key = "search/page-\(index % 10)\(index / 10 % 10)\(index / 100)"
+            XCTAssertNil(shard.lookup(key))
+            _ = shard.fill(key, value, dependencies: dependencies, seq: 0)
+            XCTAssertLessThanOrEqual(shard.bytes, shard.capacityBytes, "fill \(index)")
+        }
+        XCTAssertLessThan(shard.count, 10)
+        XCTAssertEqual(shard.bytes, shard.count * charge)
+        XCTAssertNotNil(shard.lookup("search/page-000"), "the page read again stays")
+        XCTAssertEqual(shard.oversized, 0)
+    }
+
+    /// An answer charged more than the main segment holds is not stored; an older value of its
+    /// key is dropped (it is older than the answer just served).
+    func testAnAnswerLargerThanTheBoundIsServedNotStored() {
+        var shard = LRUShard<[UInt8]>(capacity: 10, capacityBytes: 2_000)
+        XCTAssertTrue(shard.fill("search/t", bytes("small"), dependencies: [.topic("t")], seq: 0))
+        XCTAssertFalse(shard.fill("search/t", [UInt8](repeating: 1, count: 2_000), dependencies: [.topic("t")], seq: 1))
+        XCTAssertNil(shard.lookup("search/t"))
+        XCTAssertEqual(shard.count, 0)
+        XCTAssertEqual(shard.bytes, 0)
+        XCTAssertEqual(shard.oversized, 1)
+        XCTAssertEqual(shard.evictions, 0)
+    }
+
+    /// A refill that grows an entry of the main segment evicts what no longer fits.
+    func testARefillThatGrowsAnEntryKeepsTheBound() {
+        let small = bytes("s"), large = [UInt8](repeating: 1, count: 2_200)
+        var shard = LRUShard<[UInt8]>(capacity: 10, capacityBytes: 3_000)
+        for key in ["a", "b", "c"] { XCTAssertTrue(shard.fill(key, small, dependencies: [], seq: 0)) }
+        XCTAssertTrue(shard.fill("c", large, dependencies: [], seq: 0))
+        XCTAssertLessThanOrEqual(shard.bytes, 3_000)
+        XCTAssertEqual(shard.lookup("c"), large)
+        XCTAssertGreaterThan(shard.evictions, 0)
     }
 
     /// Random operations checked against a plain reference model of W-TinyLFU (a window of one
@@ -282,12 +343,17 @@ final class ResponseCacheTests: XCTestCase {
         }
         XCTAssertNil(cache.lookup("info/3"))
         XCTAssertNil(cache.lookup("search/x"))
+        let charged = [("info/1", "1", 1), ("info/2", "2", 1), ("search/ds", "ds", 3)]
+            .reduce(0) { $0 + LRUShard<[UInt8]>.charge(key: $1.0, value: bytes($1.1), dependencies: $1.2) }
         XCTAssertEqual(cache.stats, ResponseCache<[UInt8]>.Stats(entries: 3, capacity: 100, hits: 6, misses: 2,
-                                                        invalidations: 0, evictions: 0))
+                                                        invalidations: 0, evictions: 0, bytes: charged,
+                                                        capacityBytes: ResponseCache<[UInt8]>.defaultCapacityBytes))
         XCTAssertEqual(cache.invalidate(.book(1), seq: 1), 2)
         XCTAssertEqual(cache.invalidate(.book(9), seq: 1), 0)
         XCTAssertEqual(cache.stats, ResponseCache<[UInt8]>.Stats(entries: 1, capacity: 100, hits: 6, misses: 2,
-                                                        invalidations: 2, evictions: 0))
+                                                        invalidations: 2, evictions: 0,
+                                                        bytes: LRUShard<[UInt8]>.charge(key: "info/2", value: bytes("2"), dependencies: 1),
+                                                        capacityBytes: ResponseCache<[UInt8]>.defaultCapacityBytes))
     }
 
     func testCacheCapacityZeroCachesNothing() {
@@ -313,6 +379,29 @@ final class ResponseCacheTests: XCTestCase {
             XCTAssertEqual(stats.capacity, capacity)
             XCTAssertEqual(stats.evictions, fills - capacity, "capacity \(capacity), \(shards) shards")
         }
+    }
+
+    /// Split into shards, the cache never holds more bytes than its bound: each shard takes its share.
+    func testCacheNeverHoldsMoreBytesThanItsBound() {
+        let cache = ResponseCache<[UInt8]>(capacity: 100_000, capacityBytes: 64 << 20)
+        let page = [UInt8](repeating: 0x61, count: 200_000)
+        for index in 0..<1_000 {
+            cache.fill("search/t?after=\(index)", page, dependencies: (0..<1_000).map { .book(Int64($0)) }, seq: 0)
+            if index % 50 == 0 { XCTAssertLessThanOrEqual(cache.stats.bytes, 64 << 20) }
+        }
+        let stats = cache.stats
+        XCTAssertLessThanOrEqual(stats.bytes, 64 << 20)
+        XCTAssertGreaterThan(stats.bytes, 32 << 20, "the bound, not the entry count, stopped it")
+        XCTAssertEqual(stats.capacityBytes, 64 << 20)
+        XCTAssertGreaterThan(stats.evictions, 600)
+        XCTAssertEqual(stats.oversized, 0)
+    }
+
+    func testCacheBytesZeroCachesNothing() {
+        let cache = ResponseCache<[UInt8]>(capacity: 100, capacityBytes: 0)
+        XCTAssertFalse(cache.fill("info/1", bytes("1"), dependencies: [.book(1)], seq: 0))
+        XCTAssertEqual(cache.stats.capacity, 0)
+        XCTAssertEqual(cache.stats.oversized, 0)
     }
 
     func testCacheInvalidateReachesEveryShard() {
