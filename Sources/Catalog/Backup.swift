@@ -17,9 +17,16 @@ import Synchronization
 /// the backup asks the order replicas whether it is still counted in sync: if one says so, no
 /// write was acknowledged without it, so it holds every acknowledged write and stands in,
 /// serving reads under a stand-in lease during which the primary cannot demote it.
+///
+/// Its store may have been lost or replaced (empty, or an older copy): nothing on this host can
+/// tell. So a backup stands in only once it is *current*: it has taken, since it started, a
+/// push that brought it up to everything the primary had committed (a complete push, not a page
+/// of a catch-up). A push lease, too, comes only with a complete push (the primary grants none
+/// on a page, and the backup takes none from one).
 final class Backup: Sendable {
     private let store: Mutex<CatalogStore>
     private let memory: CatalogMemory
+    private let current = Atomic<Bool>(false)
     private let leaseEnd = Atomic<Int64>(0)
     private let standInEnd = Atomic<Int64>(0)
     private let receipts = Mutex(Receipts())
@@ -50,6 +57,25 @@ final class Backup: Sendable {
 
     /// Whether reads may be served now.
     var readable: Bool { leased || Monotonic.now() < standInEnd.load(ordering: .acquiring) }
+
+    /// Whether, since it started, a complete push brought this backup up to the primary.
+    var isCurrent: Bool { current.load(ordering: .acquiring) }
+
+    /// What a restarting primary asks the backup: `{"applied", "current"}`.
+    func state() -> Response {
+        .json(200, .object([("applied", .int(memory.applied)), ("current", .bool(isCurrent))]))
+    }
+
+    /// The books changed after `seq`, for a recovering primary that lacks them, a page at a
+    /// time: `{"books", "through", "complete", "applied"}` (`through` is the `after` of the
+    /// next page; `applied` is what the books reach once `complete`).
+    func changes(after seq: Int64) -> Response {
+        let changes = memory.changes(after: seq, budget: Replicator.pushBudget)
+        let body = EncodedJSON.object([("books", EncodedJSON.array(changes.encoded)), ("through", JSON.int(changes.through).encoded()),
+                                       ("complete", JSON.bool(changes.complete).encoded()),
+                                       ("applied", JSON.int(changes.applied).encoded())])
+        return Response(status: 200, headers: [Response.jsonContentType], body: body)
+    }
 
     /// Applies one push: `{"after", "up_to", "books", "lease"?: {"ms", "echo"}}`, and answers
     /// `{"applied", "receipt"}`. 409 with this replica's `applied` when the push starts after
@@ -83,7 +109,13 @@ final class Backup: Sendable {
                 }
                 memory.apply(books, applied: upTo)
             }
-            if let lease, let start = receipts.withLock({ $0.madeAt(lease.echo) }) {
+            // A page leaves `applied` where it was and carries books: the backup is not current yet.
+            let page = upTo == after && !books.isEmpty
+            if !page && !current.load(ordering: .acquiring) {
+                current.store(true, ordering: .releasing)
+                Log.info("backup current: a complete push brought it up to the primary", [("applied", "\(memory.applied)")])
+            }
+            if !page, let lease, let start = receipts.withLock({ $0.madeAt(lease.echo) }) {
                 leaseEnd.max(start + lease.ms * 1_000_000, ordering: .releasing)
             }
             return answer(200, applied: memory.applied)
@@ -103,7 +135,7 @@ final class Backup: Sendable {
         let thread = Thread { [self] in
             var standing = false
             while true {
-                if !leased && !primaryAnswers(primary, client) {
+                if !leased && isCurrent && !primaryAnswers(primary, client) {
                     let granted = witnesses.contains { askStandIn($0, client) }
                     if granted != standing { Log.warn(granted ? "primary down: standing in" : "not standing in", [("applied", "\(memory.applied)")]) }
                     standing = granted

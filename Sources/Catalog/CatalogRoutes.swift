@@ -19,7 +19,7 @@ struct CatalogRoutes: Sendable {
 
     /// The route names `metrics` counts requests by.
     static let routeNames = ["info", "search", "health", "take", "update", "books", "settle", "lease", "takes", "replicate",
-                             "metrics"]
+                             "state", "changes", "metrics"]
 
     func handle(_ request: Request) -> Response {
         if Routing.isMisdirected(request, destinations: ["catalog", "catalog-primary", Substring(name)]) { return Routing.misdirected() }
@@ -60,8 +60,11 @@ struct CatalogRoutes: Sendable {
         case ("GET", "takes", 1):
             return try primary().takes(try Page(query: request.query))
         case ("POST", "replicate", 1):
-            guard case .backup(let backup) = role else { throw .notFound("Only the backup takes pushes.") }
-            return backup.replicate(request.body)
+            return try backup().replicate(request.body)
+        case ("GET", "state", 1):
+            return try backup().state()
+        case ("GET", "changes", 1):
+            return try backup().changes(after: try Page(query: request.query).after)
         default:
             throw .notFound("No such route.")
         }
@@ -85,9 +88,19 @@ struct CatalogRoutes: Sendable {
     }
 
     private func requireReadable() throws(APIError) {
-        if case .backup(let backup) = role, !backup.readable {
+        switch role {
+        case .backup(let backup) where !backup.readable:
             throw .unavailable("\(name) is catching up with the primary.")
+        case .primary(let primary) where !primary.isLeading:
+            throw .unavailable("\(name) is recovering: it does not yet know that it holds every acknowledged write.")
+        default:
+            break
         }
+    }
+
+    private func backup() throws(APIError) -> Backup {
+        guard case .backup(let backup) = role else { throw .notFound("Only the backup answers this.") }
+        return backup
     }
 
     private func primary() throws(APIError) -> Primary {
@@ -97,7 +110,7 @@ struct CatalogRoutes: Sendable {
 
     private func health() -> Response {
         let (roleName, status): (String, String) = switch role {
-        case .primary: ("primary", "up")
+        case .primary(let primary): ("primary", primary.isLeading ? "up" : "catching_up")
         case .backup(let backup): ("backup", backup.readable ? "up" : "catching_up")
         }
         return ReplicaHealth(name: name, role: roleName, status: status, applied: reads.memory.applied).response

@@ -13,11 +13,14 @@ public enum CatalogTier {
     /// the primary goes on without a backup that does not answer, and a backup never stands in).
     /// `--update-key-horizon N`: the primary keeps an update's key for at least N writes
     /// (default 100,000), as well as at least `WriteIdentity.keyRetention`.
+    /// The store records whose it is (the deployment, from the internal secret, and `--name`);
+    /// a primary leads only once `Recovery` has shown that it holds every acknowledged write.
     public static func make(_ flags: Flags) throws -> TierProgram {
         let name = try flags.string("name")
         let role = try flags.choice("role", ["primary", "backup"])
         let peer = try flags.string("peer")
-        let store = try CatalogStore(path: try flags.string("db"))
+        let identity = StoreIdentity(deployment: Deployment.id(secret: try InternalSecret.load(flags)), replica: name)
+        let store = try CatalogStore(path: try flags.string("db"), identity: identity)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let client = try InternalClient(flags: flags)
         let witnesses = try flags.list("witnesses", default: ["order-1", "order-2"]).filter { $0 != "none" }
@@ -26,10 +29,11 @@ public enum CatalogTier {
         if role == "primary" {
             let replicator = Replicator(client: client, backup: peer, memory: memory,
                                         witnesses: WitnessRecords(client: client, replicas: witnesses))
-            replicator.start()
-            routesRole = .primary(Primary(name: name, store: store, memory: memory,
-                                          invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied)),
-                                          replicator: replicator, updateKeyHorizon: Int64(updateKeyHorizon)))
+            let primary = Primary(name: name, store: store, memory: memory,
+                                  invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied)),
+                                  replicator: replicator, updateKeyHorizon: Int64(updateKeyHorizon))
+            Recovery(primary: primary, client: client, backup: peer, witnesses: witnesses).start()
+            routesRole = .primary(primary)
         } else {
             let backup = Backup(store: store, memory: memory)
             backup.watchPrimary(peer, witnesses: witnesses, client: client)

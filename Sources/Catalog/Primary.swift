@@ -3,6 +3,7 @@ import Foundation
 import HTTPMessages
 import Store
 import Synchronization
+import TierCalls
 
 /// The catalog primary's writes, committed in batches by one writer thread (group commit).
 ///
@@ -16,6 +17,9 @@ import Synchronization
 /// hung or died mid-way) settles it: a settle goes through the same queue, so it sees every
 /// write committed before it, and when the key was not applied it records the attempt as
 /// aborted, so that attempt is refused if it ever arrives later. Its answer is final either way.
+///
+/// A primary leads (serves reads, takes writes, grants leases, pushes) only once `Recovery` has
+/// shown that its store holds every acknowledged write (`lead`); until then it answers 503.
 final class Primary: @unchecked Sendable {
     private let name: String
     private let store: Mutex<CatalogStore>
@@ -27,6 +31,7 @@ final class Primary: @unchecked Sendable {
     private var queue: [PendingWrite] = []
     // The writer thread's alone.
     private var retention: KeyRetention
+    private let leading = Atomic<Bool>(false)
 
     /// What a request asked for. `attempt` names one try of a write (a retry has a new one).
     enum Write: Sendable {
@@ -62,6 +67,12 @@ final class Primary: @unchecked Sendable {
 
     /// The largest batch the writer commits at once.
     static let maximumBatch = 256
+    /// How long a write may take here, from its arrival to its answer (the caller waits
+    /// `Timeouts.primaryWrite`): past it, a write not yet acknowledged by the backup (or the
+    /// order replicas) is answered `outcome_unknown`, and the caller settles it.
+    static let writeDeadline: Duration = Timeouts.primaryWrite - .milliseconds(500)
+    /// The same for a settle (the caller waits `Timeouts.settle`).
+    static let settleDeadline: Duration = Timeouts.settle - .milliseconds(300)
 
     /// `updateKeyHorizon`: how many writes an update's key is kept for, at least (`KeyRetention`).
     init(name: String, store: sending CatalogStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
@@ -117,9 +128,38 @@ final class Primary: @unchecked Sendable {
         }
     }
 
+    /// The last write sequence number this primary's store holds.
+    var applied: Int64 { memory.applied }
+
+    /// Whether this primary leads (its store holds every acknowledged write).
+    var isLeading: Bool { leading.load(ordering: .acquiring) }
+
+    /// Stores what a recovering primary learned from its peers: books the backup holds newer
+    /// than this store's, through `applied`, and orders the order replicas hold.
+    func restore(books: [Book], applied: Int64, orders: [Order]) throws {
+        try store.withLock { store in
+            if !books.isEmpty || applied > memory.applied { try store.apply(books, applied: applied) }
+            if !orders.isEmpty { try store.restoreTakes(orders) }
+        }
+        memory.apply(books, applied: applied)
+    }
+
+    /// The largest order number this store holds.
+    func lastOrderNumber() throws -> Int64 {
+        try store.withLock { try $0.lastTakeNumber() }
+    }
+
+    /// Starts leading (once the replicator is started): reads, writes and fronts' leases are
+    /// served, and fronts refuse fills older than what the store holds.
+    func lead() {
+        _ = invalidator.leases.announce(memory.applied)
+        leading.store(true, ordering: .releasing)
+    }
+
     /// A read lease for a front that holds lease `held` (nil: none):
     /// `{"lease", "lease_ms", "fresh", "announced"}`; 503 for a front the primary is waiting out.
     func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
+        try requireLeading()
         guard let grant = invalidator.leases.grant(front, renewing: held) else {
             throw .unavailable("\(front) missed an invalidation; its lease is being waited out.")
         }
@@ -129,6 +169,7 @@ final class Primary: @unchecked Sendable {
 
     /// A page of the orders taken, for an order replica catching up.
     func takes(_ page: Page) throws(APIError) -> Response {
+        try requireLeading()
         let orders = try APIError.unavailableOnFailure("the takes could not be read") {
             try store.withLock { try $0.takes(after: page.after, limit: page.limit) }
         }
@@ -138,6 +179,12 @@ final class Primary: @unchecked Sendable {
     /// Queues a write, waits for its batch, then for the backup; answers `status` with `body`
     /// of the result.
     private func respond(to write: Write, status: Int = 200, _ body: (Written) -> JSON) -> Response {
+        let settling = switch write {
+        case .settle, .settleAddition: true
+        default: false
+        }
+        let deadline = Monotonic.now() + (settling ? Self.settleDeadline : Self.writeDeadline).nanoseconds
+        do throws(APIError) { try requireLeading() } catch { return error.response(headers: upstream) }
         let pending = PendingWrite(write)
         let outcome = condition.withLock { () -> Outcome in
             queue.append(pending)
@@ -152,7 +199,11 @@ final class Primary: @unchecked Sendable {
             return error.response(headers: upstream)
         case .success(let written):
             // The books' versions cover the write (a settled one too): each is its book's latest change.
-            if written.applied, let version = written.books.map(\.version).max() { replicator.waitReplicated(version) }
+            if written.applied, let version = written.books.map(\.version).max(),
+               !replicator.waitReplicated(version, until: deadline) {
+                Log.warn("write not acknowledged in time: outcome unknown to the caller, who settles it", [("version", "\(version)")])
+                return APIError.outcomeUnknown.response(headers: upstream)
+            }
             return .json(status, body(written), headers: upstream + (written.replayed ? [("Idempotent-Replayed", "true")] : []))
         }
     }
@@ -208,6 +259,12 @@ final class Primary: @unchecked Sendable {
             try store.forgetUpdateKeys(below: floor)
         } catch {
             Log.error("store error forgetting old update keys", [("error", "\(error)")])
+        }
+    }
+
+    private func requireLeading() throws(APIError) {
+        guard isLeading else {
+            throw .unavailable("\(name) is recovering: it does not yet know that it holds every acknowledged write.")
         }
     }
 

@@ -17,9 +17,14 @@ import InternalHTTP
 /// once the last lease granted has run out, the primary demotes the backup: only when every
 /// order replica has recorded that (`WitnessRecords`) does it stop waiting for the backup,
 /// which by then serves no reads and cannot stand in. The backup is back in sync once an
-/// acknowledgement covers every committed write, and the order replicas are told so. A primary
-/// starts counting the backup in sync: it acknowledges nothing without it before a demotion
-/// (unless no order replica keeps records: then it starts without the backup, as after one).
+/// acknowledgement covers every committed write, and the order replicas are told so. While the
+/// backup is demoted, a write is answered only once every order replica has recorded that
+/// writes through it were acknowledged without the backup (one round trip for all the writes
+/// waiting), so that a primary that lost its store learns what it must recover
+/// (`StartDecision`). A primary starts counting the backup in sync unless the order replicas
+/// all record it demoted (`Recovery` asks them); with no order replica keeping records it
+/// starts without the backup, as after a demotion. Only a push that brings the backup up to
+/// every committed write grants it a lease, never a page of a catch-up.
 final class Replicator: @unchecked Sendable {
     /// How long a backup may serve reads after a push that found it in sync was sent.
     static let lease: Duration = .milliseconds(500)
@@ -42,6 +47,10 @@ final class Replicator: @unchecked Sendable {
     private var inSync: Bool
     private var suspect = false
     private var lastLeaseEnd: Int64 = 0
+    /// While the backup is demoted: what the order replicas recorded as acknowledged without
+    /// it, and whether a request thread is recording more.
+    private var witnessed: Int64 = 0
+    private var recording = false
     // Used by the push thread only: the receipt of the backup's last answer.
     private var receipt: Int64?
     // Used by the push thread only: whether the order replicas were told the backup is in sync,
@@ -56,11 +65,16 @@ final class Replicator: @unchecked Sendable {
         self.memory = memory
         self.witnesses = witnesses
         self.committed = memory.applied
-        inSync = !witnesses.isEmpty
+        inSync = false
     }
 
-    /// Starts the push loop.
-    func start() {
+    /// Starts the push loop once the primary holds every acknowledged write, counting the
+    /// backup in sync or not as the order replicas recorded it (`StartDecision`).
+    func start(backupInSync: Bool) {
+        condition.withLock {
+            committed = max(committed, memory.applied)
+            inSync = backupInSync && !witnesses.isEmpty
+        }
         let thread = Thread { [self] in while true { pushOnce() } }
         thread.name = "replicator"
         thread.start()
@@ -74,22 +88,48 @@ final class Replicator: @unchecked Sendable {
         }
     }
 
-    /// Blocks until the backup acknowledged `seq`, or until it is out of sync.
-    func waitReplicated(_ seq: Int64) {
-        condition.withLock {
-            while inSync && acked < seq { condition.wait() }
+    /// Blocks until `seq` may be acknowledged: the backup acknowledged it, or, while it is
+    /// demoted, the order replicas recorded it as acknowledged without the backup. False when
+    /// `deadline` (monotonic nanoseconds) passes first: the write's outcome is then unknown to
+    /// the caller, which settles it.
+    func waitReplicated(_ seq: Int64, until deadline: Int64) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if inSync ? acked >= seq : witnessed >= seq { return true }
+            let now = Monotonic.now()
+            if now >= deadline { return false }
+            if !inSync && !recording {
+                recording = true
+                let through = committed
+                condition.unlock()
+                let recorded = witnesses.acknowledge(through: through)
+                condition.lock()
+                recording = false
+                if recorded { witnessed = max(witnessed, through) }
+                condition.broadcast()
+                if !recorded {
+                    _ = condition.wait(until: Date().addingTimeInterval(min(0.05, Double(deadline - now) / 1e9)))
+                }
+                continue
+            }
+            _ = condition.wait(until: Date().addingTimeInterval(Double(deadline - now) / 1e9))
         }
     }
 
     private func pushOnce() {
-        let (after, granting) = condition.withLock { () -> (Int64, Bool) in
+        let after = condition.withLock { () -> Int64 in
             if committed <= acked { _ = condition.wait(until: Date().addingTimeInterval(Self.heartbeat.seconds)) }
-            guard inSync && !suspect, receipt != nil else { return (acked, false) }
-            lastLeaseEnd = Monotonic.now() + Self.lease.nanoseconds
-            return (acked, true)
+            return acked
         }
         let changes = memory.changes(after: pages?.from == after ? pages?.through ?? after : after, budget: Self.pushBudget)
         let upTo = changes.complete ? changes.applied : after
+        // Only a complete push grants a lease: a page leaves the backup behind the primary.
+        let granting = condition.withLock { () -> Bool in
+            guard inSync && !suspect, receipt != nil, changes.complete else { return false }
+            lastLeaseEnd = Monotonic.now() + Self.lease.nanoseconds
+            return true
+        }
         var members: [(String, [UInt8])] = [("after", JSON.int(after).encoded()), ("up_to", JSON.int(upTo).encoded()),
                                             ("books", EncodedJSON.array(changes.encoded))]
         if granting, let receipt {
@@ -123,9 +163,11 @@ final class Replicator: @unchecked Sendable {
             if promoted { Log.info("backup in sync", [("acked", "\(acked)")]) }
         case .demote?:
             promoted = false
-            if witnesses.demote() {
+            let demotedAt = condition.withLock { committed }
+            if witnesses.demote(committed: demotedAt) {
                 condition.withLock {
                     inSync = false
+                    witnessed = max(witnessed, demotedAt)
                     condition.broadcast()
                 }
                 Log.warn("backup out of sync, recorded by the order replicas: answering writes without it", [("acked", "\(acked)")])

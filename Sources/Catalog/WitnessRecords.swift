@@ -21,10 +21,22 @@ final class WitnessRecords: @unchecked Sendable {
     /// Whether no order replica keeps records (then no demotion needs recording).
     var isEmpty: Bool { replicas.isEmpty }
 
-    /// Records on every order replica that the backup is out of sync; false when one did not
+    /// Records on every order replica that the backup is out of sync, and (in the same record)
+    /// that writes through `committed` may be acknowledged without it; false when one did not
     /// store it (down, or a backup is standing in): the backup then stays counted in sync.
-    func demote() -> Bool {
-        record(inSync: false) == replicas.count
+    func demote(committed: Int64) -> Bool {
+        record(inSync: false, acknowledged: committed) == replicas.count
+    }
+
+    /// Records on every order replica, before writes through `seq` are acknowledged without the
+    /// backup, that they may be; false when one did not store it (the writes then wait).
+    /// Called from any request thread: it touches no record version.
+    func acknowledge(through seq: Int64) -> Bool {
+        let body = JSON.object([("through", .int(seq))]).encoded()
+        return replicas.allSatisfy { replica in
+            let answer = try? client.send("POST", "/\(replica)/acknowledged", body: body, timeout: Timeouts.peerPush, resendable: true)
+            return answer?.status == 200 && (answer.flatMap { try? JSON.parse($0.body) })?["through"]?.int64Value ?? -1 >= seq
+        }
     }
 
     /// Records on the order replicas that the backup is in sync; false when none stored it.
@@ -33,9 +45,10 @@ final class WitnessRecords: @unchecked Sendable {
     }
 
     /// Sends the next record to every replica; how many stored it.
-    private func record(inSync: Bool) -> Int {
+    private func record(inSync: Bool, acknowledged: Int64? = nil) -> Int {
         version += 1
-        let body = JSON.object([("version", .int(version)), ("in_sync", .bool(inSync))]).encoded()
+        let body = JSON.object([("version", .int(version)), ("in_sync", .bool(inSync))]
+                               + (acknowledged.map { [("acknowledged", JSON.int($0))] } ?? [])).encoded()
         var stored = 0
         for replica in replicas {
             let answer = try? client.send("POST", "/\(replica)/witness", body: body, timeout: Timeouts.peerPush, resendable: true)

@@ -3,7 +3,9 @@ import HTTPMessages
 import InternalHTTP
 
 /// `/health`: every replica's own report, gathered through nginx's internal listener while
-/// holding one of `permits` (refused at once without one, like a cache miss).
+/// holding one of `permits` (refused at once without one, like a cache miss). `ok` only when
+/// every replica is `up` and they agree: a catalog backup ahead of the primary (the primary's
+/// store lost or replaced) is `degraded`, as is a primary still `catching_up` from its peers (API.md promise 6).
 struct Health: Sendable {
     let client: InternalClient
     let catalogs: [String]
@@ -15,12 +17,15 @@ struct Health: Sendable {
     }
 
     private func gather() -> Response {
-        let catalogReports = catalogs.map(ask)
+        // The backups first: a primary's `applied` read after a backup's is at least the
+        // backup's unless they disagree.
+        let catalogReports = Array(catalogs.reversed().map(ask).reversed())
         let orderReports = orders.map(ask)
         let reports = catalogReports + orderReports
-        let primaryUp = catalogReports.contains { $0.role == "primary" && $0.status == "up" }
-        let canServe = primaryUp && orderReports.contains { $0.status == "up" }
-        let body = JSON.object([("status", .string(reports.allSatisfy { $0.status == "up" } ? "ok" : "degraded")),
+        let primary = catalogReports.first { $0.role == "primary" && $0.status == "up" }
+        let agree = catalogReports.allSatisfy { $0.applied <= primary?.applied ?? 0 }
+        let canServe = primary != nil && orderReports.contains { $0.status == "up" }
+        let body = JSON.object([("status", .string(agree && reports.allSatisfy { $0.status == "up" } ? "ok" : "degraded")),
                                 ("replicas", .array(reports.map(\.json)))])
         return .json(canServe ? 200 : 503, body)
     }

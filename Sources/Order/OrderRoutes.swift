@@ -12,7 +12,8 @@ struct OrderRoutes: Sendable {
     let metrics: RequestMetrics
 
     /// The route names `metrics` counts requests by.
-    static let routeNames = ["purchase", "orders", "held", "replicate", "witness", "stand-in", "health", "metrics"]
+    static let routeNames = ["purchase", "orders", "held", "replicate", "witness", "acknowledged", "stand-in", "health",
+                             "metrics"]
 
     func handle(_ request: Request) -> Response {
         if Routing.isMisdirected(request, destinations: ["orders", Substring(name)]) { return Routing.misdirected() }
@@ -47,6 +48,10 @@ struct OrderRoutes: Sendable {
             return .json(200, .object([("applied", .int(orders.heldThrough))]))
         case ("POST", "witness", 1):
             return try witness.record(request.body)
+        case ("GET", "witness", 1):
+            return try witness.state()
+        case ("POST", "acknowledged", 1):
+            return try witness.acknowledge(request.body)
         case ("POST", "stand-in", 1):
             return try witness.standIn()
         case ("GET", "metrics", 1):

@@ -10,14 +10,15 @@ public enum OrderTier {
     /// One order replica from its flags; it pushes each order to `--peer`.
     public static func make(_ flags: Flags) throws -> TierProgram {
         let name = try flags.string("name")
-        let orders = try OrderBook(store: try OrderStore(path: try flags.string("db")))
+        let identity = StoreIdentity(deployment: Deployment.id(secret: try InternalSecret.load(flags)), replica: name)
+        let orders = try OrderBook(store: try OrderStore(path: try flags.string("db"), identity: identity))
         let client = try InternalClient(flags: flags)
         let peer = try flags.string("peer")
         let catchUp = CatchUp(orders: orders, client: client, peer: peer)
         catchUp.start()
         let purchases = Purchases(name: name, peer: PeerPush(peer: peer, client: client),
                                   orders: orders, client: client)
-        let witness = Witness(store: try OrderStore(path: try flags.string("db")))
+        let witness = Witness(store: try OrderStore(path: try flags.string("db"), identity: identity))
         let metrics = RequestMetrics(routes: OrderRoutes.routeNames)
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp, witness: witness,
                                  metrics: metrics)

@@ -11,9 +11,15 @@ import Synchronization
 /// if its newest record says in sync, no write was acknowledged without the backup since, so
 /// the backup holds every acknowledged write. The answer comes with a stand-in lease, during
 /// which this replica refuses demotions: the primary cannot go on alone while the backup serves.
+///
+/// While the backup is demoted, the primary also records here, before it answers, the write
+/// sequence number it acknowledges through (`acknowledge`). A restarting primary reads all of
+/// it (`state`) to learn what was acknowledged without the backup (see `docs/recovery.md`).
 final class Witness: Sendable {
     /// How long a stand-in lease lasts (counted here from the moment it is answered).
     static let standInLease: Duration = .milliseconds(1_000)
+
+    private static let standingIn = APIError(status: 409, code: "standing_in", message: "The catalog backup is standing in for the primary.")
 
     private let store: Mutex<OrderStore>
     private let standInUntil = Atomic<Int64>(0)
@@ -22,22 +28,51 @@ final class Witness: Sendable {
         self.store = Mutex(store)
     }
 
-    /// `{"version", "in_sync"}` from the primary: stored if newer; a demotion is refused (409)
-    /// while a stand-in lease is in force. Answers `{"recorded", "version"}` (the version held).
+    /// `{"version", "in_sync", "acknowledged"?}` from the primary: stored if newer; a demotion
+    /// is refused (409) while a stand-in lease is in force, and carries what the primary had
+    /// committed, which may from then on be acknowledged without the backup (kept as by
+    /// `acknowledge`, in the same transaction). Answers `{"recorded", "version"}` (the version held).
     func record(_ body: [UInt8]) throws(APIError) -> Response {
         guard let json = try? JSON.parse(body), let version = json["version"]?.int64Value,
               let inSync = json["in_sync"]?.boolValue else {
             throw .badRequest("A witness record is {\"version\": n, \"in_sync\": bool}.")
         }
+        let acknowledged = inSync ? nil : json["acknowledged"]?.int64Value
         return try store.withLock { store throws(APIError) in
             if !inSync && Monotonic.now() < standInUntil.load(ordering: .acquiring) {
-                throw APIError(status: 409, code: "standing_in", message: "The catalog backup is standing in for the primary.")
+                throw Self.standingIn
             }
             let (recorded, held) = try APIError.unavailableOnFailure("the witness record was not stored") {
-                (try store.setWitness(version: version, inSync: inSync), try store.witness())
+                (try store.setWitness(version: version, inSync: inSync, acknowledged: acknowledged), try store.witness())
             }
             return .json(200, .object([("recorded", .bool(recorded)), ("version", .int(held.version))]))
         }
+    }
+
+    /// `{"through": n}` from the primary, before it acknowledges writes through `n` without the
+    /// backup: kept as the largest so far; refused (409), like a demotion, while a stand-in lease
+    /// is in force. Answers `{"through"}` (the largest held).
+    func acknowledge(_ body: [UInt8]) throws(APIError) -> Response {
+        guard let through = (try? JSON.parse(body))?["through"]?.int64Value, through >= 0 else {
+            throw .badRequest("An acknowledgement record is {\"through\": n}.")
+        }
+        let held = try store.withLock { store throws(APIError) in
+            if Monotonic.now() < standInUntil.load(ordering: .acquiring) { throw Self.standingIn }
+            return try APIError.unavailableOnFailure("the acknowledgement was not stored") { try store.acknowledge(through: through) }
+        }
+        return .json(200, .object([("through", .int(held))]))
+    }
+
+    /// What a restarting primary asks: `{"version", "in_sync", "acknowledged"}`: the newest
+    /// witness record and the sequence number acknowledged through without the backup.
+    func state() throws(APIError) -> Response {
+        let (record, acknowledged) = try store.withLock { store throws(APIError) in
+            try APIError.unavailableOnFailure("the witness record could not be read") {
+                (try store.witness(), try store.acknowledgedThrough())
+            }
+        }
+        return .json(200, .object([("version", .int(record.version)), ("in_sync", .bool(record.inSync)),
+                                   ("acknowledged", .int(acknowledged))]))
     }
 
     /// The backup's question: `{"in_sync": true, "lease_ms"}` (a stand-in lease) when the newest

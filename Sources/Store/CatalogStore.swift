@@ -3,13 +3,14 @@ import BazarCore
 /// The catalog replica's SQLite file: books, the applied write sequence number, and (on the
 /// primary) every purchase taken, keyed by idempotency key, the keys of recent admin updates,
 /// the key each added book was added under, and the write attempts settled as not applied
-/// (which may never be applied later).
+/// (which may never be applied later). It records whose it is (`StoreIdentity`).
 public final class CatalogStore {
     private let database: Database
 
-    /// Opens the store, creating the schema and the default books on first start.
-    public init(path: String) throws {
-        database = try Database(path: path)
+    /// Opens the store as `identity`'s (another's is moved aside), creating the schema and the
+    /// default books on first start.
+    public init(path: String, identity: StoreIdentity) throws {
+        database = try identity.open(path)
         try database.execute("""
             CREATE TABLE IF NOT EXISTS books (id INTEGER PRIMARY KEY, title TEXT NOT NULL, topic TEXT NOT NULL,
                 price REAL NOT NULL, stock INTEGER NOT NULL CHECK (stock >= 0), version INTEGER NOT NULL);
@@ -126,8 +127,27 @@ public final class CatalogStore {
                            [.integer(number), .integer(Int64(limit))]).map(Self.order)
     }
 
+    /// The largest order number taken (0: none).
+    public func lastTakeNumber() throws -> Int64 {
+        try database.query("SELECT COALESCE(MAX(number), 0) FROM takes")[0][0].int
+    }
+
+    /// Records orders taken before this store was lost or replaced (from the order replicas,
+    /// which hold every order answered), so their keys settle and their numbers are not given
+    /// again; known numbers are ignored.
+    public func restoreTakes(_ orders: [Order]) throws {
+        try database.transaction {
+            for order in orders {
+                try database.query("INSERT OR IGNORE INTO takes VALUES (?, ?, ?, ?, ?, ?)",
+                                   [.integer(order.number), .text(order.key), .integer(order.bookID), .text(order.title),
+                                    .real(order.price), .text(order.createdAt)])
+            }
+        }
+    }
+
     /// Stores new states of books (each newer than the stored one, or new) and the applied
-    /// sequence number, in one transaction: a replicated push on the backup.
+    /// sequence number, in one transaction: a replicated push on the backup, or the books a
+    /// recovering primary pulls from it.
     public func apply(_ books: [Book], applied: Int64) throws {
         try database.transaction {
             for book in books { try setBook(book) }

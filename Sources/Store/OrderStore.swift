@@ -1,20 +1,35 @@
 import BazarCore
 
 /// An order replica's SQLite file: the orders, keyed by number and by idempotency key, and the
-/// catalog backup's witness record (see `Witness`).
+/// catalog backup's witness record (see `Witness`) with the catalog write sequence number the
+/// primary acknowledged through without the backup. It records whose it is (`StoreIdentity`).
 public final class OrderStore {
     private let database: Database
 
-    /// Opens the store, creating the schema on first start.
-    public init(path: String) throws {
-        database = try Database(path: path)
+    /// Opens the store as `identity`'s (another's is moved aside), creating the schema on first start.
+    public init(path: String, identity: StoreIdentity) throws {
+        database = try identity.open(path)
         try database.execute("""
             CREATE TABLE IF NOT EXISTS orders (number INTEGER PRIMARY KEY, book_id INTEGER NOT NULL,
                 title TEXT NOT NULL, price REAL NOT NULL, created_at TEXT NOT NULL, key TEXT NOT NULL UNIQUE);
             CREATE TABLE IF NOT EXISTS witness (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL,
                 in_sync INTEGER NOT NULL);
             INSERT OR IGNORE INTO witness VALUES (1, 0, 0);
+            CREATE TABLE IF NOT EXISTS acknowledged (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL);
+            INSERT OR IGNORE INTO acknowledged VALUES (1, 0);
             """)
+    }
+
+    /// The catalog write sequence number through which the primary recorded acknowledging
+    /// writes without the backup (0: none).
+    public func acknowledgedThrough() throws -> Int64 {
+        try database.query("SELECT through FROM acknowledged WHERE id = 1")[0][0].int
+    }
+
+    /// Raises `acknowledgedThrough` to `seq` (it never goes down); returns the value held.
+    public func acknowledge(through seq: Int64) throws -> Int64 {
+        try database.query("UPDATE acknowledged SET through = MAX(through, ?) WHERE id = 1", [.integer(seq)])
+        return try acknowledgedThrough()
     }
 
     /// The witness record: the newest version the catalog primary wrote, and whether it then
@@ -24,11 +39,16 @@ public final class OrderStore {
         return (row[0].int, row[1].int != 0)
     }
 
-    /// Stores a newer witness record; false (nothing changes) when the stored one is as new.
-    public func setWitness(version: Int64, inSync: Bool) throws -> Bool {
-        try database.query("UPDATE witness SET version = ?, in_sync = ? WHERE id = 1 AND version < ?",
-                           [.integer(version), .integer(inSync ? 1 : 0), .integer(version)])
-        return database.changes == 1
+    /// Stores a newer witness record, and with it raises `acknowledgedThrough` to `acknowledged`
+    /// (in one transaction); false (nothing changes) when the stored one is as new.
+    public func setWitness(version: Int64, inSync: Bool, acknowledged: Int64? = nil) throws -> Bool {
+        try database.transaction {
+            try database.query("UPDATE witness SET version = ?, in_sync = ? WHERE id = 1 AND version < ?",
+                               [.integer(version), .integer(inSync ? 1 : 0), .integer(version)])
+            guard database.changes == 1 else { return false }
+            if let acknowledged { _ = try acknowledge(through: acknowledged) }
+            return true
+        }
     }
 
     /// Records orders (already-known numbers are ignored), in one transaction.

@@ -28,7 +28,7 @@ extension CatalogTests {
         XCTAssertEqual(one.json.flatMap(Book.init(json:)), book)
         XCTAssertNil(one.header("Idempotent-Replayed"))
         XCTAssertEqual(Array(memory.search("distributed systems", Page()).ids), [1, 2, 5, 8])
-        XCTAssertEqual(try CatalogStore(path: dbPath).books().last, book)
+        XCTAssertEqual(try CatalogStore(path: dbPath, identity: .test).books().last, book)
         let list = add(routes, #"[{"title":"A","topic":"x","price":1,"stock":0},{"title":"B","topic":"X","price":2,"stock":1}]"#,
                        key: "k2")
         XCTAssertEqual(list.status, 201, list.text)
@@ -88,7 +88,7 @@ extension CatalogTests {
         XCTAssertEqual(page.json?["applied"]?.int64Value, 0)
         XCTAssertEqual(memory.book(8).0, added)
         XCTAssertEqual(Array(memory.search("undergraduate school", Page()).ids), [3, 4, 6, 7, 8])
-        XCTAssertEqual(try CatalogStore(path: dbPath).books().last, added, "a new book is inserted, not only updated")
+        XCTAssertEqual(try CatalogStore(path: dbPath, identity: .test).books().last, added, "a new book is inserted, not only updated")
         XCTAssertEqual(backup.replicate(push(after: 0, upTo: 5, lease: lease(backup))).json?["applied"]?.int64Value, 5)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/8")).status, 200)
     }

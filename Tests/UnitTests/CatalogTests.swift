@@ -44,7 +44,7 @@ final class CatalogTests: XCTestCase {
     }
 
     func makeBackup() throws -> (CatalogRoutes, Backup, CatalogMemory) {
-        let store = try CatalogStore(path: dbPath)
+        let store = try CatalogStore(path: dbPath, identity: .test)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let backup = Backup(store: store, memory: memory)
         let routes = CatalogRoutes(name: "catalog-2", role: .backup(backup), reads: CatalogReads(name: "catalog-2", memory: memory),
@@ -52,17 +52,18 @@ final class CatalogTests: XCTestCase {
         return (routes, backup, memory)
     }
 
-    /// A primary whose invalidations and replication go to `internalSocket` (the replicator is not started,
-    /// so writes do not wait for a backup).
-    /// A primary; with `leasedFront`, a front called `front` holds a read lease from it.
-    func makePrimary(internalSocket: String, leasedFront: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
-        let store = try CatalogStore(path: dbPath)
+    /// A primary whose invalidations and replication go to `internalSocket`, leading at once
+    /// unless `leading` is false (the replicator is not started, so writes do not wait for a
+    /// backup). With `leasedFront`, a front called `front` holds a read lease from it.
+    func makePrimary(internalSocket: String, leasedFront: Bool = true, leading: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
+        let store = try CatalogStore(path: dbPath, identity: .test)
         let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
         let primary = Primary(name: "catalog-1", store: store, memory: memory,
                               invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
                               replicator: Replicator(client: client, backup: "catalog-2", memory: memory,
                                                      witnesses: WitnessRecords(client: client, replicas: [])))
+        if leading { primary.lead() }
         let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory),
                                    metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
         if leasedFront { XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 200) }
@@ -285,7 +286,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertFalse(backup.leased)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/1")).status, 503)
         // The push was committed to the store before it was acknowledged.
-        let store = try CatalogStore(path: dbPath)
+        let store = try CatalogStore(path: dbPath, identity: .test)
         XCTAssertEqual(try store.books()[0], book)
         XCTAssertEqual(try store.applied(), 2)
     }
@@ -317,7 +318,7 @@ final class CatalogTests: XCTestCase {
         let response = backup.replicate(push(after: 2, upTo: 3, books: [older]))
         XCTAssertEqual(response.json?["applied"]?.int64Value, 4)
         XCTAssertEqual(memory.book(4).0, book)
-        XCTAssertEqual(try CatalogStore(path: dbPath).books()[3], book)
+        XCTAssertEqual(try CatalogStore(path: dbPath, identity: .test).books()[3], book)
     }
 
     func testMalformedPushIs400() throws {
@@ -375,7 +376,7 @@ final class CatalogTests: XCTestCase {
         let versionsSeen = LockedBox<[Int64]>([])
         let front = try TestHTTPServer(path: frontSocket) { _ in
             // What the store holds while the front is dropping its copies.
-            let version = (try? CatalogStore(path: path).books()[0].version) ?? -1
+            let version = (try? CatalogStore(path: path, identity: .test).books()[0].version) ?? -1
             versionsSeen.withLock { $0.append(version) }
             return (200, "{\"dropped\":1}", [])
         }
@@ -391,7 +392,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(response.header("X-Upstream"), "catalog-1")
         XCTAssertEqual(memory.book(1).0, expected)
         XCTAssertEqual(memory.applied, 1)
-        XCTAssertEqual(try CatalogStore(path: dbPath).books()[0], expected)
+        XCTAssertEqual(try CatalogStore(path: dbPath, identity: .test).books()[0], expected)
         XCTAssertEqual(front.requests.map(\.path), ["/front/invalidate"])
         XCTAssertEqual(front.requests.first?.method, "POST")
         XCTAssertEqual(front.requests.first?.bodyText, "{\"items\":[{\"book\":1,\"seq\":1}]}")
@@ -410,7 +411,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(memory.book(2).0, defaultBooks[1])
         XCTAssertEqual(memory.applied, 0)
         XCTAssertEqual(front.requests.count, 0)
-        XCTAssertEqual(try CatalogStore(path: dbPath).applied(), 0)
+        XCTAssertEqual(try CatalogStore(path: dbPath, identity: .test).applied(), 0)
     }
 
     func testPrimaryTakeReplayAndKeyReuse() throws {
@@ -464,7 +465,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(memory.book(5).0?.stock, 0)
         XCTAssertEqual(memory.applied, 2)
         XCTAssertEqual(front.requests.count, 2, "no invalidation for a take that cannot happen")
-        let store = try CatalogStore(path: dbPath)
+        let store = try CatalogStore(path: dbPath, identity: .test)
         XCTAssertEqual(try store.takes(after: 0, limit: 10).map(\.key), ["k1"])
         XCTAssertEqual(try store.books()[4].stock, 0)
     }

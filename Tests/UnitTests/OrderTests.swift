@@ -26,7 +26,7 @@ final class OrderTests: XCTestCase {
     }
 
     private func book() throws -> OrderBook {
-        try OrderBook(store: try OrderStore(path: dbPath))
+        try OrderBook(store: try OrderStore(path: dbPath, identity: .test))
     }
 
     private func makeRoutes(name: String = "order-1") throws -> (OrderRoutes, OrderBook) {
@@ -36,7 +36,7 @@ final class OrderTests: XCTestCase {
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,
                                  catchUp: CatchUp(orders: orders, client: client, peer: "order-2"),
-                                 witness: Witness(store: try OrderStore(path: dbPath)),
+                                 witness: Witness(store: try OrderStore(path: dbPath, identity: .test)),
                                  metrics: RequestMetrics(routes: OrderRoutes.routeNames))
         return (routes, orders)
     }
@@ -94,7 +94,7 @@ final class OrderTests: XCTestCase {
 
     func testGapsAreRecoveredFromTheStoreAtStart() throws {
         do {
-            let store = try OrderStore(path: dbPath)
+            let store = try OrderStore(path: dbPath, identity: .test)
             try store.insert([order(1), order(2), order(4), order(5), order(7)])
         }
         let orders = try book()
@@ -418,5 +418,28 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(refused.status, 409)
         XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in")).json?["in_sync"], .bool(true))
         XCTAssertEqual(witnessRecord(routes, version: 3, inSync: true).status, 200, "promotions are always taken")
+        let acknowledged = routes.handle(internalRequest("POST", "/order-1/acknowledged", body: #"{"through": 9}"#))
+        XCTAssertEqual(acknowledged.status, 409, "nothing is acknowledged without the backup while it stands in")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/order-1/witness")).json?["acknowledged"]?.int64Value, 0)
+    }
+
+    /// What a restarting catalog primary reads: the newest record and what was acknowledged
+    /// without the backup, which only grows, and which a demotion carries.
+    func testWitnessKeepsWhatWasAcknowledgedWithoutTheBackup() throws {
+        let (routes, _) = try makeRoutes()
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/order-1/witness")).text,
+                       #"{"version":0,"in_sync":false,"acknowledged":0}"#)
+        let demotion = #"{"version": 4, "in_sync": false, "acknowledged": 30}"#
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/witness", body: demotion)).json?["recorded"], .bool(true))
+        for (through, held) in [(35, 35), (31, 35)] {
+            let answer = routes.handle(internalRequest("POST", "/order-1/acknowledged", body: #"{"through": \#(through)}"#))
+            XCTAssertEqual(answer.json?["through"]?.int64Value, Int64(held))
+        }
+        let (reopened, _) = try makeRoutes()
+        XCTAssertEqual(reopened.handle(internalRequest("GET", "/order-1/witness")).text,
+                       #"{"version":4,"in_sync":false,"acknowledged":35}"#)
+        for body in ["", "{}", #"{"through": -1}"#, #"{"through": "3"}"#] {
+            XCTAssertEqual(reopened.handle(internalRequest("POST", "/order-1/acknowledged", body: body)).status, 400, body)
+        }
     }
 }

@@ -24,7 +24,7 @@ final class StoreTests: XCTestCase {
     // MARK: CatalogStore
 
     func testNewStoreHoldsTheSevenDefaultBooksAtApplied0() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         XCTAssertEqual(try store.books(), defaultBooks)
         XCTAssertEqual(try store.books().map(\.id), [1, 2, 3, 4, 5, 6, 7])
         XCTAssertEqual(try store.applied(), 0)
@@ -32,7 +32,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testTakeDecrementsStockAndNumbersOrdersSequentially() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         let first = try XCTUnwrap(try store.take(bookID: 3, key: "a", seq: 1, createdAt: "2026-01-01T00:00:00Z"))
         XCTAssertEqual(first, Order(number: 1, bookID: 3, title: defaultBooks[2].title, price: defaultBooks[2].price,
                                     createdAt: "2026-01-01T00:00:00Z", key: "a"))
@@ -51,7 +51,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testTakeAtStockZeroReturnsNilAndChangesNothing() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         var empty = defaultBooks[1]
         empty.stock = 0
         empty.version = 4
@@ -71,14 +71,14 @@ final class StoreTests: XCTestCase {
     }
 
     func testTakeOfUnknownBookReturnsNil() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         XCTAssertNil(try store.take(bookID: 99, key: "k", seq: 1, createdAt: "t"))
         XCTAssertEqual(try store.applied(), 0)
         XCTAssertEqual(try store.books(), defaultBooks)
     }
 
     func testTakeDownToZeroThenNil() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         var book = defaultBooks[6]
         book.stock = 2
         book.version = 1
@@ -92,7 +92,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testTakeUnderAUsedKeyFailsAndRollsBack() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         XCTAssertNotNil(try store.take(bookID: 1, key: "same", seq: 1, createdAt: "t"))
         XCTAssertThrowsError(try store.take(bookID: 1, key: "same", seq: 2, createdAt: "t"))
         XCTAssertEqual(try store.books()[0].stock, defaultBooks[0].stock - 1)
@@ -104,7 +104,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testIdempotencyKeyLookup() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         let taken = try XCTUnwrap(try store.take(bookID: 4, key: "client:abc", seq: 1, createdAt: "t1"))
         _ = try store.take(bookID: 6, key: "generated:xyz", seq: 2, createdAt: "t2")
         XCTAssertEqual(try store.order(takenUnder: "client:abc"), taken)
@@ -115,7 +115,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testTakesAfter() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         for number in 1...5 {
             _ = try store.take(bookID: Int64(number), key: "k\(number)", seq: Int64(number), createdAt: "t\(number)")
         }
@@ -129,7 +129,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testApplyStoresNewerVersionsAndIgnoresOlderOnes() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         var newer = defaultBooks[0]
         newer.price = 50
         newer.stock = 7
@@ -154,7 +154,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testApplyOnlyChangesPriceStockAndVersion() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         var changed = defaultBooks[4]
         changed.title = "Another title"
         changed.topic = "another topic"
@@ -169,7 +169,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testAppliedOnlyGrows() throws {
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         try store.apply([], applied: 10)
         XCTAssertEqual(try store.applied(), 10)
         try store.apply([], applied: 4)
@@ -187,11 +187,11 @@ final class StoreTests: XCTestCase {
         updated.version = 1
         let taken: Order
         do {
-            let store = try CatalogStore(path: path)
+            let store = try CatalogStore(path: path, identity: .test)
             try store.apply([updated], applied: 1)
             taken = try XCTUnwrap(try store.take(bookID: 6, key: "durable", seq: 2, createdAt: "t"))
         }
-        let reopened = try CatalogStore(path: path)
+        let reopened = try CatalogStore(path: path, identity: .test)
         updated.stock = 2
         updated.version = 2
         XCTAssertEqual(try reopened.books()[5], updated, "reopening must not reset a book to its default")
@@ -202,22 +202,22 @@ final class StoreTests: XCTestCase {
     }
 
     func testSecondConnectionSeesCommittedWrites() throws {
-        let writer = try CatalogStore(path: path)
-        let reader = try CatalogStore(path: path)
+        let writer = try CatalogStore(path: path, identity: .test)
+        let reader = try CatalogStore(path: path, identity: .test)
         _ = try writer.take(bookID: 2, key: "k", seq: 1, createdAt: "t")
         XCTAssertEqual(try reader.books()[1].stock, defaultBooks[1].stock - 1)
         XCTAssertEqual(try reader.applied(), 1)
     }
 
     func testOpeningInAMissingDirectoryThrows() {
-        XCTAssertThrowsError(try CatalogStore(path: directory.appendingPathComponent("missing/c.db").path))
-        XCTAssertThrowsError(try OrderStore(path: directory.appendingPathComponent("missing/o.db").path))
+        XCTAssertThrowsError(try CatalogStore(path: directory.appendingPathComponent("missing/c.db").path, identity: .test))
+        XCTAssertThrowsError(try OrderStore(path: directory.appendingPathComponent("missing/o.db").path, identity: .test))
     }
 
     // MARK: OrderStore
 
     func testOrderStoreInsertOrIgnoreAndOldestFirst() throws {
-        let store = try OrderStore(path: orderPath)
+        let store = try OrderStore(path: orderPath, identity: .test)
         XCTAssertEqual(try store.orders(after: 0, limit: 1000), [])
         try store.insert([order(3), order(1)])
         var changed = order(1, book: 7, title: "changed")
@@ -232,7 +232,7 @@ final class StoreTests: XCTestCase {
     }
 
     func testOrderStoreKeepsTheIdempotencyKey() throws {
-        let store = try OrderStore(path: orderPath)
+        let store = try OrderStore(path: orderPath, identity: .test)
         try store.insert([order(9, key: "client:k")])
         XCTAssertEqual(try store.order(number: 9)?.key, "client:k")
         XCTAssertEqual(try store.orders(after: 0, limit: 1000).first?.createdAt, "2026-11-24T16:04:45Z")
@@ -240,10 +240,10 @@ final class StoreTests: XCTestCase {
 
     func testOrderStoreSurvivesReopening() throws {
         do {
-            let store = try OrderStore(path: orderPath)
+            let store = try OrderStore(path: orderPath, identity: .test)
             try store.insert([order(2), order(10), order(1)])
         }
-        let reopened = try OrderStore(path: orderPath)
+        let reopened = try OrderStore(path: orderPath, identity: .test)
         XCTAssertEqual(try reopened.orders(after: 0, limit: 1000), [order(1), order(2), order(10)])
     }
 
@@ -276,7 +276,7 @@ final class CatalogBatchCommitTests: XCTestCase {
     func testMixedBatchLeavesTheStateOfItsLastWrite() throws {
         let path = NSTemporaryDirectory() + "batch-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         var restocked = defaultBooks[0]
         restocked.stock = 5   // the admin's absolute stock, after the batch's first take
         restocked.version = 2
@@ -297,11 +297,11 @@ final class CatalogBatchCommitTests: XCTestCase {
         let path = NSTemporaryDirectory() + "batch-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
-            let store = try CatalogStore(path: path)
+            let store = try CatalogStore(path: path, identity: .test)
             XCTAssertFalse(try store.isAborted(attempt: "x"))
             _ = try store.commit([.abort(attempt: "x", seq: 0)], applied: 0)
         }
-        let reopened = try CatalogStore(path: path)
+        let reopened = try CatalogStore(path: path, identity: .test)
         XCTAssertTrue(try reopened.isAborted(attempt: "x"))
         XCTAssertFalse(try reopened.isAborted(attempt: "y"))
     }
@@ -309,7 +309,7 @@ final class CatalogBatchCommitTests: XCTestCase {
     func testOldUpdateKeysAreForgotten() throws {
         let path = NSTemporaryDirectory() + "batch-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         var book = defaultBooks[0]
         book.version = 1
         _ = try store.commit([.set(book, key: "old")], applied: 1)
@@ -323,7 +323,7 @@ final class CatalogBatchCommitTests: XCTestCase {
     func testABatchWithATakeOfAnEmptyBookChangesNothing() throws {
         let path = NSTemporaryDirectory() + "batch-\(UUID().uuidString).db"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = try CatalogStore(path: path)
+        let store = try CatalogStore(path: path, identity: .test)
         var empty = defaultBooks[1]
         empty.stock = 0
         empty.version = 1

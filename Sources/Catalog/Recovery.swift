@@ -1,0 +1,130 @@
+import BazarCore
+import Foundation
+import InternalHTTP
+
+/// A starting primary's proof that its store holds every acknowledged write, before it leads.
+///
+/// Its store may be empty (the disk was replaced), another deployment's or replica's (moved
+/// aside at open: `StoreIdentity`) or an older copy; nothing on this host tells. So it asks its
+/// peers: the order replicas (their witness records, and what was acknowledged without the
+/// backup) and the backup (its `applied`), and decides (`StartDecision`). It pulls from the
+/// backup the books it lacks, copies back from the order replicas the orders it lacks (so a
+/// key that bought settles as bought and no order number is given twice), and then leads.
+/// When no peer holds what was acknowledged it never leads: it answers 503, `/health` reports
+/// it `catching_up`, and it logs why, asking again every second.
+struct Recovery {
+    let primary: Primary
+    let client: InternalClient
+    let backup: String
+    let witnesses: [String]
+
+    /// How long each peer may take to answer one question.
+    static let question: Duration = .milliseconds(500)
+
+    /// Starts the thread that recovers, then makes the primary lead.
+    func start() {
+        let thread = Thread { run() }
+        thread.name = "recovery"
+        thread.start()
+    }
+
+    private func run() {
+        var said = ""
+        while true {
+            let applied = primary.applied
+            let answers = witnesses.compactMap(askWitness)
+            let decision = StartDecision(applied: applied, witnessCount: witnesses.count, witnesses: answers.map(\.answer),
+                                         backup: askBackup())
+            let level: Log.Level, line: String, pause: Double
+            switch decision.verdict {
+            case .lead(let inSync):
+                if restoreOrders(from: answers.map(\.name)) {
+                    primary.replicator.start(backupInSync: inSync)
+                    primary.lead()
+                    Log.info("leading: the store holds every acknowledged write",
+                             [("applied", "\(primary.applied)"), ("backup_in_sync", "\(inSync)")])
+                    return
+                }
+                (level, line, pause) = (.warn, "recovering: the order replicas' orders could not be copied", 0.2)
+            case .pull(let through):
+                if pull(after: applied) { continue }
+                (level, line, pause) = (.warn, "recovering: the backup holds acknowledged writes through \(through) "
+                                            + "that this store lacks; pulling them failed", 0.2)
+            case .refuse(let through):
+                (level, line, pause) = (.error, "REFUSING TO LEAD: writes through \(through) were acknowledged, this store has "
+                                            + "\(applied) and no peer that answered holds them; restore this replica's store "
+                                            + "or the backup's", 1)
+            case .wait(let reason):
+                (level, line, pause) = (.info, "recovering: \(reason)", 0.2)
+            }
+            if line != said {
+                Log.write(level, line, [("applied", "\(applied)")])
+                said = line
+            }
+            Thread.sleep(forTimeInterval: pause)
+        }
+    }
+
+    private func askWitness(_ name: String) -> (name: String, answer: StartDecision.WitnessAnswer)? {
+        guard let json = ask("/\(name)/witness"), let version = json["version"]?.int64Value,
+              let inSync = json["in_sync"]?.boolValue, let acknowledged = json["acknowledged"]?.int64Value else { return nil }
+        return (name, .init(version: version, inSync: inSync, acknowledged: acknowledged))
+    }
+
+    private func askBackup() -> StartDecision.BackupAnswer? {
+        ask("/\(backup)/state")?["applied"]?.int64Value.map(StartDecision.BackupAnswer.init)
+    }
+
+    private func ask(_ path: String) -> JSON? {
+        guard let answer = try? client.send("GET", path, timeout: Self.question), answer.status == 200 else { return nil }
+        return try? JSON.parse(answer.body)
+    }
+
+    /// Pulls every book the backup changed after `applied`, a page at a time, into the store;
+    /// false when the backup stopped answering (what was pulled is kept: each page is newer).
+    private func pull(after applied: Int64) -> Bool {
+        var after = applied
+        while true {
+            guard let page = ask("/\(backup)/changes?after=\(after)"), let through = page["through"]?.int64Value,
+                  let complete = page["complete"]?.boolValue, let reaches = page["applied"]?.int64Value,
+                  let books = page["books"]?.arrayValue?.compactMap(Book.init(json:)) else { return false }
+            do {
+                try primary.restore(books: books, applied: complete ? reaches : primary.applied, orders: [])
+            } catch {
+                Log.error("store error while pulling books from the backup", [("error", "\(error)")])
+                return false
+            }
+            if complete {
+                Log.info("pulled from the backup every book this store lacked", [("from", "\(applied)"), ("applied", "\(reaches)")])
+                return true
+            }
+            after = through
+        }
+    }
+
+    /// Copies into the store the orders the order replicas hold above its last one (from every
+    /// replica that answered the witness question, in full); false when one fails.
+    private func restoreOrders(from replicas: [String]) -> Bool {
+        guard let last = try? primary.lastOrderNumber() else { return false }
+        for replica in replicas {
+            var page = Page(after: last, limit: Order.takesPageSize)
+            while true {
+                guard let orders = ask("/\(replica)/held?\(page.query)")?["orders"]?.arrayValue?.compactMap(Order.init(json:)) else {
+                    return false
+                }
+                do {
+                    try primary.restore(books: [], applied: primary.applied, orders: orders)
+                } catch {
+                    Log.error("store error while restoring orders", [("error", "\(error)")])
+                    return false
+                }
+                guard let newest = orders.last, orders.count == page.limit else {
+                    if let newest = orders.last { Log.info("restored orders from an order replica", [("replica", replica), ("through", "\(newest.number)")]) }
+                    break
+                }
+                page = Page(after: newest.number, limit: Order.takesPageSize)
+            }
+        }
+        return true
+    }
+}
