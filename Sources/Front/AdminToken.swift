@@ -1,16 +1,17 @@
+import BazarCore
 import Foundation
 
 /// The admin bearer token, compared in constant time.
 struct AdminToken: Sendable {
     private let token: [UInt8]
 
-    /// `BAZAR_ADMIN_TOKEN` if set, else the first line of `file`.
-    init(environment: [String: String], file: String) throws {
+    /// `BAZAR_ADMIN_TOKEN` if set, else the first line of `source` (`--admin-token-fd` or
+    /// `--admin-token-file`).
+    init(environment: [String: String], source: SecretSource) throws {
         if let value = environment["BAZAR_ADMIN_TOKEN"], !value.isEmpty {
             token = Array(value.utf8)
         } else {
-            let text = try String(contentsOfFile: file, encoding: .utf8)
-            token = Array(text.split(whereSeparator: \.isNewline).first.map(String.init)?.utf8 ?? "".utf8)
+            token = Array(try source.firstLine().utf8)
         }
         guard !token.isEmpty else { throw CocoaError(.fileReadCorruptFile) }
     }

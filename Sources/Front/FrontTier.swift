@@ -6,7 +6,7 @@ import InternalHTTP
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
     public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity", "cache-bytes",
-                               "admin-token-file", "catalogs", "orders", "fronts", "fill-delay-ms"]
+                               "admin-token-file", "admin-token-fd", "catalogs", "orders", "fronts", "fill-delay-ms"]
 
     /// The front from its flags: a cache of at most `--cache-capacity` entries (10,000) and
     /// `--cache-bytes` bytes (128 MiB; either 0 turns it off), the public routes, and sockets of
@@ -33,7 +33,7 @@ public enum FrontTier {
         let reads = CachedReads(cache: cache, lease: lease, client: client, permits: permits,
                                 fillDelayMicroseconds: UInt32(fillDelay * 1000))
         let admin = try AdminToken(environment: ProcessInfo.processInfo.environment,
-                                   file: try flags.string("admin-token-file", default: "var/admin.token"))
+                                   source: try SecretSource.from(flags, "admin-token", defaultFile: "var/admin.token"))
         let catalogs = try flags.list("catalogs", default: ["catalog-1", "catalog-2"])
         let orders = try flags.list("orders", default: ["order-1", "order-2"])
         let health = Health(client: client, catalogs: catalogs, orders: orders, permits: permits)
