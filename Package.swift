@@ -2,7 +2,8 @@
 import PackageDescription
 
 // The module graph, from the bottom up:
-//   CFastCGI, CSQLite       the only C: libfcgi and sqlite3 as system libraries
+//   CFastCGI, CSQLite       the only C: libfcgi and sqlite3 as system libraries, and
+//   CProcess                prctl (variadic) for the tiers' undumpable processes
 //   HTTPMessages            Request and Response as plain values
 //   SystemCalls             the POSIX calls the transports make, each checked once, with errno
 //   FastCGI                 the responder: libfcgi's accept loop → Request → handler → Response
@@ -23,6 +24,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CProcess"),
         .target(name: "HTTPMessages"),
         .target(name: "SystemCalls"),
         .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTPMessages", "SystemCalls"]),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "SystemCalls", "TierCalls"]),
         .target(name: "Catalog", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
         .target(name: "Order", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls"]),
-        .target(name: "Launch", dependencies: ["BazarCore", "FastCGI", "HTTPMessages", "Store", "SystemCalls"]),
+        .target(name: "Launch", dependencies: ["BazarCore", "CProcess", "FastCGI", "HTTPMessages", "Store", "SystemCalls"]),
         .executableTarget(name: "bazar-front", dependencies: ["Front", "Launch"]),
         .executableTarget(name: "bazar-catalog", dependencies: ["Catalog", "Launch"]),
         .executableTarget(name: "bazar-order", dependencies: ["Order", "Launch"]),

@@ -6,21 +6,23 @@ import Foundation
 public enum InternalSecret {
     /// The flag naming the file that holds it.
     public static let flag = "internal-secret-file"
+    /// The flag naming an inherited descriptor that holds it (it wins over the file).
+    public static let descriptorFlag = "internal-secret-fd"
     /// The fewest characters a secret may have.
     static let minimumLength = 16
 
-    /// The first line of the file named by `--internal-secret-file`.
+    /// The first line of the descriptor named by `--internal-secret-fd`, else of the file named
+    /// by `--internal-secret-file`.
     public static func load(_ flags: Flags) throws -> String {
-        let file = try flags.string(flag)
-        let text: String
+        let source = try SecretSource.from(flags, "internal-secret")
+        let secret: String
         do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
+            secret = try source.firstLine()
         } catch {
-            throw FlagError("--\(flag): cannot read \(file)")
+            throw FlagError("--\(flag): cannot read \(source)")
         }
-        let secret = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         guard secret.count >= minimumLength, secret.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0.asciiValue! > 32 }) else {
-            throw FlagError("--\(flag): \(file) must hold at least \(minimumLength) printable ASCII characters on its first line")
+            throw FlagError("--\(flag): \(source) must hold at least \(minimumLength) printable ASCII characters on its first line")
         }
         return secret
     }

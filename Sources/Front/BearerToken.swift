@@ -1,24 +1,27 @@
+import BazarCore
 import Foundation
 
 /// A bearer token (the admin token, the metrics token), compared in constant time.
 struct BearerToken: Sendable {
     private let token: [UInt8]
 
-    /// `environment[variable]` if set, else the first line of `file`.
-    init(environment: [String: String], variable: String, file: String) throws {
+    /// `environment[variable]` if set, else the first line of `source` (`--NAME-fd` or
+    /// `--NAME-file`).
+    init(environment: [String: String], variable: String, source: SecretSource) throws {
         if let value = environment[variable], !value.isEmpty {
             token = Array(value.utf8)
         } else {
-            let text = try String(contentsOfFile: file, encoding: .utf8)
-            token = Array(text.split(whereSeparator: \.isNewline).first.map(String.init)?.utf8 ?? "".utf8)
+            token = Array(try source.firstLine().utf8)
         }
         guard !token.isEmpty else { throw CocoaError(.fileReadCorruptFile) }
     }
 
-    /// Like `init`, but nil when neither the variable nor `file` is set (no such token).
-    static func optional(environment: [String: String], variable: String, file: String) throws -> BearerToken? {
-        guard environment[variable].map({ !$0.isEmpty }) == true || !file.isEmpty else { return nil }
-        return try BearerToken(environment: environment, variable: variable, file: file)
+    /// The token of `environment[variable]`, `--NAME-fd` or `--NAME-file`; nil when none of
+    /// them is given (no such token).
+    static func optional(environment: [String: String], variable: String, flags: Flags, name: String) throws -> BearerToken? {
+        let source = try SecretSource.from(flags, name, defaultFile: "")
+        guard environment[variable].map({ !$0.isEmpty }) == true || source != .file("") else { return nil }
+        return try BearerToken(environment: environment, variable: variable, source: source)
     }
 
     /// Whether an `Authorization` header carries the token (`Bearer <token>`), in time that does

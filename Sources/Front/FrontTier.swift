@@ -6,7 +6,8 @@ import InternalHTTP
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
     public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity", "cache-bytes",
-                               "admin-token-file", "metrics-token-file", "catalogs", "orders", "fronts", "fill-delay-ms"]
+                               "admin-token-file", "admin-token-fd", "metrics-token-file", "metrics-token-fd", "catalogs", "orders",
+                               "fronts", "fill-delay-ms"]
 
     /// The front from its flags: a cache of at most `--cache-capacity` entries (10,000) and
     /// `--cache-bytes` bytes (128 MiB; either 0 turns it off), the public routes, and sockets of
@@ -16,11 +17,11 @@ public enum FrontTier {
     /// `--threads`): a hung order replica then holds only those. On the main socket, reads that
     /// wait on another tier (cache misses, `/health`) take one of half as many permits as it has
     /// threads, so the other half stay free for hits. `GET /metrics` also takes the read-only
-    /// metrics token: `BAZAR_METRICS_TOKEN`, else the first line of `--metrics-token-file` (none
-    /// without either). `BAZAR_RESTARTS_FILE` in the environment names the supervisor's counts of
-    /// restarts, and `BAZAR_NGINX_ANSWERS_FILE` its counts of nginx's own answers, which
-    /// `/metrics` reports (bazarctl sets both). `--fronts` lists every front, whose own series
-    /// `/metrics` gathers (`FrontPeers`).
+    /// metrics token: `BAZAR_METRICS_TOKEN`, else the first line of `--metrics-token-fd` or
+    /// `--metrics-token-file` (none without any). `BAZAR_RESTARTS_FILE` in the environment names
+    /// the supervisor's counts of restarts, and `BAZAR_NGINX_ANSWERS_FILE` its counts of nginx's
+    /// own answers, which `/metrics` reports (bazarctl sets both). `--fronts` lists every front,
+    /// whose own series `/metrics` gathers (`FrontPeers`).
     public static func make(_ flags: Flags) throws -> TierProgram {
         let client = try InternalClient(flags: flags)
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
@@ -37,9 +38,9 @@ public enum FrontTier {
                                 fillDelayMicroseconds: UInt32(fillDelay * 1000))
         let environment = ProcessInfo.processInfo.environment
         let admin = try BearerToken(environment: environment, variable: "BAZAR_ADMIN_TOKEN",
-                                    file: try flags.string("admin-token-file", default: "var/admin.token"))
+                                    source: try SecretSource.from(flags, "admin-token", defaultFile: "var/admin.token"))
         let metricsToken = try BearerToken.optional(environment: environment, variable: "BAZAR_METRICS_TOKEN",
-                                                    file: try flags.string("metrics-token-file", default: ""))
+                                                    flags: flags, name: "metrics-token")
         let catalogs = try flags.list("catalogs", default: ["catalog-1", "catalog-2"])
         let orders = try flags.list("orders", default: ["order-1", "order-2"])
         let health = Health(client: client, catalogs: catalogs, orders: orders, permits: permits)

@@ -1,4 +1,5 @@
 import BazarCore
+import CProcess
 import FastCGI
 import Foundation
 import HTTPMessages
@@ -9,19 +10,24 @@ import SystemCalls
 public enum Launch {
     /// Flags every tier takes: `--socket PATH|HOST:PORT` (listen there instead of spawn-fcgi's
     /// fd 0), `--threads N` (worker threads, default `TierProgram.defaultThreads`) and
-    /// `--internal-secret-file FILE` (`InternalSecret`).
-    public static let serverFlags = ["socket", "threads", InternalSecret.flag]
+    /// `--internal-secret-file FILE` or `--internal-secret-fd N` (`InternalSecret`).
+    public static let serverFlags = ["socket", "threads", InternalSecret.flag, InternalSecret.descriptorFlag]
 
     /// Parses the command line against `known` plus `serverFlags`, takes the instance lock
     /// (`InstanceLock`), makes the tier and serves it until SIGTERM; a store the disk has no
     /// room for yet (`DatabaseError.isStorageFailure`) is waited for while serving 503
     /// (`StoreWait`). `--help` (or `-h`) prints
     /// the usage to standard output and exits 0. A bad command line or configuration exits 2
-    /// with a message naming it; a second instance of a running replica exits 1.
+    /// with a message naming it; a second instance of a running replica exits 1. At once,
+    /// the process becomes undumpable: the stack's other processes run as the same user, and
+    /// none of them may read the secrets this one holds out of its memory or /proc.
     public static func serve(_ program: String, flags known: [String],
                              _ makeTier: @escaping @Sendable (Flags) throws -> TierProgram) -> Never {
         // A closed stderr costs log lines (Log counts them), never the process.
         signal(SIGPIPE, SIG_IGN)
+        if bazar_forbid_inspection() != 0 {
+            Log.warn("could not make the process undumpable", [("program", program), ("errno", "\(errno)")])
+        }
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
             try? Posix.writeAll(1, Array(usage(program, flags: known + serverFlags).utf8))

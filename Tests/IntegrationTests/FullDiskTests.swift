@@ -5,14 +5,15 @@ import XCTest
 /// reads go on, and writes resume by themselves when space returns." A whole stack on an 8 MB
 /// tmpfs (`BAZAR_VAR`), filled by a filler file and `POST /books`.
 final class FullDiskTests: XCTestCase {
-    private static let names = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "supervisor"]
+    private static let names = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal", "supervisor"]
     private let admin = ["Authorization": "Bearer \(Stack.adminToken)"]
 
-    /// A new 8 MB tmpfs, mounted; `body` runs with it, then it is unmounted and removed.
+    /// A new 8 MB tmpfs, mounted (0755: bazarctl refuses a state directory others may write
+    /// to, as a tmpfs's root is by default); `body` runs with it, then it is unmounted and removed.
     private func withSmallDisk(_ body: (URL) async throws -> Void) async throws {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("bazar-full-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        XCTAssertEqual(try command("/bin/mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", directory.path), 0, "mount a tmpfs")
+        XCTAssertEqual(try command("/bin/mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", directory.path), 0, "mount a tmpfs")
         defer {
             _ = try? command("/bin/umount", directory.path)
             try? FileManager.default.removeItem(at: directory)

@@ -23,8 +23,8 @@ final class LifecycleTests: XCTestCase {
     func testDownLeavesNoProcessBehind() async throws {
         let stack = try Stack()
         _ = try await stack.waitUntilLevel()
-        let pids = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx"].compactMap(stack.pid)
-        XCTAssertEqual(pids.count, 6)
+        let pids = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"].compactMap(stack.pid)
+        XCTAssertEqual(pids.count, 7)
         XCTAssertEqual(try stack.ctl("status").0, 0)
         XCTAssertEqual(try stack.ctl("down").0, 0)
         for pid in pids { XCTAssertNotEqual(kill(pid, 0), 0, "pid \(pid) survived make down") }

@@ -133,7 +133,7 @@ final class MetricsTests: StackTestCase {
         let stack = try stack
         let before = try await scrape()
         XCTAssertEqual(before.families["bazar_supervisor_restarts"]?.type, "counter")
-        for process in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx"] {
+        for process in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"] {
             XCTAssertNotNil(before.families["bazar_supervisor_restarts"]?.samples.first { $0.labels["process"] == process },
                             "no sample for \(process):\n\(before.text)")
         }

@@ -82,7 +82,7 @@ final class DownWithoutPidFilesTests: XCTestCase {
         let stack = try Stack()
         defer { stack.stop() }
         _ = try await stack.waitUntilLevel(timeout: 30)
-        let names = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx"]
+        let names = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"]
         let pids = names.compactMap(stack.pid)
         XCTAssertEqual(pids.count, names.count)
         for name in names { try FileManager.default.removeItem(at: stack.variables.appendingPathComponent("run/\(name).pid")) }

@@ -41,13 +41,15 @@ final class PrivilegeTests: StackTestCase {
             XCTAssertEqual(Processes.ids("Gid", of: pid), Array(repeating: user.pw_gid, count: 4), "\(name)'s gids")
             XCTAssertFalse(Processes.ids("Groups", of: pid).contains(0), "\(name) keeps group root")
         }
-        let master = try XCTUnwrap(stack.pid("nginx"))
-        XCTAssertEqual(Processes.ids("Uid", of: master).first, 0, "nginx's master binds the port as root")
-        let workers = Processes.children(of: master)
-        XCTAssertFalse(workers.isEmpty)
-        for worker in workers {
-            XCTAssertEqual(Processes.ids("Uid", of: worker), Array(repeating: user.pw_uid, count: 4), "worker \(worker)'s uids")
-            XCTAssertEqual(Processes.ids("Gid", of: worker), Array(repeating: user.pw_gid, count: 4), "worker \(worker)'s gids")
+        for instance in ["nginx", "nginx-internal"] {
+            let master = try XCTUnwrap(stack.pid(instance))
+            XCTAssertEqual(Processes.ids("Uid", of: master).first, 0, "\(instance)'s master binds its listener as root")
+            let workers = Processes.children(of: master)
+            XCTAssertFalse(workers.isEmpty)
+            for worker in workers {
+                XCTAssertEqual(Processes.ids("Uid", of: worker), Array(repeating: user.pw_uid, count: 4), "worker \(worker)'s uids")
+                XCTAssertEqual(Processes.ids("Gid", of: worker), Array(repeating: user.pw_gid, count: 4), "worker \(worker)'s gids")
+            }
         }
         // The user is a system account that cannot log in.
         XCTAssertLessThan(user.pw_uid, 1000)

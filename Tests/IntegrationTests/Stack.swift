@@ -43,7 +43,14 @@ final class Stack: @unchecked Sendable {
     /// `nginx/bazarctl ARGS…`: its exit status and output.
     @discardableResult
     func ctl(_ arguments: String...) throws -> (Int32, String) {
-        try run(Self.repository.appendingPathComponent("nginx/bazarctl").path, arguments)
+        try run(Self.bazarctl, arguments)
+    }
+
+    /// The bazarctl the tests run: BAZAR_TEST_CTL (e.g. an older commit's, with its nginx
+    /// template beside it, to check that a test fails without a fix in the scripts), else this
+    /// repository's.
+    static var bazarctl: String {
+        ProcessInfo.processInfo.environment["BAZAR_TEST_CTL"] ?? repository.appendingPathComponent("nginx/bazarctl").path
     }
 
     /// Runs a program with the stack's environment.

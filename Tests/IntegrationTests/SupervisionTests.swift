@@ -41,28 +41,33 @@ final class SupervisionTests: StackTestCase {
         XCTAssertEqual(bought.status, 200, "a purchase after every tier was killed once")
     }
 
-    /// `kill -9` of nginx's master: a new master within 5 s, the old master's workers are
-    /// gone, and the API answers through the new one.
+    /// `kill -9` of each nginx instance's master (the public one, then the internal one): a new
+    /// master within 5 s, the old master's workers are gone, and the API answers through the
+    /// new one (a purchase needs the internal instance).
     func testKilledNginxMasterIsStartedAgain() async throws {
         let stack = try stack
         _ = try await stack.waitUntilLevel(timeout: 20)
-        let master = try XCTUnwrap(stack.pid("nginx"))
-        let workers = Processes.children(of: master)
-        XCTAssertFalse(workers.isEmpty, "nginx has workers")
-        XCTAssertEqual(kill(master, SIGKILL), 0)
-        let new = try await stack.waitForNewPid("nginx", old: master, timeout: 5)
-        XCTAssertNotNil(new, "nginx was not started again within 5 s of kill -9 of its master")
-        if let new {
-            // nginx renames its process to "nginx: master process …" a moment after it starts.
-            let deadline = Date().addingTimeInterval(3)
-            while !Processes.commandLine(new).hasPrefix("nginx: master") && Date() < deadline { usleep(20_000) }
-            XCTAssertTrue(Processes.commandLine(new).hasPrefix("nginx: master"), Processes.commandLine(new))
+        for (index, instance) in ["nginx", "nginx-internal"].enumerated() {
+            let master = try XCTUnwrap(stack.pid(instance))
+            let workers = Processes.children(of: master)
+            XCTAssertFalse(workers.isEmpty, "\(instance) has workers")
+            XCTAssertEqual(kill(master, SIGKILL), 0)
+            let new = try await stack.waitForNewPid(instance, old: master, timeout: 5)
+            XCTAssertNotNil(new, "\(instance) was not started again within 5 s of kill -9 of its master")
+            if let new {
+                // nginx renames its process to "nginx: master process …" a moment after it starts.
+                let deadline = Date().addingTimeInterval(3)
+                while !Processes.commandLine(new).hasPrefix("nginx: master") && Date() < deadline { usleep(20_000) }
+                XCTAssertTrue(Processes.commandLine(new).hasPrefix("nginx: master"), Processes.commandLine(new))
+            }
+            for worker in workers { XCTAssertFalse(Processes.isAlive(worker), "\(instance)'s old worker \(worker) still runs") }
+            let healthy = try await stack.waitUntilHealthy(timeout: 15)
+            XCTAssertTrue(healthy, "/health is not 200 after \(instance) came back")
+            let info = try await client.get("/info/3")
+            XCTAssertEqual(info.status, 200)
+            let bought = try await client.send("POST", "/purchase/\(5 + index)")
+            XCTAssertEqual(bought.status, 200, "a purchase after \(instance) came back")
         }
-        for worker in workers { XCTAssertFalse(Processes.isAlive(worker), "the old master's worker \(worker) still runs") }
-        let healthy = try await stack.waitUntilHealthy(timeout: 15)
-        XCTAssertTrue(healthy, "/health is not 200 after nginx came back")
-        let info = try await client.get("/info/3")
-        XCTAssertEqual(info.status, 200)
     }
 
     /// `bazarctl stop order-2` stays stopped (for 4 s) while the supervisor keeps working (a
@@ -105,9 +110,10 @@ final class SupervisionTests: StackTestCase {
         _ = try await stack.waitUntilLevel(timeout: 20)
         let supervisor = try XCTUnwrap(stack.pid("supervisor"), "run/supervisor.pid")
         XCTAssertTrue(Processes.isAlive(supervisor))
-        var pids = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx"].compactMap(stack.pid)
-        XCTAssertEqual(pids.count, 6)
+        var pids = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"].compactMap(stack.pid)
+        XCTAssertEqual(pids.count, 7)
         pids += Processes.children(of: try XCTUnwrap(stack.pid("nginx")))
+        pids += Processes.children(of: try XCTUnwrap(stack.pid("nginx-internal")))
         kill(try XCTUnwrap(stack.pid("catalog-2")), SIGKILL)
         try await Task.sleep(nanoseconds: 900_000_000)   // the supervisor is about to start it again
         pids += stack.pid("catalog-2").map { [$0] } ?? []
@@ -117,7 +123,7 @@ final class SupervisionTests: StackTestCase {
         XCTAssertEqual(Processes.matching(stack.variables.path), [], "a process still names the stack's directory")
         XCTAssertFalse(Processes.isAlive(supervisor))
         XCTAssertNil(stack.pid("supervisor"), "run/supervisor.pid outlives down")
-        for name in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx"] {
+        for name in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"] {
             XCTAssertFalse(stack.pid(name).map(Processes.isAlive) ?? false, "\(name) runs after down")
         }
         let (status, output) = try stack.ctl("status")
