@@ -108,6 +108,26 @@ final class MetricsTokenTests: StackTestCase {
         XCTAssertEqual(bazarUp["data"]["result"].array.first?["value"].array.last?.string, "1", "bazar_up: \(bazarUp)")
     }
 
+    /// `BAZAR_METRICS_TOKEN` is the token the front admits, and no process of the stack has it in
+    /// its environment: the front alone holds metrics.token, on a descriptor.
+    func testMetricsTokenFromTheEnvironmentStaysOutOfEveryTiersEnvironment() async throws {
+        let token = "integration-metrics-\(UUID().uuidString.prefix(8))"
+        let stack = try Stack(["BAZAR_METRICS_TOKEN": token])
+        defer { stack.stop() }
+        let metrics = try await stack.client.get("/metrics", headers: ["Authorization": "Bearer \(token)"])
+        XCTAssertEqual(metrics.status, 200)
+        let tokenFile = stack.variables.appendingPathComponent("metrics.token").path
+        for name in ["front", "catalog-1", "catalog-2", "order-1", "order-2"] {
+            let pid = try XCTUnwrap(stack.pid(name), name)
+            let environment = (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8)) ?? ""
+            XCTAssertFalse(environment.contains(token), "\(name)'s environment holds the metrics token")
+            let targets = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).map {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? ""
+            }
+            XCTAssertEqual(targets.contains(tokenFile), name == "front", "\(name)'s descriptors: \(targets)")
+        }
+    }
+
     private func metricsToken() throws -> String {
         try String(contentsOf: stack.variables.appendingPathComponent("metrics.token"), encoding: .utf8)
             .trimmingCharacters(in: .newlines)
