@@ -23,7 +23,10 @@ def env_float(name, default):
 FRONTS = ["front"] + ["front-%d" % i for i in range(2, env_int("BAZAR_FRONTS", 1) + 1)]
 REPLICAS = ["catalog-1", "catalog-2", "order-1", "order-2"]
 TIERS = FRONTS + REPLICAS
-ALL = ["nginx"] + TIERS
+# nginx runs as two instances: "nginx" (the public port) and "nginx-internal" (the tiers'
+# internal listener, its own master and workers).
+NGINXES = ["nginx", "nginx-internal"]
+ALL = NGINXES + TIERS
 BINARY = dict({name: "bazar-front" for name in FRONTS}, **{
     "catalog-1": "bazar-catalog", "catalog-2": "bazar-catalog", "order-1": "bazar-order", "order-2": "bazar-order"})
 PAIRS = [("catalog-1", "catalog-2"), ("order-1", "order-2")]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 
-from .common import ALL, BAZARCTL, BINARY, SECRET_HEADER, TIERS, live_processes, log, nginx_workers_of, \
+from .common import ALL, BAZARCTL, NGINXES, BINARY, SECRET_HEADER, TIERS, live_processes, log, nginx_workers_of, \
     process_state, signal_pid, cmdline_of, wait_dead
 from .web import UnixHTTPConnection, get_json
 
@@ -20,7 +20,7 @@ class Stack:
 
     KINDS = ["kill", "stop", "long-stop", "restart", "stop+kill", "compound", "restart-order", "disk-loss",
              "loss", "disk-full", "pile-up"]
-    TARGETS = TIERS + ["nginx", "nginx-worker"]
+    TARGETS = TIERS + ["nginx", "nginx-internal", "nginx-worker"]
 
     def __init__(self, var, port, token, bin_dir, disk_mb=0):
         self.var = var
@@ -116,8 +116,9 @@ class Stack:
         decides by argv[0] alone; this also names the role and the stack)."""
         if not args:
             return False
-        if name == "nginx":
-            return args[0].startswith("nginx: master") and self.var + "/" in args[0]
+        if name in NGINXES:
+            conf = "/nginx/%s.conf" % name
+            return args[0].startswith("nginx: master") and (self.var + conf) in args[0]
         return (os.path.basename(args[0]) == BINARY[name] and "--name" in args
                 and args[args.index("--name") + 1:args.index("--name") + 2] == [name]
                 and any(a.startswith(self.var + "/") for a in args))
@@ -128,7 +129,7 @@ class Stack:
         if pid is None or process_state(pid) in (None, "Z", "X"):
             return None
         args = cmdline_of(pid)
-        if name == "nginx":
+        if name in NGINXES:
             ok = bool(args) and (args[0].startswith("nginx: master") or args[0] == "nginx"
                                  or args[0].endswith("/nginx"))
         else:
