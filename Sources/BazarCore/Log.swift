@@ -1,9 +1,11 @@
 import Foundation
+import HTTPMessages
 import Synchronization
 import SystemCalls
 
 /// One line per event on stderr (spawn-fcgi's launch script sends it to `var/log/NAME.log`), in
-/// logfmt: `ts=2026-01-01T00:00:00.000Z level=info msg="…" key=value …`.
+/// logfmt: `ts=2026-01-01T00:00:00.000Z level=info msg="…" key=value …`, ending with
+/// `request_id=…` when the line is written while serving a request (`RequestTrace`).
 ///
 /// Logging never stops the process: a line that cannot be written (a full disk, a closed pipe,
 /// a non-blocking stderr that is full) is dropped and counted, and the next line that can be
@@ -57,6 +59,8 @@ public enum Log {
     static func line(_ level: Level, _ message: String, _ fields: [(String, String)]) -> String {
         var line = "ts=\(Date().formatted(stampStyle)) level=\(level.rawValue) msg=\(value(message))"
         for (key, field) in fields { line += " \(key)=\(value(field))" }
+        let requestID = RequestTrace.id
+        if !requestID.isEmpty { line += " request_id=\(value(requestID))" }
         return line + "\n"
     }
 

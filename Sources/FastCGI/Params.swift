@@ -4,7 +4,7 @@ import HTTPMessages
 
 /// Copies a request out of libfcgi at once (its parameter strings are freed at the next
 /// accept). Only what a handler uses becomes a Swift string: the method, the URI, the query,
-/// the listener, nginx's request id and the HTTP headers; other parameters are skipped by comparing bytes.
+/// the listener, nginx's request and trace ids and the HTTP headers; other parameters are skipped by comparing bytes.
 /// The request is internal only if nginx's internal listener marked it and passed `internalSecret`.
 func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int, internalSecret: [UInt8]) -> Request {
     var request = Request(method: "", path: "")
@@ -35,6 +35,8 @@ func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int, intern
             carriesSecret = constantTimeEqual(value, internalSecret)
         } else if name.elementsEqual("BAZAR_REQUEST_ID".utf8) {
             request.requestID = String(decoding: value, as: UTF8.self)
+        } else if name.elementsEqual("BAZAR_TRACE_ID".utf8) {
+            request.traceID = String(decoding: value, as: UTF8.self)
         }
     }
     request.isInternal = markedInternal && carriesSecret

@@ -12,7 +12,9 @@ struct FrontRoutes: Sendable {
     let writes: Writes
     let health: Health
     let metrics: MetricsReport
-    let admin: AdminToken
+    let admin: BearerToken
+    /// The read-only metrics token, which `GET /metrics` takes besides the admin token.
+    let metricsToken: BearerToken?
 
     /// The route names the front's request metrics count by.
     static let routeNames = ["info", "search", "purchase", "orders", "update", "books", "health", "stats", "metrics",
@@ -80,7 +82,7 @@ struct FrontRoutes: Sendable {
             return stats()
         case ("metrics", 1):
             try allow(request, ["GET", "HEAD"])
-            try requireAdmin(request, "GET /metrics")
+            try requireMetricsReader(request)
             return try metrics.report()
         default:
             throw .notFound("No such route.")
@@ -152,6 +154,16 @@ struct FrontRoutes: Sendable {
             Log.limited("refused-token", .warn, "refused a request without the admin token",
                         [("request", "\(request.method) \(request.path)")])
             throw .unauthorized("\(route) needs Authorization: Bearer <admin token>.")
+        }
+    }
+
+    /// Refuses (401) a scrape with neither the admin token nor the metrics token.
+    private func requireMetricsReader(_ request: Request) throws(APIError) {
+        let authorization = request.header("Authorization")
+        guard admin.admits(authorization) || metricsToken?.admits(authorization) == true else {
+            Log.limited("refused-token", .warn, "refused a scrape without the admin or metrics token",
+                        [("request", "\(request.method) \(request.path)")])
+            throw .unauthorized("GET /metrics needs Authorization: Bearer <admin or metrics token>.")
         }
     }
 

@@ -6,7 +6,8 @@ import InternalHTTP
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
     public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity", "cache-bytes",
-                               "admin-token-file", "admin-token-fd", "catalogs", "orders", "fronts", "fill-delay-ms"]
+                               "admin-token-file", "admin-token-fd", "metrics-token-file", "metrics-token-fd", "catalogs", "orders",
+                               "fronts", "fill-delay-ms"]
 
     /// The front from its flags: a cache of at most `--cache-capacity` entries (10,000) and
     /// `--cache-bytes` bytes (128 MiB; either 0 turns it off), the public routes, and sockets of
@@ -15,9 +16,12 @@ public enum FrontTier {
     /// for purchases, updates, additions and order reads, on `--writes-threads` threads (default
     /// `--threads`): a hung order replica then holds only those. On the main socket, reads that
     /// wait on another tier (cache misses, `/health`) take one of half as many permits as it has
-    /// threads, so the other half stay free for hits. `BAZAR_RESTARTS_FILE` in the environment
-    /// names the supervisor's counts of restarts, which `/metrics` reports (bazarctl sets it).
-    /// `--fronts` lists every front, whose own series `/metrics` gathers (`FrontPeers`).
+    /// threads, so the other half stay free for hits. `GET /metrics` also takes the read-only
+    /// metrics token: `BAZAR_METRICS_TOKEN`, else the first line of `--metrics-token-fd` or
+    /// `--metrics-token-file` (none without any). `BAZAR_RESTARTS_FILE` in the environment names
+    /// the supervisor's counts of restarts, and `BAZAR_NGINX_ANSWERS_FILE` its counts of nginx's
+    /// own answers, which `/metrics` reports (bazarctl sets both). `--fronts` lists every front,
+    /// whose own series `/metrics` gathers (`FrontPeers`).
     public static func make(_ flags: Flags) throws -> TierProgram {
         let client = try InternalClient(flags: flags)
         let threads = try flags.int("threads", default: TierProgram.defaultThreads, in: 1...1024)
@@ -32,18 +36,23 @@ public enum FrontTier {
         lease.start()
         let reads = CachedReads(cache: cache, lease: lease, client: client, permits: permits,
                                 fillDelayMicroseconds: UInt32(fillDelay * 1000))
-        let admin = try AdminToken(environment: ProcessInfo.processInfo.environment,
-                                   source: try SecretSource.from(flags, "admin-token", defaultFile: "var/admin.token"))
+        let environment = ProcessInfo.processInfo.environment
+        let admin = try BearerToken(environment: environment, variable: "BAZAR_ADMIN_TOKEN",
+                                    source: try SecretSource.from(flags, "admin-token", defaultFile: "var/admin.token"))
+        let metricsToken = try BearerToken.optional(environment: environment, variable: "BAZAR_METRICS_TOKEN",
+                                                    flags: flags, name: "metrics-token")
         let catalogs = try flags.list("catalogs", default: ["catalog-1", "catalog-2"])
         let orders = try flags.list("orders", default: ["order-1", "order-2"])
         let health = Health(client: client, catalogs: catalogs, orders: orders, permits: permits)
         let requests = RequestMetrics(routes: FrontRoutes.routeNames)
         let restarts = SupervisorRestarts(file: ProcessInfo.processInfo.environment["BAZAR_RESTARTS_FILE"] ?? "")
+        let nginxAnswers = NginxAnswers(file: ProcessInfo.processInfo.environment["BAZAR_NGINX_ANSWERS_FILE"] ?? "")
         let fronts = FrontPeers(own: name, listed: try FrontPeers.parse(try flags.list("fronts", default: [])), supervisor: restarts)
         let metrics = MetricsReport(name: name, client: client, fronts: fronts, catalogs: catalogs, orders: orders, permits: permits,
-                                    cache: cache, requests: requests, restarts: restarts)
+                                    cache: cache, requests: requests, restarts: restarts,
+                                    nginxAnswers: nginxAnswers)
         let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client, orders: orders),
-                                 health: health, metrics: metrics, admin: admin)
+                                 health: health, metrics: metrics, admin: admin, metricsToken: metricsToken)
         var sockets: [TierProgram.ExtraSocket] = []
         let invalidationSocket = try flags.string("invalidation-socket", default: "")
         if !invalidationSocket.isEmpty { sockets.append(.init(path: invalidationSocket, threads: 4)) }

@@ -9,9 +9,10 @@ import Synchronization
 /// own: a front whose main socket is saturated still answers) and every replica's
 /// (`GET /<replica>/metrics`), each sample labelled `replica="…"` with the process's own name,
 /// merged family by family, plus `bazar_up` for every process, the backup's replication lag
-/// (`LastApplied`) and the supervisor's restarts of each process. Each process is asked at once, for up to
-/// 1 s; one that does not answer is `bazar_up 0` and the others still report. Gathered while
-/// holding one of `permits`, like `/health`.
+/// (`LastApplied`), the supervisor's restarts of each process and its count of nginx's own
+/// answers. Each process is asked at once, for up to 1 s; one that does not answer is
+/// `bazar_up 0` and the others still report. Gathered while holding one of `permits`, like
+/// `/health`.
 struct MetricsReport: Sendable {
     /// This front's name (`--name`), its samples' `replica` label.
     let name: String
@@ -23,6 +24,7 @@ struct MetricsReport: Sendable {
     let cache: ResponseCache<CacheEntry>
     let requests: RequestMetrics
     let restarts: SupervisorRestarts
+    let nginxAnswers: NginxAnswers
     /// Each replica's `bazar_applied` when this front last saw it, for the lag while one is down.
     let lastApplied = LastApplied()
 
@@ -56,6 +58,7 @@ struct MetricsReport: Sendable {
             exposition.sample("bazar_replication_lag", [("replica", catalogs[1])], (applied[catalogs[0]] ?? 0) - (applied[catalogs[1]] ?? 0))
         }
         restarts.write(to: &exposition)
+        nginxAnswers.write(to: &exposition)
         for family in families.order { exposition.append(lines: families.lines[family] ?? []) }
         return exposition.response
     }

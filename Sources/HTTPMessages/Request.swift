@@ -16,10 +16,14 @@ public struct Request: Sendable {
     public var isInternal: Bool
     /// nginx's id of the request (`BAZAR_REQUEST_ID`, 32 hex digits), empty when none was passed.
     public var requestID: String
+    /// The id the answer's `X-Request-Id` names (`BAZAR_TRACE_ID`: the client's when sane, else
+    /// nginx's; on the internal listener, the caller's), empty when none was passed.
+    public var traceID: String
 
     /// Makes a request; every part but the method and path has an empty default.
     public init(method: String, path: String, query: String = "", headers: [String: String] = [:],
-                body: [UInt8] = [], bodyTooLarge: Bool = false, isInternal: Bool = false, requestID: String = "") {
+                body: [UInt8] = [], bodyTooLarge: Bool = false, isInternal: Bool = false, requestID: String = "",
+                traceID: String = "") {
         self.method = method
         self.path = path
         self.query = query
@@ -28,6 +32,7 @@ public struct Request: Sendable {
         self.bodyTooLarge = bodyTooLarge
         self.isInternal = isInternal
         self.requestID = requestID
+        self.traceID = traceID
     }
 
     /// The value of an HTTP header by its usual name (`Authorization`), if present.

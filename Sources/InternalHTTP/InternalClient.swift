@@ -1,4 +1,5 @@
 import Glibc
+import HTTPMessages
 import Synchronization
 import SystemCalls
 
@@ -64,7 +65,8 @@ public enum InternalAddress: Sendable, Equatable {
 /// A small HTTP/1.1 client for the tiers' calls to each other through nginx's internal
 /// listener, keeping connections alive in a pool. Blocking: it runs on the caller's worker thread.
 /// Every request carries the deployment's internal secret (`X-Bazar-Secret`), without which
-/// nginx's internal listener refuses it.
+/// nginx's internal listener refuses it, and the id of the request it is made for
+/// (`X-Request-Id`, from `RequestTrace`), which the callee's log lines then name.
 ///
 /// A request is sent again only when that is safe: a GET or HEAD, or a request the caller
 /// marks `resendable` (the receiver dedupes it). Any other request that got no answer throws
@@ -94,7 +96,9 @@ public final class InternalClient: Sendable {
     /// only) allows one more try on a new connection when a kept one fails before any answer.
     public func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [],
                      timeout: Duration = .seconds(5), resendable: Bool? = nil) throws(InternalCallError) -> InternalResponse {
-        let request = Self.encode(method, path, headers + [("X-Bazar-Secret", secret)], body)
+        var headers = headers + [("X-Bazar-Secret", secret)]
+        if !RequestTrace.id.isEmpty { headers.append(("X-Request-Id", RequestTrace.id)) }
+        let request = Self.encode(method, path, headers, body)
         if let fd = keptConnection() {
             switch exchange(fd, request, timeout) {
             case .answered(let response): return response

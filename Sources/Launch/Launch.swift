@@ -2,6 +2,7 @@ import BazarCore
 import CProcess
 import FastCGI
 import Foundation
+import HTTPMessages
 import Store
 import SystemCalls
 
@@ -55,7 +56,8 @@ public enum Launch {
             var options = try serverOptions()
             for extra in tier.extraSockets { options.add(.init(extra.path), threads: extra.threads) }
             Log.info(tier.startMessage)
-            FastCGIServer.run(options, handler: tier.metrics.observing(tier.handle))
+            let handle = tier.metrics.observing(tier.handle)
+            FastCGIServer.run(options) { request in RequestTrace.serving(request.traceID) { handle(request) } }
         } catch {
             Log.error("bad command line or configuration", [("program", program), ("error", "\(error)")])
             exit(2)

@@ -31,7 +31,11 @@ final class Stack: @unchecked Sendable {
         self.environment = environment
         client = HTTPClient(base: "http://127.0.0.1:\(port)")
         let (status, output) = try ctl("up")
-        guard status == 0 else { throw StackError.startFailed(output) }
+        guard status == 0 else {
+            // What did start (e.g. every process but a front that refused its flags) stops too.
+            _ = try? ctl("down")
+            throw StackError.startFailed(output)
+        }
         // The front caches once it holds its read lease, asked for 200 ms after it starts.
         Thread.sleep(forTimeInterval: 0.6)
     }
@@ -143,6 +147,7 @@ final class Stack: @unchecked Sendable {
         throw StackError.notLevel("\(last)")
     }
 
+    /// A loopback TCP port nothing listens on now.
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

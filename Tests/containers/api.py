@@ -156,6 +156,20 @@ def run(api, fronts):
                                   for n in ("front", "catalog-1", "catalog-2", "order-1", "order-2")),
             "%s %s" % (status, str(body)[:300]))
 
+    # Request ids: the client's sane one comes back, an insane one is replaced, nginx's own
+    # answers carry one too.
+    trace = "api-" + uuid.uuid4().hex
+    status, headers, _ = api.call("GET", "/info/1", headers={"X-Request-Id": trace})
+    c.check("X-Request-Id sent comes back", status == 200 and headers.get("x-request-id") == trace,
+            "%s %s" % (status, headers.get("x-request-id")))
+    status, headers, _ = api.call("GET", "/info/1", headers={"X-Request-Id": "not sane"})
+    made = headers.get("x-request-id") or ""
+    c.check("an insane X-Request-Id is replaced by nginx's",
+            status == 200 and len(made) == 32 and all(ch in "0123456789abcdef" for ch in made), "%s %s" % (status, made))
+    status, headers, _ = api.call("GET", "/nowhere", headers={"X-Request-Id": trace + "-404"})
+    c.check("nginx's own 404 carries X-Request-Id", status == 404 and headers.get("x-request-id") == trace + "-404",
+            "%s %s" % (status, headers.get("x-request-id")))
+
     if fronts > 1:
         several_fronts(api, fronts, c)
     print("api: %d passed, %d failed" % (c.passed, c.failed))
