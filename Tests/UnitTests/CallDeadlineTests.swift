@@ -72,4 +72,29 @@ final class CallDeadlineTests: XCTestCase {
         XCTAssertEqual(try client.send("GET", "/a").status, 200)
         XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("GET", "/b", timeout: .seconds(1)) }, .timeout)
     }
+
+    /// The peer takes the request 4 KiB each 100 ms, a 2 MiB body in over 50 s, to a call
+    /// given 1 s: each write makes progress long before a per-write timeout of 1 s would run
+    /// out. The call must fail with a timeout and stop writing, most of the body unsent.
+    func testRequestTakenSlowerThanTheDeadlineTimesOut() throws {
+        let body = [UInt8](repeating: UInt8(ascii: "x"), count: 2 * 1024 * 1024)
+        let received = LockedBox(0)
+        let drainEnded = DispatchSemaphore(value: 0)
+        let server = try TestHTTPServer(path: socketPath) { connection in
+            defer { drainEnded.signal() }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                usleep(100_000)
+                let got = recv(connection.fd, &chunk, chunk.count, 0)
+                guard got > 0 else { return }   // the client gave up
+                received.withLock { $0 += got }
+            }
+        }
+        defer { server.stop() }
+        let client = InternalClient(.unix(path: socketPath), secret: "test-secret")
+        XCTAssertEqual(callError { () throws(InternalCallError) in try client.send("POST", "/x", body: body, timeout: .seconds(1)) },
+                       .timeout)
+        XCTAssertEqual(drainEnded.wait(timeout: .now() + 120), .success, "the reader noticed the client leave")
+        XCTAssertLessThan(received.withLock { $0 }, body.count, "the client did not wait for the whole body to be taken")
+    }
 }
