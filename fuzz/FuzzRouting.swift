@@ -345,7 +345,7 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
                   && referenceID(parts[3]) != nil && referenceID(parts[3]) == segments.flatMap { referenceID($0[1]) },
                   "purchase forwarded as \(call.path) for \(where_)")
             let key = call.headers["x-bazar-key"] ?? "", attempt = call.headers["x-bazar-attempt"] ?? ""
-            check(!attempt.isEmpty && key == (clientKey(headers) ?? attempt) && (1...200).contains(key.utf8.count)
+            check(!attempt.isEmpty && key == (clientKey(headers) ?? WriteIdentity.lineage(of: attempt)[0]) && (1...200).contains(key.utf8.count)
                   && key.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "purchase key \(key.debugDescription) for \(where_)")
             check(response.headers.contains { $0.0 == "Idempotency-Key" && $0.1 == key }, "the purchase's answer hides its key for \(where_)")
             check(call.body.isEmpty, "a purchase forwarded a body for \(where_)")
@@ -363,7 +363,7 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
             check(!request.bodyTooLarge && call.body == request.body && (try? NewBooks.parse(call.body)) != nil,
                   "addition body \(String(decoding: call.body, as: UTF8.self)) for \(where_)")
             let key = call.headers["x-bazar-key"] ?? "", attempt = call.headers["x-bazar-attempt"] ?? ""
-            check(!attempt.isEmpty && key == (clientKey(headers) ?? attempt), "addition key \(key.debugDescription) for \(where_)")
+            check(!attempt.isEmpty && key == (clientKey(headers) ?? WriteIdentity.lineage(of: attempt)[0]), "addition key \(key.debugDescription) for \(where_)")
             check(response.headers.contains { $0.0 == "Idempotency-Key" && $0.1 == key }, "the addition's answer hides its key for \(where_)")
         case ("GET", let name, "health") where ["catalog-1", "catalog-2", "order-1", "order-2"].contains(name):
             check(route == "health" && segments?.count == 1 && ["GET", "HEAD"].contains(method), "health for \(where_)")
