@@ -127,9 +127,10 @@ struct FrontRoutes: Sendable {
 
     /// A keyed write (a purchase, an addition) runs under the client's `Idempotency-Key`, or
     /// else under nginx's request id, its `attempt` (which nginx also names if the front dies
-    /// mid-way), so every answer can name its key.
+    /// mid-way), so every answer can name its key. An empty `Idempotency-Key:` names no key,
+    /// as nginx reads it too (its own answers to the write name the request id).
     private static func idempotencyKey(_ request: Request, attempt: String) throws(APIError) -> Writes.Key {
-        guard let key = request.header("Idempotency-Key") else { return Writes.Key(value: attempt, fromClient: false) }
+        guard let key = request.header("Idempotency-Key"), !key.isEmpty else { return Writes.Key(value: attempt, fromClient: false) }
         guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw .badRequest("Idempotency-Key must be 1 to 200 printable ASCII characters.")
         }

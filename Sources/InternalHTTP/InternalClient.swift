@@ -34,7 +34,7 @@ public struct InternalResponse: Sendable {
 public enum InternalCallError: Error, Sendable, Equatable {
     /// No connection could be made (nginx down): the request was not sent.
     case unreachable
-    /// The request was sent, but no complete answer came within the timeout: it may have been applied.
+    /// The request was sent, but no complete answer came by the call's deadline: it may have been applied.
     case timeout
     /// The request was sent and the connection closed with no answer: it may have been applied.
     case noAnswer
@@ -72,6 +72,10 @@ public enum InternalAddress: Sendable, Equatable {
 /// marks `resendable` (the receiver dedupes it). Any other request that got no answer throws
 /// `noAnswer` or `timeout`, since the receiver may have applied it. To keep such a request off
 /// a connection that nginx closed while it sat idle, a kept connection is checked before use.
+///
+/// A call's timeout is a deadline for the whole call, set when it starts: the connection, the
+/// request's writes, every read of the answer and a resend all fit in it, however slowly the
+/// peer takes or gives the bytes.
 public final class InternalClient: Sendable {
     /// How long a new connection may take (a partitioned host never answers a SYN).
     static let connectTimeout: Duration = .milliseconds(500)
@@ -92,23 +96,25 @@ public final class InternalClient: Sendable {
         idle.withLock { for fd in $0 { Posix.close(fd) } }
     }
 
-    /// Sends one request and waits for the whole answer. `resendable` (default: GET and HEAD
-    /// only) allows one more try on a new connection when a kept one fails before any answer.
+    /// Sends one request and waits for the whole answer, all within `timeout`. `resendable`
+    /// (default: GET and HEAD only) allows one more try on a new connection, within the same
+    /// time, when a kept one fails before any answer.
     public func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [],
                      timeout: Duration = .seconds(5), resendable: Bool? = nil) throws(InternalCallError) -> InternalResponse {
+        let deadline = Deadline(after: timeout)
         var headers = headers + [("X-Bazar-Secret", secret)]
         if !RequestTrace.id.isEmpty { headers.append(("X-Request-Id", RequestTrace.id)) }
         let request = Self.encode(method, path, headers, body)
         if let fd = keptConnection() {
-            switch exchange(fd, request, timeout) {
+            switch exchange(fd, request, deadline) {
             case .answered(let response): return response
             case .failed(let error): throw error
             case .closedBeforeAnswer:
                 guard resendable ?? ["GET", "HEAD"].contains(method) else { throw .noAnswer }
             }
         }
-        let fd = try connectSocket()
-        switch exchange(fd, request, timeout) {
+        let fd = try connectSocket(by: deadline)
+        switch exchange(fd, request, deadline) {
         case .answered(let response): return response
         case .failed(let error): throw error
         case .closedBeforeAnswer: throw .noAnswer
@@ -124,15 +130,14 @@ public final class InternalClient: Sendable {
     /// Sends `request` on `fd` and reads the answer. A connection that ends without an answer
     /// is reset (`Posix.abort`): what the kernel has not sent of the request yet is dropped, so
     /// a request given up on cannot arrive later, after its caller settled it.
-    private func exchange(_ fd: Int32, _ request: [UInt8], _ timeout: Duration) -> Outcome {
+    private func exchange(_ fd: Int32, _ request: [UInt8], _ deadline: Deadline) -> Outcome {
         do {
-            try Posix.setTimeouts(fd, timeout)
-            try Posix.sendAll(fd, request)
+            try Posix.sendAll(fd, request, by: deadline)
         } catch {
             Posix.abort(fd)
             return error.timedOut ? .failed(.timeout) : .closedBeforeAnswer
         }
-        var reader = ResponseReader(fd: fd)
+        var reader = ResponseReader(fd: fd, deadline: deadline)
         switch reader.read() {
         case .success(let (response, reusable)):
             if reusable { release(fd) } else { Posix.close(fd) }
@@ -161,20 +166,22 @@ public final class InternalClient: Sendable {
         if !kept { Posix.close(fd) }
     }
 
-    private func connectSocket() throws(InternalCallError) -> Int32 {
+    /// A new connection, made by `deadline` and within `connectTimeout` (a TCP peer that does not
+    /// answer is given up on early); the rest of the call's time is left for the exchange.
+    private func connectSocket(by deadline: Deadline) throws(InternalCallError) -> Int32 {
         do {
             switch address {
             case .unix(let path):
                 let fd = try Posix.socket(family: AF_UNIX)
                 do {
-                    try Posix.connect(fd, unixPath: path)
+                    try Posix.connect(fd, unixPath: path, by: deadline)
                 } catch {
                     Posix.close(fd)
                     throw error
                 }
                 return fd
             case .tcp(let host, let port):
-                return try Posix.connectTCP(host: host, port: port, timeout: Self.connectTimeout)
+                return try Posix.connectTCP(host: host, port: port, by: min(deadline, Deadline(after: Self.connectTimeout)))
             }
         } catch {
             throw .unreachable

@@ -1,15 +1,18 @@
 import SystemCalls
 
-/// Reads one HTTP/1.1 response (Content-Length, chunked, or until close) from a socket.
+/// Reads one HTTP/1.1 response (Content-Length, chunked, or until close) from a socket, all of
+/// it by the call's deadline.
 struct ResponseReader {
     let fd: Int32
+    let deadline: Deadline
     private var buffer: [UInt8] = []
     private var start = 0
     /// Whether any byte of an answer arrived.
     private var receivedAny = false
 
-    init(fd: Int32) {
+    init(fd: Int32, deadline: Deadline) {
         self.fd = fd
+        self.deadline = deadline
         buffer.reserveCapacity(4096)
     }
 
@@ -60,7 +63,7 @@ struct ResponseReader {
         let got: Int
         do {
             got = try withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { chunk throws(SystemError) in
-                let got = try Posix.receive(fd, into: chunk)
+                let got = try Posix.receive(fd, into: chunk, by: deadline)
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<got]))
                 return got
             }

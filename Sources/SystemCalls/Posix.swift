@@ -7,8 +7,9 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The `errno` value.
     public let code: Int32
 
-    /// Whether the call timed out (`SO_RCVTIMEO`/`SO_SNDTIMEO` ran out).
-    public var timedOut: Bool { code == EAGAIN || code == EWOULDBLOCK }
+    /// Whether the call's `Deadline` passed before it could be done (`ETIME`, which no socket
+    /// call returns by itself).
+    public var timedOut: Bool { code == ETIME }
 
     public var description: String { "\(call): \(String(cString: strerror(code))) (errno \(code))" }
 }
@@ -32,8 +33,9 @@ public enum Posix {
         try checked("socket") { Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
     }
 
-    /// Connects `fd` to the unix socket at `path`.
-    public static func connect(_ fd: Int32, unixPath path: String) throws(SystemError) {
+    /// Connects `fd` to the unix socket at `path`, waiting for room in a full accept queue
+    /// until `deadline` at most.
+    public static func connect(_ fd: Int32, unixPath path: String, by deadline: Deadline) throws(SystemError) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(path.utf8)
@@ -44,6 +46,7 @@ public enum Posix {
             raw.copyBytes(from: pathBytes)
             raw[pathBytes.count] = 0
         }
+        try setSendTimeout(fd, deadline)
         _ = try checked("connect") {
             withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -53,10 +56,10 @@ public enum Posix {
         }
     }
 
-    /// A new TCP connection to `host:port` (a name is resolved, IPv4 first), made within
-    /// `timeout` (a host cut off by a partition fails here rather than after the kernel's
+    /// A new TCP connection to `host:port` (a name is resolved, IPv4 first), made by
+    /// `deadline` (a host cut off by a partition fails here rather than after the kernel's
     /// minutes of SYN retries), closed on exec, with Nagle's delay off.
-    public static func connectTCP(host: String, port: UInt16, timeout: Duration) throws(SystemError) -> Int32 {
+    public static func connectTCP(host: String, port: UInt16, by deadline: Deadline) throws(SystemError) -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -70,7 +73,7 @@ public enum Posix {
         while let entry = candidate {
             candidate = entry.pointee.ai_next
             do throws(SystemError) {
-                return try connectAddress(entry.pointee, timeout: timeout)
+                return try connectAddress(entry.pointee, by: deadline)
             } catch {
                 lastError = error
             }
@@ -78,21 +81,14 @@ public enum Posix {
         throw lastError
     }
 
-    private static func milliseconds(_ duration: Duration) -> Int32 {
-        let (seconds, attoseconds) = duration.components
-        return Int32(clamping: seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
-    }
-
-    private static func connectAddress(_ entry: addrinfo, timeout: Duration) throws(SystemError) -> Int32 {
+    private static func connectAddress(_ entry: addrinfo, by deadline: Deadline) throws(SystemError) -> Int32 {
         let fd = try checked("socket") {
             Glibc.socket(entry.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         }
         do throws(SystemError) {
             if Glibc.connect(fd, entry.ai_addr, entry.ai_addrlen) != 0 {
                 guard errno == EINPROGRESS else { throw SystemError(call: "connect", code: errno) }
-                var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                let ready = try checked("poll") { poll(&entry, 1, milliseconds(timeout)) }
-                guard ready == 1 else { throw SystemError(call: "connect", code: ETIMEDOUT) }
+                try wait(fd, for: POLLOUT, by: deadline, call: "connect")
                 var failure: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
                 _ = try checked("getsockopt") { getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length) }
@@ -109,25 +105,19 @@ public enum Posix {
         }
     }
 
-    /// Sets both the receive and the send timeout of a socket.
-    public static func setTimeouts(_ fd: Int32, _ timeout: Duration) throws(SystemError) {
-        let (seconds, attoseconds) = timeout.components
-        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
-            _ = try checked("setsockopt") {
-                setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
-            }
-        }
-    }
-
-    /// Sends all of `bytes` (several calls if need be), without raising SIGPIPE.
-    public static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+    /// Sends all of `bytes` (several calls if need be) by `deadline`, without raising SIGPIPE.
+    public static func sendAll(_ fd: Int32, _ bytes: [UInt8], by deadline: Deadline) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
+            try wait(fd, for: POLLOUT, by: deadline, call: "send")
             let start = offset
-            offset += try checked("send") {
-                bytes.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL)) }
-            }
+            do {
+                offset += try checked("send") {
+                    bytes.withUnsafeBytes { raw in
+                        Glibc.send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                    }
+                }
+            } catch where error.code == EAGAIN || error.code == EWOULDBLOCK {}
         }
     }
 
@@ -157,9 +147,35 @@ public enum Posix {
         }
     }
 
-    /// Receives up to `buffer.count` bytes; 0 at the end of the stream.
-    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
-        try checked("recv") { recv(fd, buffer.baseAddress, buffer.count, 0) }
+    /// Receives up to `buffer.count` bytes, waiting for the first of them until `deadline`; 0 at
+    /// the end of the stream.
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, by deadline: Deadline) throws(SystemError) -> Int {
+        while true {
+            try wait(fd, for: POLLIN, by: deadline, call: "recv")
+            do {
+                return try checked("recv") { recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) }
+            } catch where error.code == EAGAIN || error.code == EWOULDBLOCK {}
+        }
+    }
+
+    /// Waits until `fd` is ready for `events` (or has an error or hang-up to report, which the
+    /// next call returns); throws `ETIME` once `deadline` has passed.
+    private static func wait(_ fd: Int32, for events: Int32, by deadline: Deadline, call: String) throws(SystemError) {
+        var entry = pollfd(fd: fd, events: Int16(events), revents: 0)
+        while true {
+            let milliseconds = deadline.pollMilliseconds
+            guard milliseconds > 0 else { throw SystemError(call: call, code: ETIME) }
+            if try checked("poll", { poll(&entry, 1, milliseconds) }) == 1 { return }
+        }
+    }
+
+    /// Bounds a blocking call that the kernel times with `SO_SNDTIMEO` (a unix `connect`) by
+    /// `deadline`; throws `ETIME` once it has passed (a zero timeout would mean none).
+    private static func setSendTimeout(_ fd: Int32, _ deadline: Deadline) throws(SystemError) {
+        let (seconds, attoseconds) = deadline.remaining.components
+        guard seconds > 0 || attoseconds >= 1_000_000_000_000 else { throw SystemError(call: "connect", code: ETIME) }
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        _ = try checked("setsockopt") { setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size)) }
     }
 
     /// Whether a kept-alive connection is still open with nothing waiting to be read: the
@@ -170,7 +186,7 @@ public enum Posix {
             _ = try checked("recv") { recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) }
             return false
         } catch {
-            return error.timedOut
+            return error.code == EAGAIN || error.code == EWOULDBLOCK
         }
     }
 

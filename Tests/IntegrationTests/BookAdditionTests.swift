@@ -163,4 +163,50 @@ final class BookAdditionTests: StackTestCase {
         let lastPage = try await client.get("/search/\(topic)?after=\(firstID)")
         XCTAssertEqual(lastPage.json["items"].array.compactMap { $0["id"].int }, [secondID])
     }
+
+    /// Titles and topics are printable (no format characters, noncharacters, private use, no
+    /// space at either end) and prices lie from 0.01 to 10^9; each refusal names the rule.
+    func testUnprintableTextAndAbsurdPricesAre400NamingTheRule() async throws {
+        let client = try client
+        let stack = try stack
+        let topic = freshTopic("printable")
+        let before = try await stack.waitUntilLevel()
+        let cases = [(#"{"title":"zero\u200Bwidth","topic":"\#(topic)","price":1,"stock":1}"#, "title must be printable; it holds U+200B"),
+                     (#"{"title":"\u202Efdp.exe","topic":"\#(topic)","price":1,"stock":1}"#, "title must be printable; it holds U+202E"),
+                     (#"{"title":"a\uFFFE","topic":"\#(topic)","price":1,"stock":1}"#, "title must be printable; it holds U+FFFE"),
+                     (#"{"title":" ","topic":"\#(topic)","price":1,"stock":1}"#, "title must not begin or end with a space"),
+                     (#"{"title":"a","topic":"\#(topic) ","price":1,"stock":1}"#, "topic must not begin or end with a space"),
+                     (#"{"title":"a","topic":"\#(topic)","price":5e-324,"stock":1}"#, "price must be a number from 0.01 to 1000000000."),
+                     (#"{"title":"a","topic":"\#(topic)","price":1e12,"stock":1}"#, "price must be a number from 0.01 to 1000000000.")]
+        for (body, message) in cases {
+            let answer = try await client.addBooks(body)
+            XCTAssertEqual(answer.status, 400, body)
+            XCTAssertEqual(answer.errorCode, "bad_request", body)
+            XCTAssertTrue((answer.json["error"]["message"].string ?? "").contains(message), "\(body): \(answer.json)")
+        }
+        let update = try await client.update(3, #"{"price": 1e12}"#)
+        XCTAssertEqual(update.status, 400)
+        XCTAssertEqual(update.json["error"]["message"].string, "price must be a number from 0.01 to 1000000000.")
+        let listed = try await client.searchIDs(topic)
+        XCTAssertEqual(listed, [])
+        let replicasAfter = try await stack.waitUntilLevel()["replicas"]
+        XCTAssertEqual(replicasAfter, before["replicas"], "a refused write wrote nothing")
+    }
+
+    /// An empty `Idempotency-Key:` names no key: the write runs under one the stack makes up
+    /// and the answer names it, as for a write sent without the header.
+    func testAnEmptyIdempotencyKeyIsNoKey() throws {
+        let stack = try stack
+        let topic = freshTopic("emptykey")
+        for (path, extra) in [("/purchase/2", [String]()),
+                              ("/books", ["-H", "Authorization: Bearer \(Stack.adminToken)",
+                                          "-d", #"{"title":"Keyless","topic":"\#(topic)","price":2,"stock":1}"#])] {
+            let (_, head) = try stack.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-D", "-", "-X", "POST", "-H", "Idempotency-Key;"]
+                                          + extra + ["\(try client.base)\(path)"])
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 20"), "\(path): \(head)")
+            let key = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("idempotency-key:") }
+            XCTAssertFalse((key?.dropFirst("idempotency-key:".count).trimmingCharacters(in: .whitespaces) ?? "").isEmpty,
+                           "\(path) names the key it ran under: \(head)")
+        }
+    }
 }

@@ -68,13 +68,18 @@ final class BookUpdateTests: XCTestCase {
 
     // MARK: Invalid bodies
 
-    func testPriceMustBeANumberGreaterThanZero() {
+    func testPriceMustBeANumberFromOneCentToABillion() {
         for body in ["{\"price\": 0}", "{\"price\": -0}", "{\"price\": 0.0}", "{\"price\": -1}", "{\"price\": -0.01}",
                      "{\"price\": \"12\"}", "{\"price\": \"12.5\"}", "{\"price\": null}", "{\"price\": true}",
                      "{\"price\": [1]}", "{\"price\": {\"amount\": 1}}", "{\"price\": 1e999}", "{\"price\": -1e999}",
-                     "{\"price\": \(String(repeating: "9", count: 400))}"] {
+                     "{\"price\": \(String(repeating: "9", count: 400))}", "{\"price\": 5e-324}", "{\"price\": 0.001}",
+                     "{\"price\": 1000000000.01}", "{\"price\": 1e12}"] {
             assertBadRequest(body)
         }
+        XCTAssertThrowsError(try parse("{\"price\": 1e12}")) {
+            XCTAssertEqual(($0 as? APIError)?.message, "price must be a number from 0.01 to 1000000000.")
+        }
+        XCTAssertEqual(try parse("{\"price\": 1e9}"), BookUpdate(price: 1e9))
     }
 
     func testStockMustBeAnIntegerAtLeastZero() {

@@ -100,7 +100,7 @@ final class InternalTransportTests: XCTestCase {
         var fillers: [Int32] = []
         defer { fillers.forEach { close($0) } }
         for _ in 0..<4 {
-            if let fd = try? Posix.connectTCP(host: "127.0.0.1", port: port, timeout: .milliseconds(200)) { fillers.append(fd) }
+            if let fd = try? Posix.connectTCP(host: "127.0.0.1", port: port, by: Deadline(after: .milliseconds(200))) { fillers.append(fd) }
         }
         let start = Date()
         XCTAssertThrowsError(try InternalClient(.tcp(host: "127.0.0.1", port: port), secret: "s").send("GET", "/x")) {
