@@ -197,6 +197,44 @@ def several_fronts(api, fronts, c):
             if read.get("version", -1) < updated["version"]:
                 stale.append("round %d: %s after version %s (%s)" % (round_, read, updated["version"], headers.get("x-cache")))
     c.check("after a write every front's cached read shows it (5 rounds)", not stale, "; ".join(stale))
+    metrics_of_every_front(api, fronts, c)
+
+
+def samples(text):
+    """{sample line's name and labels: value} of a Prometheus text exposition."""
+    out = {}
+    for line in str(text).splitlines():
+        if line and not line.startswith("#") and " " in line:
+            key, _, value = line.rpartition(" ")
+            try:
+                out[key] = float(value)
+            except ValueError:
+                pass
+    return out
+
+
+def metrics_of_every_front(api, fronts, c):
+    """Whichever front a scrape reaches, it reports every front under its own name, and no
+    front's counter goes back from one scrape to the next (a front that labelled itself
+    "front" made counters of different fronts alternate)."""
+    problems, last = [], {}
+    for scrape in range(2 * fronts + 2):
+        api.call("GET", "/info/1")
+        status, _, body = api.call("GET", "/metrics", token=api.token)
+        if status != 200:
+            problems.append("scrape %d: %s" % (scrape, status))
+            continue
+        now = samples(body)
+        up = sorted(k for k, v in now.items() if k.startswith('bazar_up{replica="front') and v == 1)
+        if len(up) != fronts:
+            problems.append("scrape %d: %d fronts up, not %d: %s" % (scrape, len(up), fronts, up))
+        for key, value in now.items():
+            name = key.split("{", 1)[0]
+            if name.endswith("_total") and 'replica="front' in key and value < last.get(key, 0):
+                problems.append("scrape %d: %s went back from %s to %s" % (scrape, key, last[key], value))
+        last.update(now)
+    c.check("every scrape reports each of the %d fronts under its own name, and no front's counter goes back"
+            % fronts, not problems, "; ".join(problems[:5]))
 
 
 def main():
