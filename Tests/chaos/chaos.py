@@ -51,11 +51,11 @@ Environment:
     CHAOS_VERBOSE=1 print every fault as it ends
 
 Clients: readers GET /info/{id} (some with Cache-Control: no-cache, some with If-None-Match
-naming the last version they saw), /search/{topic}, /orders/{n} of orders answered 200 and
-/orders?after=N&limit=M pages; buyers POST /purchase/{id}, most under an Idempotency-Key
-retried on 503, 504, 429 and connection errors until settled, some without (never retried);
-an admin PUTs /update/{id} (prices, stock_delta restocks; never retried); an adder POSTs
-/books, most under a key (retried likewise), each addition with a title of its own.
+naming the last version they saw), /search/{topic} page by page, /orders/{n} of orders answered
+200 and /orders?after=N&limit=M pages; buyers POST /purchase/{id}, most under an
+Idempotency-Key retried on 503, 504, 429 and connection errors until settled, some without
+(never retried); an admin PUTs /update/{id} (prices, stock_delta restocks; never retried); an
+adder POSTs /books, most under a key (retried likewise), each addition with a title of its own.
 
 Violations (each printed with the ops involved; docs/chaos.md has the full list):
     stale-read, stale-304, missing-book, search-stale, search-wrong,

@@ -98,9 +98,9 @@ class ReadChecks:
 
     def check_search(self):
         """/search/{topic} (topics never change, books are never removed): the answer lists every
-        book of the topic that existed before the read began (initial, or its addition answered
-        201 by then), and no book of another topic (a book is of the topic if it was added with
-        it, its answer lost or not, as the final catalog shows)."""
+        book of the topic on its page (`search_page_range`) that existed before the read began
+        (initial, or its addition answered 201 by then), and no book of another topic (a book is
+        of the topic if it was added with it, its answer lost or not, as the final catalog shows)."""
         initial = collections.defaultdict(set)
         for b, book in self.ctx.initial.items():
             initial[book["topic"].lower()].add(b)
@@ -133,7 +133,8 @@ class ReadChecks:
             topic = op["topic"].lower()
             got = {i.get("id") for i in items if isinstance(i, dict)}
             before = added[topic][:bisect.bisect_left(answered_at[topic], op["t0"])]
-            missing = sorted((initial[topic] - got) | {b for _, b, _ in before if b not in got})
+            on_page = self.search_page_range(op)
+            missing = sorted(b for b in initial[topic] | {b for _, b, _ in before} if on_page(b) and b not in got)
             if missing:
                 acks = [a for _, b, a in before if b in missing]
                 self.violation("search-stale", "topic %r answered without book(s) %s that existed before the read "
@@ -144,6 +145,16 @@ class ReadChecks:
             if extra and (self.final is not None or not any(t < op["t1"] for t in tried[topic])):
                 self.violation("search-wrong", "topic %r listed %s, books of other topics" % (op["topic"], sorted(extra)),
                                [op])
+
+    @staticmethod
+    def search_page_range(op):
+        """Which ids a search answer must hold: those above its `after` and, when it names a
+        `next` (a full page: 100 books by default), up to that one; the rest are on other pages."""
+        after = op.get("after") or 0
+        following = op["body"].get("next")
+        if isinstance(following, int) and not isinstance(following, bool):
+            return lambda b: after < b <= following
+        return lambda b: after < b
 
     def check_order_reads(self):
         """/orders/{n}: an order answered 200 to its buyer is readable at once (API.md), the same

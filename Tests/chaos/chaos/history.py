@@ -24,7 +24,8 @@ def trim(kind, status, parsed):
     if status != 200 or not isinstance(parsed, dict):
         return parsed
     if kind == "search" and isinstance(parsed.get("items"), list):
-        return {"items": [{"id": i.get("id")} if isinstance(i, dict) else i for i in parsed["items"]]}
+        return {"items": [{"id": i.get("id")} if isinstance(i, dict) else i for i in parsed["items"]],
+                "next": parsed.get("next")}
     if kind == "info":
         return {k: parsed[k] for k in ("id", "price", "stock", "version") if k in parsed}
     if kind == "orders" and isinstance(parsed.get("orders"), list):

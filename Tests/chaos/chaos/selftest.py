@@ -186,6 +186,31 @@ def search_stale(ops, final, ctx):   # topic u read after book 2's addition was 
     ops.append(op("search", 3.6, 3.7, 200, {"items": []}, topic="u"))
 
 
+def full_page(ops, final, later):
+    """Topic u holds books 2 (its addition, answered at 3.3) and `later` (answered 201 at
+    3.45, after book 2); a read at 3.6 gets a first page full at book 2 (`next`: 2)."""
+    added = book(5, 7, id=later, topic="u", title="chaos add 2")
+    final["books1"][later] = final["books2"][later] = added
+    ops.append(op("add", 3.4, 3.45, 201, added, req={"title": "chaos add 2", "topic": "u", "price": 10.0, "stock": 7},
+                  key="A3", attempt=1, title="chaos add 2"))
+
+
+def full_first_page(ops, final, ctx):   # book 3 is on the next page: not missing
+    full_page(ops, final, 3)
+    ops.append(op("search", 3.6, 3.7, 200, {"items": [{"id": 2}], "next": 2}, topic="u", after=0))
+
+
+def next_page_stale(ops, final, ctx):   # the page after 2 lacks book 3
+    full_page(ops, final, 3)
+    ops.append(op("search", 3.6, 3.7, 200, {"items": [{"id": 2}], "next": 2}, topic="u", after=0))
+    ops.append(op("search", 3.7, 3.8, 200, {"items": [], "next": None}, topic="u", after=2))
+
+
+def full_page_stale(ops, final, ctx):   # a full first page (next 2) that lacks book 2
+    full_page(ops, final, 3)
+    ops.append(op("search", 3.6, 3.7, 200, {"items": [{"id": 3}], "next": 3}, topic="u", after=0))
+
+
 def order_unreadable(ops, final, ctx):
     ops.append(op("order", 3.6, 3.7, 404, None, number=1))
 
@@ -269,6 +294,9 @@ CASES = [("clean", lambda o, f, c: None, []),
          ("one version, two stocks", mismatch, ["version-mismatch"]),
          ("search lists nothing", search, ["search-stale"]),
          ("search misses an acknowledged addition", search_stale, ["search-stale"]),
+         ("a full first page, the rest on the next", full_first_page, []),
+         ("the next page misses an acknowledged addition", next_page_stale, ["search-stale"]),
+         ("a full first page misses one of its books", full_page_stale, ["search-stale"]),
          ("order answered 200 reads 404", order_unreadable, ["acked-order-unreadable"]),
          ("orders page misses an order", page_missing, ["orders-page-missing"]),
          ("addition answered 201 lost", addition_lost, ["lost-write"]),

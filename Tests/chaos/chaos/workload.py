@@ -9,6 +9,7 @@ from .history import timed_call
 from .web import Client
 
 RETRIED = (None, 503, 504, 429)   # a keyed write is tried again under its key on these
+SEARCH_PAGES = 10   # the most pages of one topic a reader reads in a row
 
 
 def urlquote(text):
@@ -51,7 +52,7 @@ def reader(ctx, index):
             topic = rng.choice(topics + ["no such topic"])
             if rng.random() < 0.05:
                 topic = topic.upper()
-            timed_call(client, ctx.recorder, name, "search", "GET", "/search/" + urlquote(topic), topic=topic)
+            read_search(ctx, client, name, topic)
         elif r < 0.90:
             with ctx.lock:
                 acked = ctx.acked_orders[-200:]
@@ -125,6 +126,20 @@ def admin(ctx, index):
                    headers=auth, book=book)
         time.sleep(rng.uniform(0.03, 0.12))
     client.close()
+
+
+def read_search(ctx, client, name, topic):
+    """GET /search/{topic} and, while the answer names a `next`, the pages after it (a page holds
+    at most 100 books, and a topic outgrows one in a long run): each page is an operation of its
+    own, recorded with its `after`."""
+    after = 0
+    for _ in range(SEARCH_PAGES):
+        path = "/search/" + urlquote(topic) + ("?after=%d" % after if after else "")
+        op = timed_call(client, ctx.recorder, name, "search", "GET", path, topic=topic, after=after)
+        following = op["body"].get("next") if op["status"] == 200 and isinstance(op["body"], dict) else None
+        if not isinstance(following, int) or isinstance(following, bool) or following <= after:
+            return
+        after = following
 
 
 def new_book(ctx, rng, name, n):
