@@ -55,10 +55,16 @@ final class Stack: @unchecked Sendable {
 
     /// Runs a program with the stack's environment.
     func run(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
+        try Self.run(program, arguments, environment: environment)
+    }
+
+    /// Runs a program (with `environment`, or this process's): its exit status and its
+    /// standard output and error together.
+    static func run(_ program: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
-        process.environment = environment
+        if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -127,17 +127,7 @@ final class StateTrustTests: XCTestCase {
     }
 
     private func run(_ program: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        try Stack.run(program, arguments, environment: environment)
     }
 
     /// Stops whatever an `up` that was not refused started (a bazarctl without the fix), then

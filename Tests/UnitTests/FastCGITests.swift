@@ -3,11 +3,24 @@ import BazarCore
 import Foundation
 import Glibc
 import HTTPMessages
+import InternalHTTP
 import XCTest
 
 // MARK: - Shared test support (used by several files of this target)
 
 enum TestSupport {
+    /// The error an internal call threw, or nil (and a failure) when it answered.
+    static func callError(_ body: () throws(InternalCallError) -> InternalResponse,
+                          file: StaticString = #filePath, line: UInt = #line) -> InternalCallError? {
+        do {
+            let response = try body()
+            XCTFail("expected an error, got status \(response.status)", file: file, line: line)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// The repository root: this file is `<root>/Tests/UnitTests/FastCGITests.swift`.
     static let repoRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -237,13 +237,7 @@ final class InternalClientTests: XCTestCase {
     }
 
     private func callError(_ body: () throws(InternalCallError) -> InternalResponse) -> InternalCallError? {
-        do {
-            let response = try body()
-            XCTFail("expected an error, got status \(response.status)")
-            return nil
-        } catch {
-            return error
-        }
+        TestSupport.callError(body)
     }
 
     func testContentLengthAnswer() throws {
