@@ -1,5 +1,4 @@
 import BazarCore
-import Dispatch
 import Foundation
 import HTTPMessages
 import Store
@@ -11,8 +10,7 @@ import Synchronization
 /// each write against the books as the batch leaves them (`BatchPlan`), tells the front to
 /// drop the changed books (and the searches of new books' topics), commits the batch in one
 /// transaction, and updates memory. Each request then waits, outside any lock, for the backup
-/// to acknowledge its write. A queued write wakes the writer alone, and a decided write wakes
-/// its own request alone: with many writes in flight, no thread wakes up for another's write.
+/// to acknowledge its write.
 ///
 /// Every write carries a key and an attempt id. A caller that lost track of a write (a tier
 /// hung or died mid-way) settles it: a settle goes through the same queue, so it sees every
@@ -24,8 +22,8 @@ final class Primary: @unchecked Sendable {
     private let memory: CatalogMemory
     private let invalidator: Invalidator
     let replicator: Replicator
-    /// Guards `queue`; only the writer waits on it.
-    private let queued = NSCondition()
+    private let condition = NSCondition()
+    // Guarded by `condition`.
     private var queue: [PendingWrite] = []
     // The writer thread's alone.
     private var retention: KeyRetention
@@ -55,12 +53,10 @@ final class Primary: @unchecked Sendable {
 
     typealias Outcome = Result<Written, APIError>
 
-    /// A queued write and, once the writer is done with it, its outcome: the writer sets it,
-    /// then signals `decided`; the request reads it once `decided` let it through.
+    /// A queued write and, once the writer is done with it, its outcome (guarded by `condition`).
     private final class PendingWrite: @unchecked Sendable {
         let write: Write
         var outcome: Outcome?
-        let decided = DispatchSemaphore(value: 0)
         init(_ write: Write) { self.write = write }
     }
 
@@ -143,12 +139,14 @@ final class Primary: @unchecked Sendable {
     /// of the result.
     private func respond(to write: Write, status: Int = 200, _ body: (Written) -> JSON) -> Response {
         let pending = PendingWrite(write)
-        queued.withLock {
+        let outcome = condition.withLock { () -> Outcome in
             queue.append(pending)
-            queued.signal()
+            condition.broadcast()
+            while true {
+                if let outcome = pending.outcome { return outcome }
+                condition.wait()
+            }
         }
-        pending.decided.wait()
-        guard let outcome = pending.outcome else { preconditionFailure("a write was let through undecided") }
         switch outcome {
         case .failure(let error):
             return error.response(headers: upstream)
@@ -160,16 +158,16 @@ final class Primary: @unchecked Sendable {
     }
 
     private func commitNextBatch() {
-        let batch = queued.withLock { () -> [PendingWrite] in
-            while queue.isEmpty { queued.wait() }
+        let batch = condition.withLock { () -> [PendingWrite] in
+            while queue.isEmpty { condition.wait() }
             let batch = Array(queue.prefix(Self.maximumBatch))
             queue.removeFirst(batch.count)
             return batch
         }
         let outcomes = store.withLock { commit(batch, in: $0) }
-        for (pending, outcome) in zip(batch, outcomes) {
-            pending.outcome = outcome
-            pending.decided.signal()
+        condition.withLock {
+            for (pending, outcome) in zip(batch, outcomes) { pending.outcome = outcome }
+            condition.broadcast()
         }
     }
 
