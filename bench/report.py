@@ -62,6 +62,8 @@ HIT_RATIO, HIT_P99_MS = 1.0, 5.0
 MISS_RATIO = 0.5
 PURCHASE_RATIO, PURCHASE_P99_MS, PURCHASE_OVER_POSTGRES = 0.2, 25.0, 5.0
 PROBE_SERVED, PROBE_P99_MS = 0.98, 300.0
+# Above this spread between the two baseline runs, the table warns that the ratios are unsteady.
+BASELINE_SPREAD_WARNING = 0.3
 CONTAINER_RATIO = {"containers-hit": 0.8, "containers-purchase": 0.8}
 
 
@@ -459,6 +461,9 @@ def main():
               "successful purchases; x pg: Bazar's successful purchases over PostgreSQL's transactions/s "
               "(bench/postgres)" % (len(base_runs), base,
                                     ", spread %.0f%%" % (100 * base_spread) if base_spread is not None else ""))
+        if base_spread is not None and base_spread > BASELINE_SPREAD_WARNING:
+            print("WARNING: the two baseline runs are %.0f%% apart: the machine's speed changed during this run, "
+                  "and every ratio above carries that much doubt (see the load column)" % (100 * base_spread))
     print(header)
     print("-" * len(header))
     order = []
