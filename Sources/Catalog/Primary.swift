@@ -1,4 +1,5 @@
 import BazarCore
+import Dispatch
 import Foundation
 import HTTPMessages
 import Store
@@ -10,7 +11,8 @@ import Synchronization
 /// each write against the books as the batch leaves them (`BatchPlan`), tells the front to
 /// drop the changed books (and the searches of new books' topics), commits the batch in one
 /// transaction, and updates memory. Each request then waits, outside any lock, for the backup
-/// to acknowledge its write.
+/// to acknowledge its write. A queued write wakes the writer alone, and a decided write wakes
+/// its own request alone: with many writes in flight, no thread wakes up for another's write.
 ///
 /// Every write carries a key and an attempt id. A caller that lost track of a write (a tier
 /// hung or died mid-way) settles it: a settle goes through the same queue, so it sees every
@@ -22,8 +24,8 @@ final class Primary: @unchecked Sendable {
     private let memory: CatalogMemory
     private let invalidator: Invalidator
     let replicator: Replicator
-    private let condition = NSCondition()
-    // Guarded by `condition`.
+    /// Guards `queue`; only the writer waits on it.
+    private let queued = NSCondition()
     private var queue: [PendingWrite] = []
     // The writer thread's alone.
     private var retention: KeyRetention
@@ -53,10 +55,12 @@ final class Primary: @unchecked Sendable {
 
     typealias Outcome = Result<Written, APIError>
 
-    /// A queued write and, once the writer is done with it, its outcome (guarded by `condition`).
+    /// A queued write and, once the writer is done with it, its outcome: the writer sets it,
+    /// then signals `decided`; the request reads it once `decided` let it through.
     private final class PendingWrite: @unchecked Sendable {
         let write: Write
         var outcome: Outcome?
+        let decided = DispatchSemaphore(value: 0)
         init(_ write: Write) { self.write = write }
     }
 
@@ -139,14 +143,12 @@ final class Primary: @unchecked Sendable {
     /// of the result.
     private func respond(to write: Write, status: Int = 200, _ body: (Written) -> JSON) -> Response {
         let pending = PendingWrite(write)
-        let outcome = condition.withLock { () -> Outcome in
+        queued.withLock {
             queue.append(pending)
-            condition.broadcast()
-            while true {
-                if let outcome = pending.outcome { return outcome }
-                condition.wait()
-            }
+            queued.signal()
         }
+        pending.decided.wait()
+        guard let outcome = pending.outcome else { preconditionFailure("a write was let through undecided") }
         switch outcome {
         case .failure(let error):
             return error.response(headers: upstream)
@@ -158,16 +160,16 @@ final class Primary: @unchecked Sendable {
     }
 
     private func commitNextBatch() {
-        let batch = condition.withLock { () -> [PendingWrite] in
-            while queue.isEmpty { condition.wait() }
+        let batch = queued.withLock { () -> [PendingWrite] in
+            while queue.isEmpty { queued.wait() }
             let batch = Array(queue.prefix(Self.maximumBatch))
             queue.removeFirst(batch.count)
             return batch
         }
         let outcomes = store.withLock { commit(batch, in: $0) }
-        condition.withLock {
-            for (pending, outcome) in zip(batch, outcomes) { pending.outcome = outcome }
-            condition.broadcast()
+        for (pending, outcome) in zip(batch, outcomes) {
+            pending.outcome = outcome
+            pending.decided.signal()
         }
     }
 

@@ -1,4 +1,5 @@
 import BazarCore
+import Dispatch
 import Foundation
 import InternalHTTP
 
@@ -35,13 +36,16 @@ final class Replicator: @unchecked Sendable {
     private let backupPath: String
     private let memory: CatalogMemory
     private let witnesses: WitnessRecords
+    /// Guards the state below; only the push thread waits on it.
     private let condition = NSCondition()
-    // Guarded by `condition`.
     private var committed: Int64
     private var acked: Int64 = 0
     private var inSync: Bool
     private var suspect = false
     private var lastLeaseEnd: Int64 = 0
+    /// The writes waiting for the backup's acknowledgement, each woken alone once it holds
+    /// (or once the backup is out of sync), not at every push.
+    private var waiting: [(seq: Int64, wake: DispatchSemaphore)] = []
     // Used by the push thread only: the receipt of the backup's last answer.
     private var receipt: Int64?
     // Used by the push thread only: whether the order replicas were told the backup is in sync,
@@ -70,15 +74,29 @@ final class Replicator: @unchecked Sendable {
     func committed(_ seq: Int64) {
         condition.withLock {
             committed = max(committed, seq)
-            condition.broadcast()
+            condition.signal()
         }
     }
 
     /// Blocks until the backup acknowledged `seq`, or until it is out of sync.
     func waitReplicated(_ seq: Int64) {
-        condition.withLock {
-            while inSync && acked < seq { condition.wait() }
+        let wake = condition.withLock { () -> DispatchSemaphore? in
+            guard inSync && acked < seq else { return nil }
+            let wake = DispatchSemaphore(value: 0)
+            waiting.append((seq, wake))
+            return wake
         }
+        wake?.wait()
+    }
+
+    /// Wakes the writes that need not wait any longer: those acknowledged, or all of them once
+    /// the backup is out of sync. Called with `condition` held.
+    private func releaseWaiting() {
+        var still: [(seq: Int64, wake: DispatchSemaphore)] = []
+        for waiter in waiting {
+            if inSync && acked < waiter.seq { still.append(waiter) } else { waiter.wake.signal() }
+        }
+        waiting = still
     }
 
     private func pushOnce() {
@@ -103,9 +121,9 @@ final class Replicator: @unchecked Sendable {
         // A page the backup took without moving on: the next push starts after it.
         pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
         let transition = condition.withLock { () -> Transition? in
-            defer { condition.broadcast() }
             if let applied, let response {
                 acked = applied
+                releaseWaiting()
                 guard response.status == 200 else { return nil }
                 suspect = false
                 if acked >= committed && (!inSync || !promoted) {
@@ -126,7 +144,7 @@ final class Replicator: @unchecked Sendable {
             if witnesses.demote() {
                 condition.withLock {
                     inSync = false
-                    condition.broadcast()
+                    releaseWaiting()
                 }
                 Log.warn("backup out of sync, recorded by the order replicas: answering writes without it", [("acked", "\(acked)")])
             }
