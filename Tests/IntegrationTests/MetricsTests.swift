@@ -140,7 +140,7 @@ final class MetricsTests: StackTestCase {
         let labels = ["process": "order-2"]
         let old = try XCTUnwrap(stack.pid("order-2"))
         kill(old, SIGKILL)
-        let restarted = try await stack.waitForNewPid("order-2", old: old, timeout: 10)
+        let restarted = try await stack.waitForNewPid("order-2", old: old, timeout: 30)
         XCTAssertNotNil(restarted, "the supervisor did not start order-2 again")
         var after = try await scrape()
         let deadline = Date().addingTimeInterval(5)

@@ -152,8 +152,9 @@ def run(api, fronts):
     c.check("GET /metrics without the token is 401", status == 401, str(status))
     status, headers, body = api.call("GET", "/metrics", token=api.token)
     c.check("GET /metrics with the token has every tier up",
-            status == 200 and all('bazar_up{replica="%s"} 1' % n in str(body)
-                                  for n in ("front", "catalog-1", "catalog-2", "order-1", "order-2")),
+            status == 200 and 'bazar_up{replica="front' in str(body)
+            and all('bazar_up{replica="%s"} 1' % n in str(body) for n in ("catalog-1", "catalog-2", "order-1", "order-2"))
+            and all(v == 1 for k, v in samples(body).items() if k.startswith("bazar_up{")),
             "%s %s" % (status, str(body)[:300]))
 
     # Request ids: the client's sane one comes back, an insane one is replaced, nginx's own
