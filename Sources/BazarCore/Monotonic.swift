@@ -1,7 +1,9 @@
 import Glibc
 
-/// The machine's monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds: one clock for every
-/// process of the host, so a deadline computed in one replica means the same in another.
+/// This host's monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds, for durations and deadlines
+/// within one process. Its zero is the host's boot, so a reading means nothing to another host
+/// (another container may run on one): no clock is shared between replicas, and what crosses
+/// the network is a duration (a lease in milliseconds), never a reading of this clock.
 public enum Monotonic {
     /// Now, in nanoseconds since an arbitrary fixed point.
     public static func now() -> Int64 {

@@ -88,7 +88,7 @@ public enum FastCGIServer {
         waitForStop(stopSignals)
         state.stopping.store(true, ordering: .sequentiallyConsistent)
         for listenFD in listenFDs {
-            do { try Posix.shutdown(listenFD) } catch { warn("stopping the listener: \(error)") }
+            do { try Posix.shutdown(listenFD) } catch { log(.warn, "stopping the listener: \(error)") }
         }
         let deadline = ContinuousClock.now + drainLimit
         while state.inFlight.load(ordering: .sequentiallyConsistent) > 0 && ContinuousClock.now < deadline {
@@ -163,16 +163,24 @@ public enum FastCGIServer {
     }
 
     private static func fail(_ message: String) -> Never {
-        warn(message)
+        log(.error, message)
         exit(1)
     }
 
-    /// A logfmt line at `error`, like BazarCore's `Log` (which this module sits below); a line
-    /// that cannot be written (a full disk) is dropped, never trapped on.
-    private static func warn(_ message: String) {
+    /// The levels this module logs at, named as BazarCore's `Log` names them: `error` loses
+    /// service (the server cannot start), `warn` is something the process survives.
+    private enum Level: String {
+        case error, warn
+    }
+
+    /// A logfmt line in `Log`'s format (this module sits below BazarCore, so it cannot call it),
+    /// written with write(2); a line that cannot be written (a full disk) is dropped, never
+    /// trapped on.
+    private static func log(_ level: Level, _ message: String) {
         let stamp = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         let quoted = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        try? Posix.writeAll(2, Array("ts=\(stamp) level=error msg=\"fastcgi: \(quoted)\"\n".utf8))
+            .replacingOccurrences(of: "\n", with: "\\n")
+        try? Posix.writeAll(2, Array("ts=\(stamp) level=\(level.rawValue) msg=\"fastcgi: \(quoted)\"\n".utf8))
     }
 }
 

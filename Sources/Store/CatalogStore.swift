@@ -7,11 +7,20 @@ import BazarCore
 public final class CatalogStore {
     private let database: Database
 
-    /// Opens the store as `identity`'s (another's is moved aside), creating the schema and the
-    /// default books on first start.
+    /// Opens the store as `identity`'s (another's is moved aside), brought up to `schema` (a
+    /// newer one is refused), with the default books on first start.
     public init(path: String, identity: StoreIdentity) throws {
-        database = try identity.open(path)
-        try database.execute("""
+        database = try identity.open(path, schema: Self.schema)
+        try database.transaction {
+            for book in defaultBooks {
+                try database.query("INSERT OR IGNORE INTO books VALUES (?, ?, ?, ?, ?, ?)", Self.row(book))
+            }
+        }
+    }
+
+    /// The store's tables, migration by migration (`Schema`).
+    static let schema = Schema(name: "catalog store", migrations: [
+        StoreIdentity.table + """
             CREATE TABLE IF NOT EXISTS books (id INTEGER PRIMARY KEY, title TEXT NOT NULL, topic TEXT NOT NULL,
                 price REAL NOT NULL, stock INTEGER NOT NULL CHECK (stock >= 0), version INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS books_version ON books(version);
@@ -24,13 +33,8 @@ public final class CatalogStore {
             CREATE TABLE IF NOT EXISTS aborted (attempt TEXT PRIMARY KEY, seq INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta VALUES ('applied', 0);
-            """)
-        try database.transaction {
-            for book in defaultBooks {
-                try database.query("INSERT OR IGNORE INTO books VALUES (?, ?, ?, ?, ?, ?)", Self.row(book))
-            }
-        }
-    }
+            """,
+    ])
 
     /// Every book.
     public func books() throws -> [Book] {
@@ -74,7 +78,7 @@ public final class CatalogStore {
                     guard database.changes == 1 else { throw NoCopyLeft(bookID: bookID) }
                     let book = try database.query("SELECT title, price FROM books WHERE id = ?", [.integer(bookID)])[0]
                     let number = try database.query("SELECT COALESCE(MAX(number), 0) + 1 FROM takes")[0][0].int
-                    let order = Order(number: number, bookID: bookID, title: book[0].text, price: book[1].double,
+                    let order = Order(number: number, bookID: bookID, title: try book[0].text, price: try book[1].double,
                                       createdAt: createdAt, key: key)
                     try database.query("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?)",
                                        [.integer(number), .text(key), .integer(bookID), .text(order.title),
@@ -113,7 +117,7 @@ public final class CatalogStore {
 
     /// The books added under `key`, by id.
     public func books(addedUnder key: String) throws -> [Int64] {
-        try database.query("SELECT book_id FROM additions WHERE key = ? ORDER BY book_id", [.text(key)]).map { $0[0].int }
+        try database.query("SELECT book_id FROM additions WHERE key = ? ORDER BY book_id", [.text(key)]).map { try $0[0].int }
     }
 
     /// Whether a write attempt was settled as not applied.
@@ -174,12 +178,13 @@ public final class CatalogStore {
         [.integer(book.id), .text(book.title), .text(book.topic), .real(book.price), .integer(book.stock), .integer(book.version)]
     }
 
-    private static func book(_ row: [SQLValue]) -> Book {
-        Book(id: row[0].int, title: row[1].text, topic: row[2].text, price: row[3].double, stock: row[4].int, version: row[5].int)
+    private static func book(_ row: [SQLValue]) throws -> Book {
+        Book(id: try row[0].int, title: try row[1].text, topic: try row[2].text, price: try row[3].double,
+             stock: try row[4].int, version: try row[5].int)
     }
 
-    static func order(_ row: [SQLValue]) -> Order {
-        Order(number: row[0].int, bookID: row[1].int, title: row[2].text, price: row[3].double,
-              createdAt: row[4].text, key: row[5].text)
+    static func order(_ row: [SQLValue]) throws -> Order {
+        Order(number: try row[0].int, bookID: try row[1].int, title: try row[2].text, price: try row[3].double,
+              createdAt: try row[4].text, key: try row[5].text)
     }
 }

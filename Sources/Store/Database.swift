@@ -124,16 +124,35 @@ public final class Database {
 }
 
 extension SQLValue {
-    /// The integer, or 0 when the column is not one.
-    public var int: Int64 { if case .integer(let value) = self { value } else { 0 } }
-    /// The number (integers widen), or 0.
-    public var double: Double {
-        switch self {
-        case .real(let value): value
-        case .integer(let value): Double(value)
-        default: 0
+    /// The integer; a column of another type (text, a real, NULL) is a `DatabaseError`
+    /// (`SQLITE_MISMATCH`), never read as 0.
+    public var int: Int64 {
+        get throws(DatabaseError) {
+            guard case .integer(let value) = self else { throw mismatch("an integer") }
+            return value
         }
     }
-    /// The text, or "" when the column is not text.
-    public var text: String { if case .text(let value) = self { value } else { "" } }
+
+    /// The number (an integer widens); text or NULL is a `DatabaseError` (`SQLITE_MISMATCH`).
+    public var double: Double {
+        get throws(DatabaseError) {
+            switch self {
+            case .real(let value): return value
+            case .integer(let value): return Double(value)
+            default: throw mismatch("a number")
+            }
+        }
+    }
+
+    /// The text; a column of another type is a `DatabaseError` (`SQLITE_MISMATCH`), never read as "".
+    public var text: String {
+        get throws(DatabaseError) {
+            guard case .text(let value) = self else { throw mismatch("text") }
+            return value
+        }
+    }
+
+    private func mismatch(_ expected: String) -> DatabaseError {
+        DatabaseError(code: SQLITE_MISMATCH, description: "a column holds \(self) where \(expected) was expected")
+    }
 }

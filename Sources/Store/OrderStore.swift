@@ -6,10 +6,15 @@ import BazarCore
 public final class OrderStore {
     private let database: Database
 
-    /// Opens the store as `identity`'s (another's is moved aside), creating the schema on first start.
+    /// Opens the store as `identity`'s (another's is moved aside), brought up to `schema` (a
+    /// newer one is refused).
     public init(path: String, identity: StoreIdentity) throws {
-        database = try identity.open(path)
-        try database.execute("""
+        database = try identity.open(path, schema: Self.schema)
+    }
+
+    /// The store's tables, migration by migration (`Schema`).
+    static let schema = Schema(name: "order store", migrations: [
+        StoreIdentity.table + """
             CREATE TABLE IF NOT EXISTS orders (number INTEGER PRIMARY KEY, book_id INTEGER NOT NULL,
                 title TEXT NOT NULL, price REAL NOT NULL, created_at TEXT NOT NULL, key TEXT NOT NULL UNIQUE);
             CREATE TABLE IF NOT EXISTS witness (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL,
@@ -17,8 +22,8 @@ public final class OrderStore {
             INSERT OR IGNORE INTO witness VALUES (1, 0, 0);
             CREATE TABLE IF NOT EXISTS acknowledged (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL);
             INSERT OR IGNORE INTO acknowledged VALUES (1, 0);
-            """)
-    }
+            """,
+    ])
 
     /// The catalog write sequence number through which the primary recorded acknowledging
     /// writes without the backup (0: none).
@@ -36,7 +41,7 @@ public final class OrderStore {
     /// counted the catalog backup in sync.
     public func witness() throws -> (version: Int64, inSync: Bool) {
         let row = try database.query("SELECT version, in_sync FROM witness WHERE id = 1")[0]
-        return (row[0].int, row[1].int != 0)
+        return (try row[0].int, try row[1].int != 0)
     }
 
     /// Stores a newer witness record, and with it raises `acknowledgedThrough` to `acknowledged`
@@ -75,7 +80,7 @@ public final class OrderStore {
 
     /// Every order number held, ascending.
     public func numbers() throws -> [Int64] {
-        try database.query("SELECT number FROM orders ORDER BY number").map { $0[0].int }
+        try database.query("SELECT number FROM orders ORDER BY number").map { try $0[0].int }
     }
 
     private static let columns = "number, book_id, title, price, created_at, key"

@@ -17,10 +17,14 @@ public struct StoreIdentity: Sendable, Equatable {
         self.replica = replica
     }
 
-    /// Opens the store at `path` as this identity's: a store of another identity is moved aside
-    /// first; a store made before stores recorded identities (it has no `identity` table but
-    /// other tables) is adopted. The identity is recorded in the store either way.
-    func open(_ path: String) throws -> Database {
+    /// The table the identity is recorded in, part of every store's first migration (`Schema`).
+    static let table = "CREATE TABLE IF NOT EXISTS identity (id INTEGER PRIMARY KEY CHECK (id = 1), deployment TEXT NOT NULL, replica TEXT NOT NULL);"
+
+    /// Opens the store at `path` as this identity's, brought up to `schema`'s version: a store of
+    /// another identity is moved aside first; a store made before stores recorded identities (it
+    /// has no `identity` table but other tables) is adopted; a store of a newer schema version is
+    /// refused (`NewerSchema`). The identity is recorded in the store.
+    func open(_ path: String, schema: Schema) throws -> Database {
         if let found = try Self.recorded(path), found != self {
             let aside = "\(path).foreign-\(Int(Date().timeIntervalSince1970))"
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
@@ -30,7 +34,7 @@ public struct StoreIdentity: Sendable, Equatable {
                      [("path", path), ("moved_to", aside), ("found_replica", found.replica), ("replica", replica)])
         }
         let database = try Database(path: path)
-        try database.execute("CREATE TABLE IF NOT EXISTS identity (id INTEGER PRIMARY KEY CHECK (id = 1), deployment TEXT NOT NULL, replica TEXT NOT NULL)")
+        try schema.migrate(database, path: path)
         try database.query("INSERT OR IGNORE INTO identity VALUES (1, ?, ?)", [.text(deployment), .text(replica)])
         return database
     }
@@ -41,6 +45,6 @@ public struct StoreIdentity: Sendable, Equatable {
         let database = try Database(path: path)
         let hasTable = try !database.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'identity'").isEmpty
         guard hasTable, let row = try database.query("SELECT deployment, replica FROM identity WHERE id = 1").first else { return nil }
-        return StoreIdentity(deployment: row[0].text, replica: row[1].text)
+        return StoreIdentity(deployment: try row[0].text, replica: try row[1].text)
     }
 }

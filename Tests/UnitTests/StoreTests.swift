@@ -269,6 +269,33 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try database.query("SELECT a, b, c, d FROM t"), [[.integer(Int64.min), .real(0.1), .text("ü'\"€"), .null]])
         XCTAssertThrowsError(try database.query("SELECT nope FROM t"))
     }
+
+    /// A column of another type than the one read is an error (`SQLITE_MISMATCH`), never 0 or "".
+    func testAValueOfAnotherTypeThrowsInsteadOfReadingZeroOrEmpty() throws {
+        XCTAssertThrowsError(try SQLValue.text("7").int)
+        XCTAssertThrowsError(try SQLValue.null.int)
+        XCTAssertThrowsError(try SQLValue.real(7).int)
+        XCTAssertThrowsError(try SQLValue.integer(7).text)
+        XCTAssertThrowsError(try SQLValue.null.text)
+        XCTAssertThrowsError(try SQLValue.text("7.5").double)
+        XCTAssertEqual(try SQLValue.integer(7).double, 7, "an integer widens to a number")
+    }
+
+    /// A store whose `applied` holds text (SQLite keeps what it cannot convert) fails to read
+    /// instead of reporting that nothing was applied; a book whose stock holds text, likewise.
+    func testAStoreColumnOfTheWrongTypeThrowsInsteadOfReadingZero() throws {
+        let store = try CatalogStore(path: path, identity: .test)
+        try store.apply([], applied: 12)
+        try Database(path: path).execute("UPDATE meta SET value = 'twelve' WHERE name = 'applied'")
+        XCTAssertThrowsError(try store.applied()) { XCTAssertEqual(($0 as? DatabaseError)?.code, 20, "SQLITE_MISMATCH: \($0)") }
+        try Database(path: path).execute("UPDATE books SET stock = 'many' WHERE id = 3")
+        XCTAssertThrowsError(try store.books())
+
+        let orders = try OrderStore(path: orderPath, identity: .test)
+        try orders.insert([order(1)])
+        try Database(path: orderPath).execute("UPDATE orders SET price = 'cheap' WHERE number = 1")
+        XCTAssertThrowsError(try orders.order(number: 1))
+    }
 }
 
 /// The primary's group commit: one transaction, writes applied in decision order.
