@@ -68,12 +68,13 @@ struct OrderRoutes: Sendable {
         }
     }
 
-    /// One page of orders. A page that reaches past what this replica holds is read through:
-    /// first every order taken so far is fetched, so the page holds every order answered 200.
+    /// One page of orders. A page that reaches past `heldThrough` (a gap this replica has not
+    /// closed yet, or the newest orders) is read through: first every order taken so far is
+    /// fetched, so the page holds every order answered 200 and `next` is null only at the end.
     private func list(_ page: Page) throws(APIError) -> Response {
         try requireLevel()
         var found = try read { try orders.orders(after: page.after, limit: page.limit + 1) }
-        if found.count <= page.limit {
+        if found.count <= page.limit || orders.heldThrough < page.after + Int64(page.limit) {
             try catchUp.readThrough()
             found = try read { try orders.orders(after: page.after, limit: page.limit + 1) }
         }

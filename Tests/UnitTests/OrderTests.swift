@@ -368,6 +368,29 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(nginx.requests.first?.path, "/catalog-primary/takes?after=2&limit=1000")
     }
 
+    func testAPageOverAGapIsReadThroughEvenWhenLaterOrdersFillIt() throws {
+        let missing = order(3)
+        let answer = takesAnswer([missing])
+        let primaryAnswers = LockedBox(false)
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            if request.path.hasPrefix("/catalog-primary/takes"), primaryAnswers.withLock({ $0 }) {
+                return (200, answer, [("X-Upstream", "catalog-1")])
+            }
+            return (503, "{}", [("X-Bazar-Not-Sent", "true")])
+        }
+        defer { nginx.stop() }
+        let (routes, orders) = try makeLevelRoutes()
+        try orders.record([order(1), order(2), order(4), order(5)])
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/orders/orders", query: "limit=2")).status, 200,
+                       "a page below the gap needs no one")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/orders/orders", query: "limit=3")).status, 503,
+                       "a page over the gap, with no one to read through, cannot be answered without order 3")
+        primaryAnswers.withLock { $0 = true }
+        let page = routes.handle(internalRequest("GET", "/orders/orders", query: "limit=3"))
+        XCTAssertEqual(page.json?["orders"]?.arrayValue?.compactMap { $0["number"]?.int64Value }, [1, 2, 3], page.text)
+        XCTAssertEqual(page.json?["next"]?.int64Value, 3)
+    }
+
     func testReadThroughFallsBackToThePeerAndElseIs503() throws {
         let missing = order(2)
         let answer = takesAnswer([missing])
