@@ -100,7 +100,7 @@ RUN set -eux; \
     rm -f /run/nginx/nginx.pid; \
     mkdir -p /var/lib/nginx /var/log/nginx; \
     chown -R bazar:bazar /var/lib/nginx /var/log/nginx /run/nginx
-COPY nginx/render-conf nginx/nginx.conf.template docker/entrypoint-lib /usr/local/lib/bazar/
+COPY nginx/render-conf nginx/nginx.conf.template nginx/topology docker/entrypoint-lib /usr/local/lib/bazar/
 COPY docker/nginx-entrypoint /usr/local/bin/bazar-entrypoint
 COPY docker/healthcheck /usr/local/bin/bazar-healthcheck
 LABEL org.opencontainers.image.title="bazar-nginx"
