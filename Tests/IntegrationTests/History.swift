@@ -50,11 +50,12 @@ extension HTTPClient {
         }
     }
 
-    /// Buys one copy with an idempotency key, retrying (same key) until the answer is 200 or
-    /// 409; returns the final answer and how many attempts failed on the way.
-    func buyRetrying(_ id: Int, key: String = UUID().uuidString) async -> (HTTPAnswer?, Int) {
+    /// Buys one copy with an idempotency key, retrying (same key, every 50 ms, at most
+    /// `attempts` times) until the answer is 200 or 409; returns the final answer and how many
+    /// attempts failed on the way.
+    func buyRetrying(_ id: Int, key: String = UUID().uuidString, attempts: Int = 100) async -> (HTTPAnswer?, Int) {
         var failed = 0
-        for _ in 0..<100 {
+        for _ in 0..<attempts {
             if let answer = try? await send("POST", "/purchase/\(id)", headers: ["Idempotency-Key": key]),
                answer.status == 200 || answer.status == 409 {
                 return (answer, failed)
