@@ -6,9 +6,10 @@ import PackageDescription
 //   CProcess                prctl (variadic) for the tiers' undumpable processes
 //   HTTPMessages            Request and Response as plain values
 //   SystemCalls             the POSIX calls the transports make, each checked once, with errno
+//   Basics                  what any server needs: JSON, the log, metrics, flags, a monotonic clock
 //   FastCGI                 the responder: libfcgi's accept loop → Request → handler → Response
 //   InternalHTTP            the HTTP/1.1 client the tiers call each other with
-//   BazarCore               the domain: JSON, books, orders, updates, errors, paths, flags, the log
+//   BazarCore               the domain: books, orders, updates, errors, paths, pages, write identities
 //   Store                   SQLite persistence for the catalog and order replicas
 //   TierCalls               the tiers' calls to each other: timeouts, write outcomes, settling
 //   Front, Catalog, Order   each tier's routes and logic: a handler from Request to Response
@@ -27,9 +28,10 @@ let package = Package(
         .systemLibrary(name: "CProcess"),
         .target(name: "HTTPMessages"),
         .target(name: "SystemCalls"),
-        .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTPMessages", "SystemCalls"]),
+        .target(name: "Basics", dependencies: ["HTTPMessages", "SystemCalls"]),
+        .target(name: "FastCGI", dependencies: ["Basics", "CFastCGI", "HTTPMessages", "SystemCalls"]),
         .target(name: "InternalHTTP", dependencies: ["HTTPMessages", "SystemCalls"]),
-        .target(name: "BazarCore", dependencies: ["HTTPMessages", "SystemCalls"]),
+        .target(name: "BazarCore", dependencies: ["Basics", "HTTPMessages", "SystemCalls"]),
         .target(name: "Store", dependencies: ["CSQLite", "BazarCore"]),
         .target(name: "TierCalls", dependencies: ["BazarCore", "InternalHTTP"]),
         .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "SystemCalls", "TierCalls"]),
@@ -40,7 +42,7 @@ let package = Package(
         .executableTarget(name: "bazar-catalog", dependencies: ["Catalog", "Launch"]),
         .executableTarget(name: "bazar-order", dependencies: ["Order", "Launch"]),
         .testTarget(name: "UnitTests",
-                    dependencies: ["HTTPMessages", "FastCGI", "InternalHTTP", "BazarCore", "Store", "TierCalls", "Front", "Catalog", "Order"]),
+                    dependencies: ["Basics", "HTTPMessages", "FastCGI", "InternalHTTP", "BazarCore", "Store", "TierCalls", "Front", "Catalog", "Order"]),
         .testTarget(name: "IntegrationTests", dependencies: ["BazarCore"]),
     ]
 )

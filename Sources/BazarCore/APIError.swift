@@ -1,3 +1,4 @@
+import Basics
 import HTTPMessages
 
 /// An API error: its status, slug and one human sentence, answered as

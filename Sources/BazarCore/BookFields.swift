@@ -1,3 +1,4 @@
+import Basics
 /// The rules a book's fields follow, whichever write sets them (an admin update, a new book).
 public enum BookFields {
     /// The largest stock level (and stock change) a write may name.

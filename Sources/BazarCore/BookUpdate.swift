@@ -1,3 +1,4 @@
+import Basics
 /// A validated admin update: a new price and/or a new stock level or stock change.
 public struct BookUpdate: Sendable, Equatable {
     /// How the stock changes.

@@ -1,3 +1,4 @@
+import Basics
 /// A book as the catalog keeps it. `version` is the write sequence number of its latest change.
 public struct Book: Sendable, Equatable {
     public var id: Int64

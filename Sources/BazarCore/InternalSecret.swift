@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// The deployment's internal secret: the tiers send it with every call to nginx's internal

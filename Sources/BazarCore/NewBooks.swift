@@ -1,3 +1,4 @@
+import Basics
 /// A validated `POST /books` body: one book `{"title", "topic", "price", "stock"}` (all four,
 /// nothing else), or a JSON array of such objects, added together as one write (the bulk import
 /// sends arrays).

@@ -1,3 +1,4 @@
+import Basics
 /// One page of a list (`?after=N&limit=M`): the items numbered above `after`, at most `limit`.
 public struct Page: Sendable, Equatable {
     /// Items numbered above this one (0: from the start).

@@ -1,3 +1,4 @@
+import Basics
 import HTTPMessages
 
 /// One replica's report for `/health`: its name, role, whether it serves, and the last write it

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// Where a tier reads a secret: a file it opens itself, or a descriptor its starter opened for it

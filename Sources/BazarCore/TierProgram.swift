@@ -1,3 +1,4 @@
+import Basics
 import HTTPMessages
 
 /// A tier as its main program serves it: the handler for every request, and the sockets it

@@ -1,3 +1,4 @@
+import Basics
 import BazarCore
 
 /// A topic's books in id order, for its search pages: their ids and their search items

@@ -1,3 +1,4 @@
+import Basics
 import BazarCore
 
 /// JSON put together from parts already encoded (books' `/info` bodies and search items,

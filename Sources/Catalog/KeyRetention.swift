@@ -1,3 +1,4 @@
+import Basics
 import BazarCore
 
 /// When the catalog primary may forget the keys of admin updates (the only keys it forgets):

@@ -1,3 +1,4 @@
+import Basics
 import CFastCGI
 import Foundation
 import HTTPMessages
@@ -167,20 +168,9 @@ public enum FastCGIServer {
         exit(1)
     }
 
-    /// The levels this module logs at, named as BazarCore's `Log` names them: `error` loses
-    /// service (the server cannot start), `warn` is something the process survives.
-    private enum Level: String {
-        case error, warn
-    }
-
-    /// A logfmt line in `Log`'s format (this module sits below BazarCore, so it cannot call it),
-    /// written with write(2); a line that cannot be written (a full disk) is dropped, never
-    /// trapped on.
-    private static func log(_ level: Level, _ message: String) {
-        let stamp = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        let quoted = message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-        try? Posix.writeAll(2, Array("ts=\(stamp) level=\(level.rawValue) msg=\"fastcgi: \(quoted)\"\n".utf8))
+    /// A line of the process's log, its message marked as this module's.
+    private static func log(_ level: Log.Level, _ message: String) {
+        Log.write(level, "fastcgi: \(message)")
     }
 }
 

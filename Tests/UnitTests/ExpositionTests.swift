@@ -1,5 +1,5 @@
+@testable import Basics
 import Foundation
-@testable import BazarCore
 import HTTPMessages
 import XCTest
 

@@ -1,3 +1,4 @@
+import Basics
 import BazarCore
 @testable import FastCGI
 import Foundation

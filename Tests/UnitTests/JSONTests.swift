@@ -1,4 +1,4 @@
-@testable import BazarCore
+@testable import Basics
 import XCTest
 
 final class JSONTests: XCTestCase {

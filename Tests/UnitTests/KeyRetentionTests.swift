@@ -1,3 +1,4 @@
+import Basics
 @testable import Catalog
 @testable import TierCalls
 import BazarCore
