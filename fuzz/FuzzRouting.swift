@@ -28,6 +28,7 @@
 // custom method), then fields separated by '\n': request URI, Authorization, Idempotency-Key,
 // and the rest is the body.
 
+import Basics
 import BazarCore
 import Foundation
 import Front
