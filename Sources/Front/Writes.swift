@@ -69,8 +69,9 @@ struct Writes: Sendable {
         return response
     }
 
-    /// The client's answer for a write call's result, and whether the write surely was not
-    /// applied. A lost answer, and a refusal (503) under the client's key, are settled
+    /// The client's answer for a write call's result (`WriteStep` decides what to do with it),
+    /// and whether the write surely was not applied. A lost answer, and a refusal (503) under
+    /// the client's key, are settled
     /// (`settling`: the book written, nil for an addition; `sent`: when the call was sent);
     /// `applied` makes the body, answered `status`, of a write the settle found applied (nil:
     /// not enough to answer it, so the outcome stays unknown).
@@ -79,17 +80,13 @@ struct Writes: Sendable {
         func settle(_ byEarlierTry: Bool) -> (Response, notApplied: Bool) {
             settled(id, key: key.value, attempt: attempt, sent: sent, status: status, byEarlierTry: byEarlierTry, applied)
         }
-        switch WriteAnswer(result) {
-        case .decided(let answer) where answer.status == 503 && key.fromClient:
-            return settle(true)
-        case .decided(let answer):
+        switch WriteStep(WriteAnswer(result), earlierTriesPossible: key.fromClient) {
+        case .passOn(let answer):
             return (Forwarding.passOn(answer), false)
-        case .notApplied where key.fromClient:
-            return settle(true)
-        case .notApplied:
+        case .refuse:
             return (APIError.unavailable("The store could not be reached; nothing was applied, a retry is safe.").response(), true)
-        case .unknown:
-            return settle(false)
+        case .settle(let byEarlierTry):
+            return settle(byEarlierTry)
         }
     }
 

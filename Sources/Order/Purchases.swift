@@ -29,17 +29,17 @@ struct Purchases: Sendable {
         let sent = Monotonic.now()
         let taken = client.result("POST", "/catalog-primary/take/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
                                   timeout: Timeouts.primaryWrite)
-        switch WriteAnswer(taken) {
-        case .decided(let answer):
+        switch WriteStep(WriteAnswer(taken), earlierTriesPossible: false) {
+        case .passOn(let answer):
             guard answer.status == 200 else {
                 return (Response(status: answer.status, headers: [Response.jsonContentType] + upstream, body: answer.body), false)
             }
             guard let json = try? JSON.parse(answer.body), let order = json["order"].flatMap(Order.init(json:)),
                   let book = json["book"] else { return settled(id, key: key, attempt: attempt, sent: sent) }
             return (bought(order, book: book, replayed: json["replayed"]?.boolValue == true), false)
-        case .notApplied:
+        case .refuse:
             return (APIError.unavailable("The catalog primary could not be reached; nothing was bought.").response(headers: upstream), true)
-        case .unknown:
+        case .settle:
             return settled(id, key: key, attempt: attempt, sent: sent)
         }
     }
