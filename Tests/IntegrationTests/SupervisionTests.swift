@@ -56,8 +56,9 @@ final class SupervisionTests: StackTestCase {
             let new = try await stack.waitForNewPid(instance, old: master, timeout: 30)
             XCTAssertNotNil(new, "\(instance) was not started again within 30 s of kill -9 of its master")
             if let new {
-                // nginx renames its process to "nginx: master process …" a moment after it starts.
-                let deadline = Date().addingTimeInterval(3)
+                // nginx renames its process to "nginx: master process …" a moment after it starts
+                // (waited for up to a generous 60 s).
+                let deadline = Date().addingTimeInterval(60)
                 while !Processes.commandLine(new).hasPrefix("nginx: master") && Date() < deadline { usleep(20_000) }
                 XCTAssertTrue(Processes.commandLine(new).hasPrefix("nginx: master"), Processes.commandLine(new))
             }

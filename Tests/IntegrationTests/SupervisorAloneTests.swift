@@ -26,7 +26,7 @@ final class SupervisorAloneTests: StackTestCase {
             XCTAssertNotNil(new, "\(name) was not started again within 30 s of kill -9 (see log/supervisor.log)")
             guard let new else { continue }
             let program = Self.programs[name]!
-            let deadline = Date().addingTimeInterval(10)   // nginx renames its master a moment after it starts
+            let deadline = Date().addingTimeInterval(60)   // nginx renames its master a moment after it starts
             while !Processes.commandLine(new).contains(program) && Date() < deadline { try await Task.sleep(nanoseconds: 50_000_000) }
             XCTAssertTrue(Processes.commandLine(new).contains(program), "\(name): pid \(new) is \(Processes.commandLine(new))")
             if !name.hasPrefix("nginx") {
