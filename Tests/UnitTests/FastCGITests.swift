@@ -187,9 +187,10 @@ func cgiFCGI(socket: String, method: String, uri: String, internal isInternal: B
         environment["HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_")] = value
     }
     let process = Process()
-    // `timeout` bounds a call to a responder that never answers (or died mid-request).
+    // `timeout` bounds a call to a responder that never answers (or died mid-request): a
+    // generous 60 s, a bound on a hang, not a speed.
     process.executableURL = URL(fileURLWithPath: TestSupport.tool("timeout") ?? "/usr/bin/timeout")
-    process.arguments = ["5", cgi, "-bind", "-connect", socket]
+    process.arguments = ["60", cgi, "-bind", "-connect", socket]
     process.environment = environment
     let output = Pipe()
     process.standardOutput = output

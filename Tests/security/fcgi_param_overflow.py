@@ -64,7 +64,8 @@ def exchange(path, payload, timeout=5.0):
 
 
 def answered(path):
-    reply = exchange(path, normal_request("/stats"))
+    """Whether the responder answers /stats (within a generous 60 s: a busy machine is slow)."""
+    reply = exchange(path, normal_request("/stats"), timeout=60.0)
     return b"Status: 200" in reply and b'"cache"' in reply
 
 
