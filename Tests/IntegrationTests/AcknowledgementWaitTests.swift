@@ -38,6 +38,6 @@ final class AcknowledgementWaitTests: XCTestCase {
         XCTAssertEqual(read.status, 200, "the primary serves reads while the backup is down")
         XCTAssertEqual(try stack.ctl("start", "catalog-2").0, 0)
         XCTAssertEqual(try stack.ctl("start", "order-2").0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
     }
 }

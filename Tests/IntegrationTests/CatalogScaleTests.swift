@@ -12,7 +12,7 @@ final class CatalogScaleTests: StackTestCase {
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let (status, output) = try stack.ctl("import", path)
         XCTAssertEqual(status, 0, output)
-        let level = try await stack.waitUntilLevel(timeout: 20)
+        let level = try await stack.waitUntilLevel()
         let applied = level["replicas"].array.first { $0["name"].string == "catalog-1" }?["applied"].int ?? 0
         XCTAssertGreaterThanOrEqual(applied, 4_000)
 
@@ -21,7 +21,7 @@ final class CatalogScaleTests: StackTestCase {
             try? FileManager.default.removeItem(at: stack.variables.appendingPathComponent("data/catalog-2.db\(suffix)"))
         }
         XCTAssertEqual(try stack.ctl("start", "catalog-2").0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         for topic in [topics[0], topics[39]] {
             let primary = try stack.internalGet("/catalog-1/search/\(topic)?limit=1000")
             let backup = try stack.internalGet("/catalog-2/search/\(topic)?limit=1000")

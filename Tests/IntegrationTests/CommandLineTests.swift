@@ -108,7 +108,7 @@ final class CommandLineTests: XCTestCase {
     func testFrontCountOfUpHoldsForLaterCommands() async throws {
         let stack = try Stack(["BAZAR_FRONTS": "3"])
         defer { stack.stop() }
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         let plain = ["BAZAR_VAR": stack.variables.path, "BAZAR_PORT": "\(stack.port)", "BAZAR_BIN": binaries,
                      "BAZAR_ADMIN_TOKEN": Stack.adminToken, "BAZAR_THREADS": "16"]
         let (status, listing, _) = try run(bazarctl, ["status"], environment: plain)

@@ -34,7 +34,7 @@ final class FaultTests: XCTestCase {
             if answer?.status != 200 { await errors.add() }
         }
         let catchUp = try await killer.value
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let drop = zip(stockBefore, try await stocks(client, 1...3)).map { $0 - $1 }.reduce(0, +)
         let errorCount = await errors.value, boughtCount = await bought.value
         print("backup crash: \(boughtCount) purchases, \(errorCount) client-visible errors, in sync \(String(format: "%.3f", catchUp)) s after its restart")
@@ -67,7 +67,7 @@ final class FaultTests: XCTestCase {
             if let number = answer?.json["order"]["number"].int { await orders.insert(number) }
         }
         try await killer.value
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let acknowledged = await orders.values
         let failed = await failedAttempts.value
         print("order replica crash: \(acknowledged.count) purchases, \(failed) failed attempts retried with the same key")
@@ -118,7 +118,7 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(health.json["status"].string, "degraded")
         XCTAssertEqual(health.json["replicas"].array.first?["status"].string, "down")
         XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let again = try await client.send("POST", "/purchase/1")
         XCTAssertEqual(again.status, 200)
         try assertReplicasAgree(stack, books: 1...1)
@@ -148,7 +148,7 @@ final class FaultTests: XCTestCase {
             kill(try XCTUnwrap(stack.pid(name)), SIGKILL)
         }
         XCTAssertEqual(try stack.ctl("up").0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         for (id, book) in latest {
             let info = try await client.get("/info/\(id)")
             XCTAssertEqual(info.json, book, "book \(id)")
@@ -193,7 +193,7 @@ final class FaultTests: XCTestCase {
         }
         try await stopper.value
         XCTAssertEqual(try stack.ctl("start", "order-1").0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let acknowledged = await orders.values
         XCTAssertGreaterThan(acknowledged.count, 0)
         for _ in 0..<2 {

@@ -43,7 +43,7 @@ final class FullDiskTests: XCTestCase {
         try await withSmallDisk(megabytes: 32) { directory in
             let stack = try Stack([:], directory: directory)
             defer { _ = try? stack.ctl("down") }
-            _ = try await stack.waitUntilLevel(timeout: 30)
+            _ = try await stack.waitUntilLevel()
             let topic = "large-\(UUID().uuidString.prefix(8).lowercased())"
             let wide = #"{"title": "\#(String(repeating: "\u{1F600}", count: 200))", "topic": "\#(topic)", "price": 1.5, "stock": 1}"#
             for _ in 0..<17 {
@@ -91,7 +91,7 @@ final class FullDiskTests: XCTestCase {
         try await withSmallDisk { directory in
             let stack = try Stack([:], directory: directory)
             defer { _ = try? stack.ctl("down") }
-            _ = try await stack.waitUntilLevel(timeout: 30)
+            _ = try await stack.waitUntilLevel()
             let old = try XCTUnwrap(stack.pid("catalog-2"))
             XCTAssertEqual(kill(old, SIGKILL), 0)
             let data = directory.appendingPathComponent("data")
@@ -112,13 +112,13 @@ final class FullDiskTests: XCTestCase {
             let down = health.json["replicas"].array.first { $0["name"].string == "catalog-2" }
             XCTAssertEqual(down?["status"].string, "down", "catalog-2 serves without a store: \(health.json)")
             try FileManager.default.removeItem(at: filler)
-            _ = try await stack.waitUntilLevel(timeout: 30)
+            _ = try await stack.waitUntilLevel()
             XCTAssertEqual(stack.pid("catalog-2"), pid, "catalog-2 was started again")
         }
     }
 
     private func fillAndRecover(_ stack: Stack, _ directory: URL) async throws {
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         var pids = Dictionary(uniqueKeysWithValues: Self.names.map { ($0, stack.pid($0) ?? -1) })
 
         // Fill the disk: a filler file, then books until a write is refused.
@@ -186,7 +186,7 @@ final class FullDiskTests: XCTestCase {
             try await Task.sleep(nanoseconds: 200_000_000)
         }
         XCTAssertNotNil(added, "no book could be added within 30 s of space returning")
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         let updated = try await stack.client.send("PUT", "/update/3", headers: admin, body: Data(#"{"price": 78.5}"#.utf8))
         XCTAssertEqual(updated.status, 200, "\(updated.json)")
         let bought = try await stack.client.send("POST", "/purchase/3")

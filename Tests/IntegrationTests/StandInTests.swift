@@ -27,7 +27,7 @@ final class StandInTests: XCTestCase {
             try await Task.sleep(nanoseconds: 100_000_000)
         }
         XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         // nginx may count both replicas failed for a moment (max_fails): poll, for up to 60 s.
         var after = try await stack.client.get("/info/1")
         for _ in 0..<600 where after.status != 200 {

@@ -14,7 +14,7 @@ final class SupervisionTests: StackTestCase {
     /// `bazarctl start front` races the supervisor: exactly one front runs afterwards.
     func testKilledTierIsStartedAgain() async throws {
         let stack = try stack
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         for name in Self.tiers {
             let old = try XCTUnwrap(stack.pid(name), name)
             XCTAssertEqual(kill(old, SIGKILL), 0, name)
@@ -34,7 +34,7 @@ final class SupervisionTests: StackTestCase {
                 XCTAssertEqual(fronts, [stack.pid("front") ?? -1], "one front, the one in front.pid")
             }
         }
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let info = try await client.get("/info/1")
         XCTAssertEqual(info.status, 200)
         let bought = try await client.send("POST", "/purchase/2")
@@ -47,7 +47,7 @@ final class SupervisionTests: StackTestCase {
     /// one (a purchase needs the internal instance).
     func testKilledNginxMasterIsStartedAgain() async throws {
         let stack = try stack
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         for (index, instance) in ["nginx", "nginx-internal"].enumerated() {
             let master = try XCTUnwrap(stack.pid(instance))
             let workers = Processes.children(of: master)
@@ -76,7 +76,7 @@ final class SupervisionTests: StackTestCase {
     /// killed order-1 comes back meanwhile); `bazarctl start order-2` brings it back.
     func testStoppedProcessStaysStoppedUntilStarted() async throws {
         let stack = try stack
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let stopped = try XCTUnwrap(stack.pid("order-2"))
         XCTAssertEqual(try stack.ctl("stop", "order-2").0, 0)
         XCTAssertFalse(Processes.isAlive(stopped))
@@ -98,7 +98,7 @@ final class SupervisionTests: StackTestCase {
         XCTAssertEqual(try stack.ctl("start", "order-2").0, 0)
         let started = try XCTUnwrap(stack.pid("order-2"))
         XCTAssertTrue(Processes.isAlive(started))
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let (after, listing) = try stack.ctl("status")
         XCTAssertEqual(after, 0, listing)
     }
@@ -109,7 +109,7 @@ final class SupervisionTests: StackTestCase {
     func testDownStopsTheSupervisorAndLeavesNoProcess() async throws {
         let stack = try Stack()
         defer { stack.stop() }
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let supervisor = try XCTUnwrap(stack.pid("supervisor"), "run/supervisor.pid")
         XCTAssertTrue(Processes.isAlive(supervisor))
         var pids = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"].compactMap(stack.pid)

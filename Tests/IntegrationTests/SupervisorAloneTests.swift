@@ -18,7 +18,7 @@ final class SupervisorAloneTests: StackTestCase {
     /// process acts under that name, and the API serves reads and writes again.
     func testEveryKindOfProcessIsStartedAgainBySupervisorAlone() async throws {
         let stack = try stack
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         for name in ["front", "front-2", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"] {
             let old = try XCTUnwrap(stack.pid(name), name)
             XCTAssertEqual(kill(old, SIGKILL), 0, name)
@@ -33,7 +33,7 @@ final class SupervisorAloneTests: StackTestCase {
                 XCTAssertEqual(Processes.matching(program, "--name \(name) ", stack.variables.path), [new],
                                "one \(name), the one in its pid file")
             }
-            _ = try await stack.waitUntilLevel(timeout: 30)
+            _ = try await stack.waitUntilLevel()
             let read = try await client.get("/info/1", headers: ["Cache-Control": "no-cache"])
             XCTAssertEqual(read.status, 200, "a read after \(name) came back")
             let bought = try await client.send("POST", "/purchase/2")
