@@ -23,7 +23,7 @@ final class BookAdditionFaultTests: XCTestCase {
             kill(try XCTUnwrap(stack.pid(name)), SIGKILL)
         }
         XCTAssertEqual(try stack.ctl("up").0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         for book in added {
             let id = try XCTUnwrap(book["id"].int)
             let afterRestart = try await client.get("/info/\(id)").json
@@ -64,7 +64,7 @@ final class BookAdditionFaultTests: XCTestCase {
             return try await group.reduce(into: [(Int, Int, String?)]()) { $0.append($1) }
         }
         try await resume.value
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         try await Task.sleep(nanoseconds: 1_000_000_000)   // what the primary had queued is done by now
         print("primary hung: answers \(answers.map(\.1).sorted())")
         XCTAssertTrue(answers.allSatisfy { [201, 504].contains($0.1) }, "\(answers)")

@@ -47,6 +47,51 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// Every other command of the repository (an executable file, or a Python script with a
+    /// main) but those under docker/ (never run on a host): `--help` prints its usage to
+    /// standard output, nothing to standard error, and exits 0. One whose text does not mention
+    /// `--help` (or argparse, which answers it) fails without being run: it would run for real.
+    func testEveryCommandsHelpPrintsToStandardOutputAndExits0() throws {
+        let commands = try repositoryCommands()
+        for expected in ["nginx/render-conf", "nginx/bazar-import", "bench/run", "Tests/chaos/chaos.py", ".ci/run"] {
+            XCTAssertTrue(commands.contains(expected), "\(expected) is not among the commands found: \(commands)")
+        }
+        for command in commands {
+            let path = Stack.repository.appendingPathComponent(command).path
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            guard text.contains("--help") || text.contains("argparse") else {
+                XCTFail("\(command) does not handle --help")
+                continue
+            }
+            let (status, output, error) = FileManager.default.isExecutableFile(atPath: path)
+                ? try run(path, ["--help"]) : try run("/usr/bin/env", ["python3", path, "--help"])
+            XCTAssertEqual(status, 0, "\(command) --help: \(error)")
+            XCTAssertFalse(output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(command) --help printed nothing")
+            XCTAssertEqual(error, "", "\(command) --help wrote to stderr")
+        }
+    }
+
+    /// The repository's commands (paths relative to it): executable files and Python scripts
+    /// with a main, outside docker/, the build and git's directories.
+    private func repositoryCommands() throws -> [String] {
+        let root = Stack.repository.standardizedFileURL
+        let skipped: Set<String> = [".git", ".build", ".swiftpm", "docker", "__pycache__", "var", "Sources"]
+        guard let walk = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        var commands: [String] = []
+        for case let url as URL in walk {
+            if skipped.contains(url.lastPathComponent) {
+                walk.skipDescendants()
+                continue
+            }
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let relative = String(url.standardizedFileURL.path.dropFirst(root.path.count + 1))
+            let isPythonMain = url.pathExtension == "py"
+                && ((try? String(contentsOf: url, encoding: .utf8))?.contains("if __name__ == \"__main__\"") ?? false)
+            if FileManager.default.isExecutableFile(atPath: url.path) || isPythonMain { commands.append(relative) }
+        }
+        return commands.sorted()
+    }
+
     func testBadCommandLineIsNamedOnStandardErrorAndExits2() throws {
         for (arguments, named) in [(["frobnicate"], "frobnicate"), (["start", "catalog-9"], "catalog-9"), (["stop"], "stop"), ([], "no command")] {
             let (status, output, error) = try run(bazarctl, arguments)
@@ -63,7 +108,7 @@ final class CommandLineTests: XCTestCase {
     func testFrontCountOfUpHoldsForLaterCommands() async throws {
         let stack = try Stack(["BAZAR_FRONTS": "3"])
         defer { stack.stop() }
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         let plain = ["BAZAR_VAR": stack.variables.path, "BAZAR_PORT": "\(stack.port)", "BAZAR_BIN": binaries,
                      "BAZAR_ADMIN_TOKEN": Stack.adminToken, "BAZAR_THREADS": "16"]
         let (status, listing, _) = try run(bazarctl, ["status"], environment: plain)

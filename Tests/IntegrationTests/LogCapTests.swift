@@ -123,7 +123,7 @@ final class LogCapTests: StackTestCase {
         let last = try await client.send("PUT", "/update/\(book)", headers: ["Authorization": "Bearer nope"], body: Data("{}".utf8))
         XCTAssertEqual(last.status, 401)
         var text = ""
-        let found = try await waitUntil(5) {
+        let found = try await waitUntil(60) {
             text = self.logText(stack, "front")
             return text.contains("suppressed")
         }

@@ -179,7 +179,7 @@ final class LostDiskTests: XCTestCase {
         await readers.value
         print("reads catalog-2 answered 200 when asked directly: \(await backupReads.value)")
         print("reads served after the primary's restart: \(reads.counts)")
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         let after = try await stack.client.get("/info/\(lastID)", headers: uncached)
         XCTAssertEqual(after.status, 200)
     }
@@ -187,7 +187,7 @@ final class LostDiskTests: XCTestCase {
     /// Three purchases of book 1 and book 2's price set to `price`, all answered 200, once the
     /// stack is level.
     private func acknowledgeWrites(_ stack: Stack, price: Double) async throws -> Acknowledged {
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         var acknowledged = Acknowledged()
         for _ in 0..<3 {
             let bought = try await stack.client.send("POST", "/purchase/1")
@@ -199,7 +199,7 @@ final class LostDiskTests: XCTestCase {
         XCTAssertEqual(update.status, 200)
         acknowledged.book2Version = try XCTUnwrap(update.json["version"].int)
         acknowledged.book2Price = price
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         return acknowledged
     }
 
@@ -248,7 +248,7 @@ final class LostDiskTests: XCTestCase {
         let number = try XCTUnwrap(bought.json["order"]["number"].int)
         XCTAssertGreaterThan(number, acknowledged.orders.max() ?? 0, "an order number was given again")
         XCTAssertEqual(bought.json["book"]["stock"].int, acknowledged.book1Stock - 1)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         for replica in ["order-1", "order-2"] {
             let numbers = try stack.orderNumbers(on: replica)
             XCTAssertTrue(numbers.contains(number), "order \(number) is missing from \(replica): \(numbers)")

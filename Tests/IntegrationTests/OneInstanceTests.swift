@@ -13,7 +13,7 @@ final class OneInstanceTests: StackTestCase {
     /// line (on a socket of its own) exits 1 at once; the first keeps its pid and serves.
     func testSecondInstanceStartedByHandExits() async throws {
         let stack = try stack
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         for name in ["catalog-1", "order-1", "front"] {
             let first = try XCTUnwrap(stack.pid(name), name)
             var arguments = Processes.commandLine(first).split(separator: " ").map(String.init)
@@ -34,7 +34,7 @@ final class OneInstanceTests: StackTestCase {
             XCTAssertEqual(stack.pid(name), first, name)
             XCTAssertTrue(Processes.isAlive(first), "the first \(name) still runs")
         }
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         try await expectAcknowledgedWritesAreRead(stack)
     }
 
@@ -44,7 +44,7 @@ final class OneInstanceTests: StackTestCase {
     /// and every uncached read sees the latest acknowledged update.
     func testLostPidFileNeverLeadsToTwoInstances() async throws {
         let stack = try stack
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         for name in ["catalog-1", "order-2", "front"] {
             let old = try XCTUnwrap(stack.pid(name), name)
             try FileManager.default.removeItem(at: stack.variables.appendingPathComponent("run/\(name).pid"))
@@ -54,7 +54,7 @@ final class OneInstanceTests: StackTestCase {
             XCTAssertEqual(Processes.matching(Self.programs[name]!, "--name \(name) ", stack.variables.path), stack.pid(name).map { [$0] } ?? [],
                            "one \(name), the one its pid file names")
         }
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         try await expectAcknowledgedWritesAreRead(stack)
     }
 
@@ -81,7 +81,7 @@ final class DownWithoutPidFilesTests: XCTestCase {
     func testDownStopsProcessesWhosePidFilesAreGone() async throws {
         let stack = try Stack()
         defer { stack.stop() }
-        _ = try await stack.waitUntilLevel(timeout: 30)
+        _ = try await stack.waitUntilLevel()
         let names = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"]
         let pids = names.compactMap(stack.pid)
         XCTAssertEqual(pids.count, names.count)

@@ -32,7 +32,7 @@ final class SettledWriteTests: XCTestCase {
         let stack = try Stack(["BAZAR_TEST_HOLD_RETRY_MS": "9000"])
         defer { stack.stop() }
         for _ in 0..<3 {
-            _ = try await stack.waitUntilLevel(timeout: 20)
+            _ = try await stack.waitUntilLevel()
             let before = try await stock(stack, 6)
             XCTAssertEqual(try stack.ctl("stop", "catalog-1").0, 0)
             let key = "held-retry-\(UUID().uuidString)"
@@ -43,7 +43,7 @@ final class SettledWriteTests: XCTestCase {
             // The order replica's held retry arrives ~9 s after the purchase; what it does is
             // done once the stack is level and a moment more has passed.
             try await Task.sleep(nanoseconds: 4_000_000_000)
-            _ = try await stack.waitUntilLevel(timeout: 20)
+            _ = try await stack.waitUntilLevel()
             let after = try await stock(stack, 6)
             print("held retry: answered \(answer.status) \(answer.errorCode ?? ""), stock \(before) -> \(after)")
             guard answer.status == 503 else {
@@ -124,7 +124,7 @@ final class SettledWriteTests: XCTestCase {
         XCTAssertTrue(Set(numbers).isSubset(of: listedNumbers), "answered \(numbers.sorted()), listed \(listedNumbers.sorted())")
 
         XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         for (key, (answer, bought)) in zip(keys, zip(answers, bought)) where bought {
             let retry = try await stack.client.send("POST", "/purchase/1", headers: ["Idempotency-Key": key])
             XCTAssertEqual(retry.status, 200)
@@ -160,7 +160,7 @@ final class SettledWriteTests: XCTestCase {
         for pid in pids { kill(pid, SIGCONT) }
         _ = try await addition.value
         _ = try await later.value
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let after = try await stock(stack, 6)
         print("update settled after later writes: answered \(answer.status) \(answer.errorCode ?? ""), stock \(before) -> \(after)")
         XCTAssertEqual(after, before + 5, "the update was applied")

@@ -17,7 +17,7 @@ final class SlowClientTests: XCTestCase {
     func testASlowClientFloodStarvesNeitherReplicationNorCacheHits() async throws {
         let stack = try Stack()
         defer { stack.stop() }
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let warmed = ["/info/1", "/info/2", "/info/3", "/info/4"]
         for path in warmed { try await stack.warm(path) }
 

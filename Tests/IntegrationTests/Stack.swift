@@ -118,8 +118,8 @@ final class Stack: @unchecked Sendable {
     }
 
     /// Reads `path` until the front answers it from its cache (it caches once it holds its read
-    /// lease, a moment after it starts); fails after `timeout`.
-    func warm(_ path: String, timeout: TimeInterval = 5) async throws {
+    /// lease, a moment after it starts); fails after `timeout` (generous: it bounds only a hang).
+    func warm(_ path: String, timeout: TimeInterval = 60) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try await client.get(path).header("X-Cache") == "HIT" { return }
@@ -134,8 +134,9 @@ final class Stack: @unchecked Sendable {
         try? FileManager.default.removeItem(at: variables)
     }
 
-    /// Polls `/health` until every replica is up and the applied numbers agree pairwise.
-    func waitUntilLevel(timeout: TimeInterval = 10) async throws -> JSONValue {
+    /// Polls `/health` until every replica is up and the applied numbers agree pairwise; throws
+    /// after `timeout` (generous: it bounds only a hang).
+    func waitUntilLevel(timeout: TimeInterval = 60) async throws -> JSONValue {
         let deadline = Date().addingTimeInterval(timeout)
         var last: JSONValue = .null
         while Date() < deadline {

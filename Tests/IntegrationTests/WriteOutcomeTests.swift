@@ -47,7 +47,7 @@ final class WriteOutcomeTests: XCTestCase {
         _ = try await stack.waitUntilLevel()
         for paused in ["order-1", "catalog-1"] {
             let answers = try await purchasesWhilePaused(stack, paused, pause: 10)
-            _ = try await stack.waitUntilLevel(timeout: 20)
+            _ = try await stack.waitUntilLevel()
             // Whatever the paused process does once it resumes is done by now.
             try await Task.sleep(nanoseconds: 1_000_000_000)
             let taken = try takenKeys(stack)
@@ -107,7 +107,7 @@ final class WriteOutcomeTests: XCTestCase {
                 return await group.reduce(into: [Int?]()) { $0.append($1) }
             }
             try await chaos.value
-            _ = try await stack.waitUntilLevel(timeout: 20)
+            _ = try await stack.waitUntilLevel()
             try await Task.sleep(nanoseconds: 1_000_000_000)   // what the resumed tiers still had queued is done
             let after = try await stack.client.get("/info/4").json["stock"].int ?? -1
             let mayHaveApplied = statuses.filter { $0 == nil || $0 == 200 || $0 == 504 }.count
@@ -142,7 +142,7 @@ final class WriteOutcomeTests: XCTestCase {
         try await whileDown(client, key)
 
         XCTAssertEqual(try stack.ctl("start", process).0, 0)
-        _ = try await stack.waitUntilLevel(timeout: 20)
+        _ = try await stack.waitUntilLevel()
         let settled = try await client.send("POST", "/purchase/\(book)", headers: ["Idempotency-Key": key])
         XCTAssertEqual(settled.status, 200)
         XCTAssertEqual(settled.header("Idempotent-Replayed"), "true")

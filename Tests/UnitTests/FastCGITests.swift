@@ -188,9 +188,10 @@ func cgiFCGI(socket: String, method: String, uri: String, internal isInternal: B
         environment["HTTP_" + name.uppercased().replacingOccurrences(of: "-", with: "_")] = value
     }
     let process = Process()
-    // `timeout` bounds a call to a responder that never answers (or died mid-request).
+    // `timeout` bounds a call to a responder that never answers (or died mid-request): a
+    // generous 60 s, a bound on a hang, not a speed.
     process.executableURL = URL(fileURLWithPath: TestSupport.tool("timeout") ?? "/usr/bin/timeout")
-    process.arguments = ["5", cgi, "-bind", "-connect", socket]
+    process.arguments = ["60", cgi, "-bind", "-connect", socket]
     process.environment = environment
     let output = Pipe()
     process.standardOutput = output
@@ -592,18 +593,20 @@ final class FastCGITests: XCTestCase {
         XCTAssertEqual(statuses.withLock { $0 }, [Int](repeating: 200, count: 8))
     }
 
-    /// Four clients keep each of the responder's four threads busy on a kept connection; a new
-    /// connection waiting to be accepted is still served promptly, not after they stop.
+    /// Four clients keep each of the responder's four threads busy on a kept connection, until a
+    /// new connection waiting to be accepted is served: it is served while they go on, not once
+    /// they stop (they give up only after a generous 60 s, which bounds a hang).
     func testCrowdedThreadsLeaveKeptConnectionsToServeAWaitingOne() throws {
         let catalog = try CatalogProcess(directory: directory)
-        let deadline = Date().addingTimeInterval(5)
-        let closed = LockedBox(0), answered = LockedBox(false), finished = DispatchGroup()
+        let deadline = Date().addingTimeInterval(60)
+        let closed = LockedBox(0), answered = LockedBox(false), gaveUp = LockedBox(false), finished = DispatchGroup()
         for _ in 0..<4 {
             finished.enter()
             Thread {
                 defer { finished.leave() }
                 var connection = try? KeptFastCGIConnection(socket: catalog.socket)
-                while Date() < deadline, !answered.withLock({ $0 }) {
+                while !answered.withLock({ $0 }) {
+                    guard Date() < deadline else { return gaveUp.withLock { $0 = true } }
                     if connection?.get("/catalog/info/1") != true {
                         closed.withLock { $0 += 1 }
                         connection = try? KeptFastCGIConnection(socket: catalog.socket)
@@ -612,24 +615,23 @@ final class FastCGITests: XCTestCase {
             }.start()
         }
         usleep(300_000)
-        let started = Date()
         let answer = try catalog.request("GET", "/catalog/info/2")
-        let waited = Date().timeIntervalSince(started)
+        let servedWhileCrowded = !gaveUp.withLock { $0 }
         answered.withLock { $0 = true }
         finished.wait()
         XCTAssertEqual(answer.status, 200)
-        XCTAssertLessThan(waited, 2, "the waiting connection was served only once the kept ones stopped")
+        XCTAssertTrue(servedWhileCrowded, "the waiting connection was served only once the kept ones stopped")
         XCTAssertGreaterThan(closed.withLock { $0 }, 0)
     }
 
-    func testRealServerExitsZeroWithinOneSecondOfSIGTERM() throws {
+    /// SIGTERM ends the server with status 0 (waited for up to a generous 60 s: a server that
+    /// ignored it, or waited for a request, never ends here).
+    func testRealServerExitsZeroOnSIGTERM() throws {
         let catalog = try CatalogProcess(directory: directory)
         XCTAssertEqual(try catalog.request("GET", "/catalog/health").status, 200)
-        let sent = Date()
         XCTAssertEqual(kill(catalog.process.processIdentifier, SIGTERM), 0)
-        XCTAssertTrue(catalog.waitForExit(seconds: 1), "still running 1 s after SIGTERM")
+        XCTAssertTrue(catalog.waitForExit(seconds: 60), "still running 60 s after SIGTERM")
         if !catalog.process.isRunning {
-            XCTAssertLessThan(Date().timeIntervalSince(sent), 1.0)
             XCTAssertEqual(catalog.process.terminationReason, .exit, catalog.logTail())
             XCTAssertEqual(catalog.process.terminationStatus, 0, catalog.logTail())
         }

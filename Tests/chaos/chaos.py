@@ -43,9 +43,10 @@ Environment:
     CHAOS_BOOKS     books added before the run, in eight topics of their own (default 200)
     CHAOS_TIMEOUT   client socket timeout in seconds (default 5)
     CHAOS_DISK_MB   size of the tmpfs BAZAR_VAR lives on for disk-full (default 256)
-    CHAOS_RESTART_SECONDS   bound on the stack restarting what died, after the run (20)
-    CHAOS_WRITE_SECONDS     bound on the first write served once everything runs (15)
-    CHAOS_QUIESCE_SECONDS   bound on the wait for the replicas to level (default 30)
+    CHAOS_RESTART_SECONDS   bound on the stack restarting what died, after the run (60)
+    CHAOS_WRITE_SECONDS     bound on the first write served once everything runs (60)
+    CHAOS_QUIESCE_SECONDS   bound on the wait for the replicas to level (default 60)
+                    (the three bounds only stop a hang: each wait ends once it holds)
     CHAOS_HISTORY   write the whole history (JSON lines: ops, faults, final state) there
     CHAOS_KEEP=1    keep the temporary BAZAR_VAR (logs, databases) instead of removing it
     CHAOS_VERBOSE=1 print every fault as it ends

@@ -5,6 +5,10 @@ parser rejects exits non-zero."""
 import json
 import sys
 
+if sys.argv[1:] in (["-h"], ["--help"]):
+    print(__doc__)
+    sys.exit(0)
+
 from prometheus_client.parser import text_string_to_metric_families
 
 families = [{"name": family.name, "type": family.type, "help": family.documentation,

@@ -64,7 +64,8 @@ def exchange(path, payload, timeout=5.0):
 
 
 def answered(path):
-    reply = exchange(path, normal_request("/stats"))
+    """Whether the responder answers /stats (within a generous 60 s: a busy machine is slow)."""
+    reply = exchange(path, normal_request("/stats"), timeout=60.0)
     return b"Status: 200" in reply and b'"cache"' in reply
 
 
@@ -105,4 +106,7 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(__doc__)
+        sys.exit(0)
     sys.exit(main())

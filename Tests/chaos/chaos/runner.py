@@ -77,7 +77,7 @@ def main():
     ctx.timeout = env_float("CHAOS_TIMEOUT", 5)
     ctx.targets = targets
     ctx.verbose = os.environ.get("CHAOS_VERBOSE", "") not in ("", "0")
-    ctx.quiesce_bound = env_float("CHAOS_QUIESCE_SECONDS", 30)
+    ctx.quiesce_bound = env_float("CHAOS_QUIESCE_SECONDS", 60)
     ctx.stop = threading.Event()
     ctx.lock = threading.Lock()
     ctx.faults = []
@@ -254,9 +254,9 @@ def settle_and_check(ctx, clients, nemesis, monitor):
 
     # Healed: nothing paused or cut off, the disk free. Nothing started by the harness yet.
     stack.cont_all()
-    bound = env_float("CHAOS_RESTART_SECONDS", 20)
+    bound = env_float("CHAOS_RESTART_SECONDS", 60)
     not_back, start_failed = await_supervision(ctx, bound)
-    write_bound = env_float("CHAOS_WRITE_SECONDS", 15)
+    write_bound = env_float("CHAOS_WRITE_SECONDS", 60)
     write_after = probe_writes(ctx, write_bound)
     log("first write served %s after every process ran again" % (
         "%.2f s" % write_after if write_after is not None else "NEVER within %g s" % write_bound))
