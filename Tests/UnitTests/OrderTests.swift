@@ -247,6 +247,34 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(routes.purchases.commits.waiting, 0)
     }
 
+    /// A purchase whose batch the store fails to record (its table dropped behind its back),
+    /// answered as the peer's push went: `peerAnswers` for each push.
+    private func purchaseWithAFailingStore(peerAnswers status: Int) throws -> Response {
+        let taken = order(1, book: 3, key: "client:abc")
+        let answer = takeAnswer(taken, replayed: false)
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            request.path.hasPrefix("/catalog-primary/take/") ? (200, answer, []) : (status, "{\"applied\":1}", [])
+        }
+        defer { nginx.stop() }
+        let (routes, _) = try makeRoutes()
+        try Database(path: dbPath).execute("DROP TABLE orders")
+        let response = routes.handle(purchaseRequest(3, key: "client:abc"))
+        XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/take/3", "/order-2/replicate"])
+        return response
+    }
+
+    func testABatchNeitherRecordedHereNorByThePeerIsAnswered504() throws {
+        let response = try purchaseWithAFailingStore(peerAnswers: 503)
+        XCTAssertEqual(response.status, 504, response.text)
+        XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "outcome_unknown")
+    }
+
+    func testABatchThePeerRecordedIsAnswered200EvenWhenTheStoreFailed() throws {
+        let response = try purchaseWithAFailingStore(peerAnswers: 200)
+        XCTAssertEqual(response.status, 200, response.text)
+        XCTAssertEqual(response.json?["order"]?["number"]?.int64Value, 1)
+    }
+
     func testPurchaseWithoutKeyOrAttemptIs400() throws {
         let (routes, orders) = try makeRoutes()
         XCTAssertEqual(routes.handle(internalRequest("POST", "/orders/purchase/4")).status, 400)
