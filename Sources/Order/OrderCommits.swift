@@ -6,6 +6,8 @@ import Synchronization
 /// a batch's leader inserts its orders in one transaction and pushes them to the peer in one
 /// call, then answers every purchase in it. No thread of its own: the leader is one of the
 /// purchases' request threads, and each waiting purchase is woken alone, once, by a semaphore.
+/// A purchase waits for at most two batches, the one running when it joined and its own: two
+/// pushes of `Timeouts.peerPush`, which `Timeouts.purchase` counts.
 final class OrderCommits: Sendable {
     private let orders: OrderBook
     private let peer: PeerPush
