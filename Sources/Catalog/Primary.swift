@@ -7,11 +7,11 @@ import TierCalls
 
 /// The catalog primary's writes, committed in batches by one writer thread (group commit).
 ///
-/// Request threads queue their write and wait, each woken alone. The writer takes everything queued, decides
-/// each write against the books as the batch leaves them (`BatchPlan`), tells the front to
-/// drop the changed books (and the searches of new books' topics), commits the batch in one
-/// transaction, and updates memory. Each request then waits, outside any lock, for the backup
-/// to acknowledge its write.
+/// Request threads queue their write and wait, each woken alone. The writer takes everything
+/// queued, decides each write against the books as the batch leaves them (`BatchPlan`), tells
+/// the front to drop the changed books (and the searches of new books' topics), commits the
+/// batch in one transaction, and updates memory. Each request then waits, outside any lock,
+/// for the backup to acknowledge its write.
 ///
 /// Every write carries a key and an attempt id. A caller that lost track of a write (a tier
 /// hung or died mid-way) settles it: a settle goes through the same queue, so it sees every
