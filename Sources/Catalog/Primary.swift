@@ -8,11 +8,11 @@ import TierCalls
 
 /// The catalog primary's writes, committed in batches by one writer thread (group commit).
 ///
-/// Request threads queue their write and wait. The writer takes everything queued, decides
-/// each write against the books as the batch leaves them (`BatchPlan`), tells the front to
-/// drop the changed books (and the searches of new books' topics), commits the batch in one
-/// transaction, and updates memory. Each request then waits, outside any lock, for the backup
-/// to acknowledge its write.
+/// Request threads queue their write and wait, each woken alone. The writer takes everything
+/// queued, decides each write against the books as the batch leaves them (`BatchPlan`), tells
+/// the front to drop the changed books (and the searches of new books' topics), commits the
+/// batch in one transaction, and updates memory. Each request then waits, outside any lock,
+/// for the backup to acknowledge its write.
 ///
 /// Every write carries a key and an attempt id. A caller that lost track of a write (a tier
 /// hung or died mid-way) settles it: a settle goes through the same queue, so it sees every
@@ -27,6 +27,7 @@ final class Primary: @unchecked Sendable {
     private let memory: CatalogMemory
     private let invalidator: Invalidator
     let replicator: Replicator
+    /// The writer waits on it for writes to queue.
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var queue: [PendingWrite] = []
@@ -59,11 +60,24 @@ final class Primary: @unchecked Sendable {
 
     typealias Outcome = Result<Written, APIError>
 
-    /// A queued write and, once the writer is done with it, its outcome (guarded by `condition`).
+    /// A queued write and, once the writer is done with it, its outcome: written once, before
+    /// `decided` is signalled, and read after the wait (the semaphore orders the two), so that
+    /// the writer wakes each request alone.
     private final class PendingWrite: @unchecked Sendable {
         let write: Write
-        var outcome: Outcome?
+        private var outcome: Outcome?
+        private let decided = DispatchSemaphore(value: 0)
         init(_ write: Write) { self.write = write }
+
+        func decide(_ outcome: Outcome) {
+            self.outcome = outcome
+            decided.signal()
+        }
+
+        func awaitOutcome() -> Outcome {
+            decided.wait()
+            return outcome!
+        }
     }
 
     /// The largest batch the writer commits at once.
@@ -187,14 +201,11 @@ final class Primary: @unchecked Sendable {
         let deadline = Monotonic.now() + (settling ? Self.settleDeadline : Self.writeDeadline).nanoseconds
         do throws(APIError) { try requireLeading() } catch { return error.response(headers: upstream) }
         let pending = PendingWrite(write)
-        let outcome = condition.withLock { () -> Outcome in
+        condition.withLock {
             queue.append(pending)
-            condition.broadcast()
-            while true {
-                if let outcome = pending.outcome { return outcome }
-                condition.wait()
-            }
+            condition.signal()
         }
+        let outcome = pending.awaitOutcome()
         switch outcome {
         case .failure(let error):
             return error.response(headers: upstream)
@@ -217,10 +228,7 @@ final class Primary: @unchecked Sendable {
             return batch
         }
         let outcomes = store.withLock { commit(batch, in: $0) }
-        condition.withLock {
-            for (pending, outcome) in zip(batch, outcomes) { pending.outcome = outcome }
-            condition.broadcast()
-        }
+        for (pending, outcome) in zip(batch, outcomes) { pending.decide(outcome) }
     }
 
     /// Decides, announces, commits and applies one batch; one outcome per write.

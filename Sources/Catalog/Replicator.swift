@@ -52,6 +52,8 @@ final class Replicator: @unchecked Sendable {
     /// it, and whether a request thread is recording more.
     private var witnessed: Int64 = 0
     private var recording = false
+    /// The request threads waiting in `waitReplicated`.
+    private var waiting = WaitingWrites()
     // Used by the push thread only: the receipt of the backup's last answer.
     private var receipt: Int64?
     // Used by the push thread only: whether the order replicas were told the backup is in sync,
@@ -90,16 +92,17 @@ final class Replicator: @unchecked Sendable {
     }
 
     /// Blocks until `seq` may be acknowledged: the backup acknowledged it, or, while it is
-    /// demoted, the order replicas recorded it as acknowledged without the backup. False when
-    /// `deadline` (monotonic nanoseconds) passes first: the write's outcome is then unknown to
-    /// the caller, which settles it.
+    /// demoted, the order replicas recorded it as acknowledged without the backup. False once
+    /// `deadline` (monotonic nanoseconds) has passed, whatever replicates later: the write's
+    /// outcome is then unknown to the caller, which settles it. The caller sleeps on its own
+    /// semaphore (`WaitingWrites`), woken when its write is covered, not at each push.
     func waitReplicated(_ seq: Int64, until deadline: Int64) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            if inSync ? acked >= seq : witnessed >= seq { return true }
             let now = Monotonic.now()
             if now >= deadline { return false }
+            if inSync ? acked >= seq : witnessed >= seq { return true }
             if !inSync && !recording {
                 recording = true
                 let through = committed
@@ -108,14 +111,24 @@ final class Replicator: @unchecked Sendable {
                 condition.lock()
                 recording = false
                 if recorded { witnessed = max(witnessed, through) }
-                condition.broadcast()
+                wakeWaiting()
                 if !recorded {
                     _ = condition.wait(until: Date().addingTimeInterval(min(0.05, Double(deadline - now) / 1e9)))
                 }
                 continue
             }
-            _ = condition.wait(until: Date().addingTimeInterval(Double(deadline - now) / 1e9))
+            let waiter = waiting.add(seq)
+            condition.unlock()
+            let woken = waiter.wait(until: deadline)
+            condition.lock()
+            waiting.remove(waiter)
+            if !woken { return false }
         }
+    }
+
+    /// Wakes the waiting writes that may go on (`WaitingWrites.ready`); with `condition` held.
+    private func wakeWaiting() {
+        for waiter in waiting.ready(inSync: inSync, acked: acked, witnessed: witnessed, recording: recording) { waiter.wake() }
     }
 
     private func pushOnce() {
@@ -144,7 +157,7 @@ final class Replicator: @unchecked Sendable {
         // A page the backup took without moving on: the next push starts after it.
         pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
         let transition = condition.withLock { () -> Transition? in
-            defer { condition.broadcast() }
+            defer { wakeWaiting() }
             if let applied, let response {
                 acked = applied
                 guard response.status == 200 else { return nil }
@@ -169,7 +182,7 @@ final class Replicator: @unchecked Sendable {
                 condition.withLock {
                     inSync = false
                     witnessed = max(witnessed, demotedAt)
-                    condition.broadcast()
+                    wakeWaiting()
                 }
                 Log.warn("backup out of sync, recorded by the order replicas: answering writes without it", [("acked", "\(acked)")])
             }

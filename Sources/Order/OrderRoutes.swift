@@ -60,6 +60,8 @@ struct OrderRoutes: Sendable {
                 exposition.applied(orders.heldThrough)
                 exposition.family("bazar_orders_held", .gauge, "Orders this replica holds.")
                 exposition.sample("bazar_orders_held", [], orders.count)
+                exposition.family("bazar_orders_waiting", .gauge, "Purchases waiting for the running batch to record their orders.")
+                exposition.sample("bazar_orders_waiting", [], purchases.commits.waiting)
             }
         case ("GET", "health", 1):
             return ReplicaHealth(name: name, role: "order", status: catchUp.isLevel ? "up" : "catching_up",

@@ -17,8 +17,8 @@ public enum OrderTier {
         let peer = try flags.string("peer")
         let catchUp = CatchUp(orders: orders, client: client, peer: peer)
         catchUp.start()
-        let purchases = Purchases(name: name, peer: PeerPush(peer: peer, client: client),
-                                  orders: orders, client: client)
+        let purchases = Purchases(name: name, commits: OrderCommits(orders: orders, peer: PeerPush(peer: peer, client: client)),
+                                  client: client)
         let witness = Witness(store: try OrderStore(path: try flags.string("db"), identity: identity))
         let metrics = RequestMetrics(routes: OrderRoutes.routeNames)
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp, witness: witness,

@@ -7,15 +7,15 @@ import Synchronization
 import TierCalls
 
 /// A purchase on an order replica: the catalog primary takes one copy (atomically, recording the
-/// order under the purchase's key), this replica records the order and pushes it to its peer.
+/// order under the purchase's key), this replica records the order and pushes it to its peer,
+/// together with the orders of the purchases made meanwhile (`OrderCommits`).
 /// When the take's outcome is lost (the primary or nginx hung or died mid-way), the replica
 /// settles it with the primary; when even that fails it answers `504 outcome_unknown`, never a
 /// 503 that might hide a purchase. A take that failed fast without being applied is made once
 /// more (`FastRetry`).
 struct Purchases: Sendable {
     let name: String
-    let peer: PeerPush
-    let orders: OrderBook
+    let commits: OrderCommits
     let client: InternalClient
 
     /// Buys one copy of book `id` under `key` (attempt `attempt`): safe to repeat with the same
@@ -64,14 +64,7 @@ struct Purchases: Sendable {
     /// primary gone (the other reads through to it); else 504, and a retry under the key
     /// answers the order again.
     private func bought(_ order: Order, book: JSON, replayed: Bool) -> Response {
-        var recorded = true
-        do {
-            try orders.record([order])
-        } catch {
-            recorded = false
-            Log.error("store error recording an order", [("order", "\(order.number)"), ("error", "\(error)")])
-        }
-        guard peer.push(order) || recorded else { return APIError.outcomeUnknown.response(headers: upstream) }
+        guard commits.hold(order) else { return APIError.outcomeUnknown.response(headers: upstream) }
         var headers = upstream
         if replayed { headers.append(("Idempotent-Replayed", "true")) }
         return .json(200, .object([("order", order.json), ("book", book)]), headers: headers)
@@ -80,9 +73,9 @@ struct Purchases: Sendable {
     var upstream: [(String, String)] { Response.upstream(name) }
 }
 
-/// Pushes each new order to the other order replica before the purchase is answered, so both
-/// usually list it at once. When the peer does not answer within `Timeouts.peerPush` (down, or
-/// hung), pushes pause for `pause`: the peer does not need them to be right, since an order
+/// Pushes new orders to the other order replica before their purchases are answered, so both
+/// usually list them at once. When the peer does not answer within `Timeouts.peerPush` (down,
+/// or hung), pushes pause for `pause`: the peer does not need them to be right, since an order
 /// replica reads through to the primary's record of takes before it answers for an order it
 /// lacks, and catches up from it every second.
 final class PeerPush: Sendable {
@@ -97,13 +90,20 @@ final class PeerPush: Sendable {
         self.client = client
     }
 
-    /// Pushes `order` to the peer; whether the peer recorded it.
-    func push(_ order: Order) -> Bool {
+    /// Pushes orders, each already encoded (`Order.internalJSON`), in one request; `first` (the
+    /// first order's number) names them in the log. Whether the peer recorded them.
+    func push(_ orders: [[UInt8]], first: Int64) -> Bool {
         guard Monotonic.now() >= pausedUntil.load(ordering: .relaxed) else { return false }
-        let body = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
+        var body = Array(#"{"orders":["#.utf8)
+        for (index, order) in orders.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body += order
+        }
+        body += Array("]}".utf8)
         guard (try? client.send("POST", path, body: body, timeout: Timeouts.peerPush, resendable: true))?.status == 200 else {
             pausedUntil.store(Monotonic.now() + Self.pause.nanoseconds, ordering: .relaxed)
-            Log.warn("the peer missed an order; pushes pause, the peer catches up from the catalog", [("path", path), ("order", "\(order.number)")])
+            Log.warn("the peer missed orders; pushes pause, the peer catches up from the catalog",
+                     [("path", path), ("first", "\(first)"), ("orders", "\(orders.count)")])
             return false
         }
         return true

@@ -17,8 +17,9 @@ public enum Timeouts {
     public static let peerPush: Duration = .milliseconds(300)
     /// The front's recording, at one order replica, of an order it found bought by settling it.
     public static let recordOrder: Duration = peerPush
-    /// The front's call to an order replica for a purchase: a primary write, a settle and a push.
-    public static let purchase: Duration = primaryWrite + settle + peerPush + .milliseconds(700)
+    /// The front's call to an order replica for a purchase: a primary write, a settle, and two
+    /// pushes: the order waits for the batch running before its own (`OrderCommits`), then goes.
+    public static let purchase: Duration = primaryWrite + settle + peerPush * 2 + .milliseconds(400)
     /// A read from a catalog or order replica.
     public static let read: Duration = .milliseconds(2_000)
 }

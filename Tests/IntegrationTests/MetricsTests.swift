@@ -25,7 +25,7 @@ final class MetricsTests: StackTestCase {
         // prometheus_client names a counter's family without its samples' `_total`.
         for family in ["bazar_up", "bazar_requests", "bazar_request_duration_seconds", "bazar_cache_hits",
                        "bazar_cache_misses", "bazar_cache_evictions", "bazar_cache_entries", "bazar_replication_lag",
-                       "bazar_applied", "bazar_orders_held"] {
+                       "bazar_applied", "bazar_orders_held", "bazar_orders_waiting"] {
             XCTAssertNotNil(before.families[family], "no family \(family) in:\n\(before.text)")
         }
         XCTAssertEqual(before.families["bazar_request_duration_seconds"]?.type, "histogram")
@@ -35,6 +35,7 @@ final class MetricsTests: StackTestCase {
         }
         XCTAssertNotNil(before.value("bazar_replication_lag", ["replica": "catalog-2"]))
         XCTAssertNotNil(before.value("bazar_orders_held", ["replica": "order-1"]))
+        XCTAssertEqual(before.sample("bazar_orders_waiting", ["replica": "order-1"])?.value, 0, "no purchase waits while none is made")
         for sample in before.families["bazar_requests"]?.samples ?? [] {
             XCTAssertTrue(Self.routes.contains(sample.labels["route"] ?? ""), "route label \(sample.labels)")
         }

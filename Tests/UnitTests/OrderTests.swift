@@ -33,7 +33,8 @@ final class OrderTests: XCTestCase {
     private func makeRoutes(name: String = "order-1") throws -> (OrderRoutes, OrderBook) {
         let orders = try book()
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
-        let purchases = Purchases(name: name, peer: PeerPush(peer: "order-2", client: client), orders: orders, client: client)
+        let purchases = Purchases(name: name, commits: OrderCommits(orders: orders, peer: PeerPush(peer: "order-2", client: client)),
+                                  client: client)
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,
                                  catchUp: CatchUp(orders: orders, client: client, peer: "order-2"),
@@ -197,6 +198,82 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(requests.first?.headers["x-bazar-key"], "client:abc")
         XCTAssertEqual(requests.last.flatMap { try? JSON.parse($0.body) }?["orders"]?.arrayValue?.compactMap(BazarCore.Order.init(json:)),
                        [taken])
+    }
+
+    func testConcurrentPurchasesAreRecordedAndPushedTogether() throws {
+        let first = order(1, book: 3, key: "client:0")
+        let others = (2...8).map { order(Int64($0), book: 3, key: "client:\($0 - 1)") }
+        let answers = Dictionary(uniqueKeysWithValues: ([first] + others).map { ($0.key, takeAnswer($0, replayed: false)) })
+        let firstPushArrived = DispatchSemaphore(value: 0)
+        let releaseFirstPush = DispatchSemaphore(value: 0)
+        let pushes = NSLock()
+        nonisolated(unsafe) var pushCount = 0
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            if request.path.hasPrefix("/catalog-primary/take/") { return (200, answers[request.headers["x-bazar-key"] ?? ""] ?? "", []) }
+            if pushes.withLock({ pushCount += 1; return pushCount }) == 1 {
+                firstPushArrived.signal()
+                releaseFirstPush.wait()
+            }
+            return (200, "{\"applied\":8}", [])
+        }
+        defer { nginx.stop() }
+        let (routes, orders) = try makeRoutes()
+        let statuses = NSLock()
+        nonisolated(unsafe) var answered: [String: Int] = [:]
+        let done = DispatchGroup()
+        func buy(_ key: String) {
+            let request = purchaseRequest(3, key: key)
+            done.enter()
+            Thread.detachNewThread {
+                let status = routes.handle(request).status
+                statuses.withLock { answered[key] = status }
+                done.leave()
+            }
+        }
+        buy(first.key)
+        XCTAssertEqual(firstPushArrived.wait(timeout: .now() + 30), .success, "the first purchase pushed its order")
+        for other in others { buy(other.key) }
+        let joined = Date().addingTimeInterval(30)
+        while routes.purchases.commits.waiting < others.count && Date() < joined { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(routes.purchases.commits.waiting, others.count, "the purchases made meanwhile wait for the running batch")
+        releaseFirstPush.signal()
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(statuses.withLock { answered }, Dictionary(uniqueKeysWithValues: ([first] + others).map { ($0.key, 200) }))
+        let pushed = nginx.requests.filter { $0.path == "/order-2/replicate" }
+            .map { (try? JSON.parse($0.body))?["orders"]?.arrayValue?.compactMap(BazarCore.Order.init(json:)) ?? [] }
+        XCTAssertEqual(pushed.count, 2, "one push for the first purchase, one for the seven made while it ran")
+        XCTAssertEqual(pushed.first, [first])
+        XCTAssertEqual(Set(pushed.last?.map(\.number) ?? []), Set(others.map(\.number)))
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000).map(\.number), Array(1...8))
+        XCTAssertEqual(routes.purchases.commits.waiting, 0)
+    }
+
+    /// A purchase whose batch the store fails to record (its table dropped behind its back),
+    /// answered as the peer's push went: `peerAnswers` for each push.
+    private func purchaseWithAFailingStore(peerAnswers status: Int) throws -> Response {
+        let taken = order(1, book: 3, key: "client:abc")
+        let answer = takeAnswer(taken, replayed: false)
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            request.path.hasPrefix("/catalog-primary/take/") ? (200, answer, []) : (status, "{\"applied\":1}", [])
+        }
+        defer { nginx.stop() }
+        let (routes, _) = try makeRoutes()
+        try Database(path: dbPath).execute("DROP TABLE orders")
+        let response = routes.handle(purchaseRequest(3, key: "client:abc"))
+        XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/take/3", "/order-2/replicate"])
+        return response
+    }
+
+    func testABatchNeitherRecordedHereNorByThePeerIsAnswered504() throws {
+        let response = try purchaseWithAFailingStore(peerAnswers: 503)
+        XCTAssertEqual(response.status, 504, response.text)
+        XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "outcome_unknown")
+    }
+
+    func testABatchThePeerRecordedIsAnswered200EvenWhenTheStoreFailed() throws {
+        let response = try purchaseWithAFailingStore(peerAnswers: 200)
+        XCTAssertEqual(response.status, 200, response.text)
+        XCTAssertEqual(response.json?["order"]?["number"]?.int64Value, 1)
     }
 
     func testPurchaseWithoutKeyOrAttemptIs400() throws {
