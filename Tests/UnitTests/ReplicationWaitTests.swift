@@ -1,3 +1,4 @@
+import Basics
 @testable import BazarCore
 @testable import Catalog
 import Foundation
