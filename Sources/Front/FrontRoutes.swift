@@ -17,9 +17,28 @@ struct FrontRoutes: Sendable {
     /// The read-only metrics token, which `GET /metrics` takes besides the admin token.
     let metricsToken: BearerToken?
 
-    /// The route names the front's request metrics count by.
-    static let routeNames = ["info", "search", "purchase", "orders", "update", "books", "health", "stats", "metrics",
-                             "invalidate"]
+    /// The public routes (an `orders` route for the list and one for an order).
+    enum Public: Sendable {
+        case info, search, purchase, orderList, order, update, books, health, stats, metrics
+    }
+
+    /// The public API, one line per route: its name, its segments, its methods.
+    static let table = RouteTable<Public>([
+        .init("info", 2, ["GET", "HEAD"], .info),
+        .init("search", 2, ["GET", "HEAD"], .search),
+        .init("purchase", 2, ["POST", "PUT"], .purchase),
+        .init("orders", 1, ["GET", "HEAD"], .orderList),
+        .init("orders", 2, ["GET", "HEAD"], .order),
+        .init("update", 2, ["PUT"], .update),
+        .init("books", 1, ["POST"], .books),
+        .init("health", 1, ["GET", "HEAD"], .health),
+        .init("stats", 1, ["GET", "HEAD"], .stats),
+        .init("metrics", 1, ["GET", "HEAD"], .metrics),
+    ])
+
+    /// The route names the front's request metrics count by: the public routes' and the
+    /// internal `invalidate`.
+    static let routeNames = table.names + ["invalidate"]
 
     func handle(_ request: Request) -> Response {
         Routing.answer { () throws(APIError) in try route(request) }
@@ -34,59 +53,25 @@ struct FrontRoutes: Sendable {
             guard segments.first.map({ $0 == name }) == true else { return Routing.misdirected() }
             return try internalRoute(request, segments)
         }
-        return try publicRoute(request, Self.withoutTrailingSlash(segments))
+        let path = Self.table.withoutTrailingSlash(segments)
+        return try publicRoute(try Self.table.route(request.method, path).endpoint, request, path)
     }
 
-    /// How many segments each public route has.
-    private static let arities: [Substring: Set<Int>] = [
-        "info": [2], "search": [2], "purchase": [2], "orders": [1, 2], "update": [2], "books": [1], "health": [1], "stats": [1],
-    ]
-
-    /// `segments` without the empty one a trailing slash leaves after a whole route: `/info/1/`
-    /// is `/info/1` and `/orders/` is `/orders`, but `/info/` keeps its empty id (a 400).
-    static func withoutTrailingSlash(_ segments: [Substring]) -> [Substring] {
-        guard segments.count > 1, segments.last == "", arities[segments[0]]?.contains(segments.count - 1) == true else {
-            return segments
-        }
-        return Array(segments.dropLast())
-    }
-
-    private func publicRoute(_ request: Request, _ segments: [Substring]) throws(APIError) -> Response {
-        switch (segments.first, segments.count) {
-        case ("info", 2):
-            try allow(request, ["GET", "HEAD"])
-            return try reads.info(try PathParsing.positiveID(segments[1]), request)
-        case ("search", 2):
-            try allow(request, ["GET", "HEAD"])
-            return try reads.search(try PathParsing.decodeSegment(segments[1], plusAsSpace: true), try Page(query: request.query),
-                                    request)
-        case ("purchase", 2):
-            try allow(request, ["POST", "PUT"])
-            return try purchase(request, try PathParsing.positiveID(segments[1]))
-        case ("orders", 1):
-            try allow(request, ["GET", "HEAD"])
-            return forwarding.read("/orders/orders?\(try Page(query: request.query).query)")
-        case ("orders", 2):
-            try allow(request, ["GET", "HEAD"])
-            return forwarding.read("/orders/orders/\(try PathParsing.positiveID(segments[1]))")
-        case ("update", 2):
-            try allow(request, ["PUT"])
-            return try update(request, try PathParsing.positiveID(segments[1]))
-        case ("books", 1):
-            try allow(request, ["POST"])
-            return try addBooks(request)
-        case ("health", 1):
-            try allow(request, ["GET", "HEAD"])
-            return try health.report()
-        case ("stats", 1):
-            try allow(request, ["GET", "HEAD"])
-            return stats()
-        case ("metrics", 1):
-            try allow(request, ["GET", "HEAD"])
+    private func publicRoute(_ route: Public, _ request: Request, _ path: [Substring]) throws(APIError) -> Response {
+        switch route {
+        case .info: return try reads.info(try PathParsing.positiveID(path[1]), request)
+        case .search:
+            return try reads.search(try PathParsing.decodeSegment(path[1], plusAsSpace: true), try Page(query: request.query), request)
+        case .purchase: return try purchase(request, try PathParsing.positiveID(path[1]))
+        case .orderList: return forwarding.read("/orders/orders?\(try Page(query: request.query).query)")
+        case .order: return forwarding.read("/orders/orders/\(try PathParsing.positiveID(path[1]))")
+        case .update: return try update(request, try PathParsing.positiveID(path[1]))
+        case .books: return try addBooks(request)
+        case .health: return try health.report()
+        case .stats: return stats()
+        case .metrics:
             try requireMetricsReader(request)
             return try metrics.report()
-        default:
-            throw .notFound("No such route.")
         }
     }
 

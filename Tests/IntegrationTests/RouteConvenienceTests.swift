@@ -33,6 +33,8 @@ final class RouteConvenienceTests: StackTestCase {
             let (status, _) = try curl("-X", "TRACE", "BASE\(path)/")   // nginx's own 405
             XCTAssertEqual(status, 405, path)
         }
+        let scrape = try await client.get("/metrics/", headers: ["Authorization": "Bearer \(Stack.adminToken)"])
+        XCTAssertEqual(scrape.status, 200, "/metrics/ answers as /metrics")
         for (path, status) in [("/info/", 400), ("/search/", 400), ("/info/3//", 404), ("/purchase/", 400)] {
             let answer = try await client.send(path.hasPrefix("/purchase") ? "POST" : "GET", path)
             XCTAssertEqual(answer.status, status, path)
