@@ -14,9 +14,9 @@ import Synchronization
 ///
 /// Deadlines are on this host's monotonic clock from the moment a grant is answered; a front
 /// counts its lease from the moment it asked, so its lease always ends first.
-final class FrontLeases: Sendable {
+package final class FrontLeases: Sendable {
     /// How long a lease lasts.
-    static let duration: Duration = .milliseconds(1_000)
+    package static let duration: Duration = .milliseconds(1_000)
 
     /// A lease granted: its id, whether it is fresh (the front must empty its cache first) and
     /// the newest sequence number announced so far (the front refuses fills older than it).

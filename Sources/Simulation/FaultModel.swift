@@ -1,0 +1,68 @@
+/// How hostile a run is: the network's delays and losses, the nemesis's faults and the clocks.
+public struct FaultModel: Sendable {
+    /// The shortest and usual longest delay of a message between processes (nanoseconds).
+    var latency: (low: Int64, high: Int64) = (100_000, 3_000_000)
+    /// The chance a message is slow (up to `slowest`), or held up very long (up to `longest`:
+    /// a hung thread, a stalled connection).
+    var slow = 0.02
+    var slowest: Int64 = 700_000_000
+    var stall = 0.0005
+    var longest: Int64 = 5_000_000_000
+    /// The chance a message between processes is lost, or (when the tiers may resend it) duplicated.
+    var drop = 0.01
+    var duplicate = 0.01
+    /// How far each process's clock rate is off, at most, in parts per million.
+    var clockDriftPPM: Int64 = 100
+    /// How long faults are injected for, and how far apart (nanoseconds).
+    var faultWindow: Int64 = 25_000_000_000
+    var faultGap: (low: Int64, high: Int64) = (300_000_000, 4_000_000_000)
+    /// How long a crashed process stays down, a hung one hangs, a partition lasts (at most).
+    var longestDown: Int64 = 6_000_000_000
+    var longestHang: Int64 = 8_000_000_000
+    var longestPartition: Int64 = 8_000_000_000
+    /// Whether a crash may lose the disk (of a catalog replica; at most once a run).
+    public var diskLoss = true
+    /// The workload: clients, operations each, the longest pause between two.
+    var clients = 3
+    var operationsPerClient = 14
+    var longestThink: Int64 = 1_500_000_000
+
+    /// The default: short faults, seconds of simulated time a seed.
+    public static let standard = FaultModel()
+
+    /// A run that lasts past `WriteIdentity.keyRetention` (ten minutes): slow clients, and
+    /// messages held up for up to twelve minutes, so that a key can be forgotten while a settle
+    /// of its write is still on its way.
+    public static let long: FaultModel = {
+        var model = FaultModel()
+        model.stall = 0.01
+        model.longest = 720_000_000_000
+        model.faultWindow = 780_000_000_000
+        model.faultGap = (20_000_000_000, 90_000_000_000)
+        model.operationsPerClient = 10
+        model.longestThink = 150_000_000_000
+        return model
+    }()
+
+    /// One message's delay.
+    func delay(_ random: inout SplitMix64) -> Int64 {
+        if random.chance(stall) { return random.between(slowest, longest) }
+        if random.chance(slow) { return random.between(latency.high, slowest) }
+        return random.between(latency.low, latency.high)
+    }
+}
+
+/// An old decision put back into the simulation only (never into the production code path),
+/// to show that the checker finds the hole it left.
+public enum Hole: String, CaseIterable, Sendable {
+    /// A caller believes a settle's "not applied" however long after sending the write it
+    /// arrives (before `WriteIdentity.settleTrustedFor`): a key the primary forgot answers 503
+    /// for a write it applied.
+    case retryAfterSettle = "retry-after-settle"
+    /// A restarting primary trusts the backup's answer alone (as bb28aa1 did), leading with it
+    /// in sync whatever the witnesses recorded as acknowledged without it.
+    case staleBackup = "stale-backup"
+    /// The primary fences only the attempt a settle aborted, not the tries made under it
+    /// (accidents item 7): a retry held past the caller's settle still buys.
+    case unfencedRetry = "unfenced-retry"
+}
