@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(name: "bazar-front", dependencies: ["Front", "Launch"]),
         .executableTarget(name: "bazar-catalog", dependencies: ["Catalog", "Launch"]),
         .executableTarget(name: "bazar-order", dependencies: ["Order", "Launch"]),
-        .target(name: "Simulation", dependencies: ["BazarCore", "TierCalls", "Catalog", "Order"]),
+        .target(name: "Simulation", dependencies: ["BazarCore", "TierCalls", "Front", "Catalog", "Order"]),
         .executableTarget(name: "bazar-simulate", dependencies: ["Simulation"]),
         .testTarget(name: "UnitTests",
                     dependencies: ["HTTPMessages", "FastCGI", "InternalHTTP", "BazarCore", "Store", "TierCalls", "Front", "Catalog", "Order", "Simulation"]),

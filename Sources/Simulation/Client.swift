@@ -49,7 +49,7 @@ final class Client {
 
     private func issue(_ kind: History.Kind, call: Int? = nil, tries: Int = 0) {
         let call = call ?? world.newCall()
-        let operation = world.history.invoke(client: index, kind, at: world.now)
+        let operation = world.history.invoke(client: index, kind, request: "r\(call)", at: world.now)
         if case .purchase(let book, let key, true) = kind { retry = (book, key, tries + 1) }
         let up = NodeName.fronts.filter(world.isUp)
         guard !up.isEmpty else {

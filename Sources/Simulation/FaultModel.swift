@@ -6,22 +6,25 @@ public struct FaultModel: Sendable {
     /// a hung thread, a stalled connection).
     var slow = 0.02
     var slowest: Int64 = 700_000_000
-    var stall = 0.0005
-    var longest: Int64 = 5_000_000_000
+    var stall = 0.003
+    var longest: Int64 = 12_000_000_000
     /// The chance a message between processes is lost, or (when the tiers may resend it) duplicated.
     var drop = 0.01
     var duplicate = 0.01
+    /// The chance a write sent to a process that is up fails fast with nothing sent (nginx sent
+    /// it on a kept connection the tier was letting go): what `FastRetry` retries.
+    var reset = 0.02
     /// How far each process's clock rate is off, at most, in parts per million.
     var clockDriftPPM: Int64 = 100
     /// How long faults are injected for, and how far apart (nanoseconds).
-    var faultWindow: Int64 = 25_000_000_000
+    var faultWindow: Int64 = 20_000_000_000
     var faultGap: (low: Int64, high: Int64) = (300_000_000, 4_000_000_000)
     /// How long a crashed process stays down, a hung one hangs, a partition lasts (at most).
     var longestDown: Int64 = 6_000_000_000
     var longestHang: Int64 = 8_000_000_000
     var longestPartition: Int64 = 8_000_000_000
-    /// Whether a crash may lose the disk (of a catalog replica; at most once a run).
-    public var diskLoss = true
+    /// The processes whose crash may lose the disk (at most one disk a run).
+    public var disksLost: Set<NodeName> = [.primary, .backup]
     /// The workload: clients, operations each, the longest pause between two.
     var clients = 3
     var operationsPerClient = 14

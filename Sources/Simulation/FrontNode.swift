@@ -1,18 +1,16 @@
 import BazarCore
 import Catalog
+import Front
 import TierCalls
 
-/// A front (`Writes`, `ReadLease`, the cache; modelled): reads from its cache only under a read
-/// lease, else from the primary and then the backup; purchases through an order replica (tries
+/// A front (`Writes`, `ReadLease`; modelled) with the real cache shard (`LRUShard`: its fill
+/// floor, invalidations and fresh-lease reset are called): reads from its cache only under a
+/// read lease, else from the primary and then the backup; purchases through an order replica (tries
 /// by the real `WriteIdentity.tryName`, `FastRetry`), updates to the primary, a lost answer
 /// settled and believed by the real `Settlement.decided`; a 503 under a client's key only once
 /// the key is settled. Nothing of it survives a crash.
 final class FrontNode: Node {
-    private var cache: [Int: BookState] = [:]
-    /// Fills older than this are refused: the newest write announced with a fresh lease, and
-    /// per book the newest invalidation.
-    private var floor: Int64 = 0
-    private var bookFloor: [Int: Int64] = [:]
+    private var cache = FrontNode.emptyCache
     private var leaseUntil: Int64 = 0
     private var lease: Int64 = 0
 
@@ -22,14 +20,16 @@ final class FrontNode: Node {
 
     override func crash(loseDisk: Bool) {
         super.crash(loseDisk: loseDisk)
-        cache = [:]
-        floor = 0
-        bookFloor = [:]
+        cache = Self.emptyCache
         leaseUntil = 0
         lease = 0
     }
 
     private var leased: Bool { clock < leaseUntil }
+
+    private static var emptyCache: LRUShard<BookState> { LRUShard(capacity: 64) }
+
+    private static func key(_ book: Int) -> String { "/info/\(book)" }
 
     /// `ReadLease.renew`, every `ReadLease.renewal`.
     private func renewLease() {
@@ -37,11 +37,7 @@ final class FrontNode: Node {
             let asked = clock
             call(.primary, timeout: .milliseconds(400), { [self] in .leaseAsk(call: $0, front: name, held: lease) }) { [self] reply in
                 if case .leaseGrant(_, let id, let milliseconds, let fresh, let announced)? = reply, id != 0 {
-                    if fresh {
-                        cache = [:]
-                        bookFloor = [:]
-                        floor = announced
-                    }
+                    if fresh { cache.reset(floor: announced) }
                     lease = id
                     leaseUntil = asked + milliseconds * 1_000_000
                 }
@@ -53,8 +49,7 @@ final class FrontNode: Node {
     override func handle(_ message: Message, from: Address) {
         switch message {
         case .invalidate(let call, let book, let seq):
-            cache.removeValue(forKey: book)
-            bookFloor[book] = max(bookFloor[book] ?? 0, seq)
+            _ = cache.invalidate(.book(Int64(book)), seq: seq)
             reply(from, .invalidated(call: call))
         case .read(let call, let book):
             read(book) { [self] found in reply(from, .answer(call: call, found.map { WriteReply(status: 200, book: $0) } ?? WriteReply(status: 503))) }
@@ -73,7 +68,7 @@ final class FrontNode: Node {
     // MARK: Reads
 
     private func read(_ book: Int, done: @escaping (BookState?) -> Void) {
-        if leased, let hit = cache[book] { return done(hit) }
+        if leased, let hit = cache.lookup(Self.key(book)) { return done(hit) }
         fetch(book, from: [.primary, .backup], done: done)
     }
 
@@ -81,7 +76,7 @@ final class FrontNode: Node {
         guard let replica = replicas.first else { return done(nil) }
         call(replica, timeout: Timeouts.read, { .fetch(call: $0, book: book) }) { [self] reply in
             guard case .fetched(_, let found?)? = reply else { return fetch(book, from: Array(replicas.dropFirst()), done: done) }
-            if leased, found.version >= floor, found.version >= bookFloor[book] ?? 0 { cache[book] = found }
+            if leased { _ = cache.fill(Self.key(book), found, dependencies: [.book(Int64(book))], seq: found.version) }
             done(found)
         }
     }

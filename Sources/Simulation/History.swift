@@ -27,6 +27,8 @@ final class History {
     struct Operation: CustomStringConvertible {
         let client: Int
         let kind: Kind
+        /// The request id nginx gave it: the front's attempt, the root of every try made for it.
+        let request: String
         let invoked: Int64
         var completed: Int64?
         /// The answer; nil when none came (the front died with it).
@@ -38,11 +40,11 @@ final class History {
     }
 
     private(set) var operations: [Operation] = []
-    /// When the primary first committed a write under each key.
-    private(set) var commits: [String: Int64] = [:]
+    /// When the primary first committed a write under each key, and under which attempt.
+    private(set) var commits: [String: (at: Int64, attempt: String)] = [:]
 
-    func invoke(client: Int, _ kind: Kind, at time: Int64) -> Int {
-        operations.append(Operation(client: client, kind: kind, invoked: time))
+    func invoke(client: Int, _ kind: Kind, request: String, at time: Int64) -> Int {
+        operations.append(Operation(client: client, kind: kind, request: request, invoked: time))
         return operations.count - 1
     }
 
@@ -51,8 +53,8 @@ final class History {
         operations[index].reply = reply
     }
 
-    func committed(key: String, at time: Int64) {
-        if commits[key] == nil { commits[key] = time }
+    func committed(key: String, attempt: String, at time: Int64) {
+        if commits[key] == nil { commits[key] = (time, attempt) }
     }
 }
 
@@ -66,4 +68,6 @@ struct FinalState {
     var takes: [OrderRecord]
     var orderReplicas: [[OrderRecord]]
     var initialStock: [Int: Int]
+    /// When catalog-1 lost its disk (the known gaps of docs/recovery.md need one).
+    var primaryDiskLosses: [Int64]
 }

@@ -1,3 +1,5 @@
+import Front
+
 /// The simulated processes. Clients are not processes: they stand for the users behind nginx.
 public enum NodeName: Int, CaseIterable, Sendable, CustomStringConvertible {
     case primary, backup, order1, order2, front1, front2
@@ -31,13 +33,15 @@ enum Address: Hashable, CustomStringConvertible {
 }
 
 /// A book as the catalog holds it (price in cents: every update sets a price no other sets).
-struct BookState: Equatable, CustomStringConvertible {
+struct BookState: Equatable, CustomStringConvertible, CacheValue {
     var id: Int
     var stock: Int
     var price: Int
     var version: Int64
 
     var description: String { "book \(id) v\(version) stock \(stock) price \(price)" }
+
+    var byteCount: Int { MemoryLayout<Self>.size }
 }
 
 /// An order as the primary's takes and the order replicas hold it.
@@ -136,6 +140,14 @@ enum Message {
             true
         default:
             false
+        }
+    }
+
+    /// Whether this is a write sent to a tier that applies or passes it on.
+    var isWrite: Bool {
+        switch self {
+        case .buy, .take, .write: true
+        default: false
         }
     }
 

@@ -255,7 +255,7 @@ final class PrimaryNode: Node {
                 case .settle:
                     break
                 }
-                world.history.committed(key: key, at: world.now)
+                world.history.committed(key: key, attempt: attemptOf(pending.write), at: world.now)
                 committed = store.applied
                 afterCommit()
                 wait(pending, seq: changed.version, .answer(call: pending.call, WriteReply(status: 200, book: changed, order: order)))
@@ -390,7 +390,8 @@ final class PrimaryNode: Node {
 
     private func releaseWaiters() {
         let reached = inSync ? acked : witnessed
-        for (call, waiter) in waiters where waiter.seq <= reached {
+        // In call order: a dictionary's order differs from one instance to the next.
+        for (call, waiter) in waiters.sorted(by: { $0.key < $1.key }) where waiter.seq <= reached {
             waiters.removeValue(forKey: call)
             reply(waiter.from, waiter.reply)
         }

@@ -16,6 +16,8 @@ final class World {
     private var nextCall = 0
     /// The trace: kept in full when replaying, else only hashed.
     private(set) var trace: [String]?
+    /// When catalog-1 lost its disk.
+    private(set) var primaryDiskLosses: [Int64] = []
     private(set) var traceHash: UInt64 = 0xCBF2_9CE4_8422_2325
     private(set) var steps = 0
 
@@ -155,6 +157,13 @@ final class World {
             return
         }
         let betweenNodes = from.isNode && to.isNode
+        if betweenNodes, message.isWrite, random.chance(faults.reset) {
+            let refusal = Message.refused(call: message.call)
+            schedule(at: now + faults.latency.low, { "\(to) let the connection go: \(from) refused \(message.traceText)" }) { [self] in
+                deliver(refusal, from: to, to: from)
+            }
+            return
+        }
         if betweenNodes, isCut(from, to) { return }
         if betweenNodes, random.chance(faults.drop) {
             log("network drops \(from) → \(to) \(message.traceText)")
@@ -192,6 +201,7 @@ final class World {
         guard up[name.rawValue] else { return }
         log("FAULT crash \(name)\(loseDisk ? " and lose its disk" : "") for \(Self.seconds(downFor)) s")
         up[name.rawValue] = false
+        if loseDisk, name == .primary { primaryDiskLosses.append(now) }
         runs[name.rawValue] += 1
         held[name.rawValue] = []
         hungUntil[name.rawValue] = 0
