@@ -45,8 +45,9 @@ final class BackupNode: Node {
         case .push(let call, let after, let upTo, let pushed, let lease):
             guard after <= applied else { return answer(call, from, status: 409) }
             if upTo > applied || !pushed.isEmpty {
-                for book in pushed { books[book.id] = book }
-                applied = upTo
+                // `CatalogStore.apply`: a book only newer than the one stored, `applied` only up.
+                for book in pushed where book.version > books[book.id]?.version ?? -1 { books[book.id] = book }
+                applied = max(applied, upTo)
             }
             let page = upTo == after && !pushed.isEmpty
             if !page { current = true }

@@ -77,7 +77,9 @@ struct Checker {
         }
 
         // 503 means nothing was applied: by no try of that request, ever, and under a client's
-        // key by no try before the answer.
+        // key by no earlier request's try committed before this one began (one committed while
+        // it ran is concurrent with it: the settle behind the 503 came first, and a retry under
+        // the key answers that order).
         for op in answered where op.reply?.status == 503 {
             let key: String
             switch op.kind {
@@ -87,7 +89,7 @@ struct Checker {
             }
             guard let commit = history.commits[key] else { continue }
             let byThisRequest = WriteIdentity.lineage(of: commit.attempt).first == op.request
-            guard byThisRequest || commit.at <= op.completed! else { continue }
+            guard byThisRequest || commit.at < op.invoked else { continue }
             let forgotten = final.primaryDiskLosses.contains { commit.at < $0 && $0 < op.completed! }
             fail("503 means nothing applied", "\(op) was committed at \(World.seconds(commit.at)) by \(commit.attempt)",
                  knownGap: forgotten ? "the primary's keys are lost with its disk, a settle then finds none" : nil)
