@@ -37,10 +37,10 @@ final class Client {
         let book = 1 + world.random.below(books)
         let roll = world.random.below(100)
         let call = world.newCall()
-        if roll < 45 {
+        if roll < world.faults.reads {
             issue(.read(book: book), call: call)
-        } else if roll < 85 {
-            let clientKey = roll < 75
+        } else if roll < world.faults.reads + world.faults.purchases {
+            let clientKey = roll < world.faults.reads + world.faults.purchases * 3 / 4
             issue(.purchase(book: book, key: clientKey ? "k\(call)" : "r\(call)", clientKey: clientKey), call: call, tries: 0)
         } else {
             issue(.update(book: book, price: 1_000 + call, key: "r\(call)"), call: call)
@@ -56,7 +56,10 @@ final class Client {
             // nginx answers itself: 504 for a keyed purchase (it cannot settle), else 503.
             return finish(operation, kind.isKeyedPurchase ? WriteReply(status: 504) : WriteReply(status: 503))
         }
-        let front = up[world.random.below(up.count)]
+        // nginx passes new requests to a front that answers (one that timed out is marked failed).
+        let serving = up.filter(world.isServing)
+        let choices = serving.isEmpty ? up : serving
+        let front = choices[world.random.below(choices.count)]
         pending = (call, operation, front)
         let message: Message = switch kind {
         case .purchase(let book, let key, let clientKey): .purchase(call: call, book: book, key: clientKey ? key : nil)

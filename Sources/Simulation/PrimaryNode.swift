@@ -122,10 +122,9 @@ final class PrimaryNode: Node {
 
     private func decide(_ answers: [StartDecision.WitnessAnswer], answered: [NodeName], backup: StartDecision.BackupAnswer?) {
         let verdict: StartDecision.Verdict
-        if world.holes.contains(.staleBackup) {
-            // bb28aa1: the backup's word alone, counted in sync.
-            let through = backup?.applied ?? store.applied
-            verdict = through <= store.applied ? .lead(backupInSync: true) : .pull(through: through)
+        if world.holes.contains(.staleBackup), let backup {
+            // The hole: the backup's answer alone, counted in sync, whatever the witnesses recorded.
+            verdict = backup.applied <= store.applied ? .lead(backupInSync: true) : .pull(through: backup.applied)
         } else {
             verdict = StartDecision(applied: store.applied, witnessCount: NodeName.orders.count, witnesses: answers,
                                     backup: backup).verdict

@@ -85,8 +85,9 @@ struct Nemesis {
         var at = world.random.between(world.faults.faultGap.low, world.faults.faultGap.high)
         var diskLost = false
         while at < world.faults.faultWindow {
-            let name = NodeName.allCases[world.random.below(NodeName.allCases.count)]
-            let kind = world.random.below(3)
+            let frontHang = world.random.below(10) < world.faults.frontHangs
+            let name = frontHang ? NodeName.fronts[world.random.below(2)] : NodeName.allCases[world.random.below(NodeName.allCases.count)]
+            let kind = frontHang ? 1 : world.random.below(3)
             switch kind {
             case 0:
                 let loseDisk = !diskLost && world.faults.disksLost.contains(name) && world.random.chance(0.3)

@@ -143,6 +143,9 @@ final class World {
 
     func isUp(_ name: NodeName) -> Bool { up[name.rawValue] }
 
+    /// Whether `name` is up and not hung.
+    func isServing(_ name: NodeName) -> Bool { up[name.rawValue] && now >= hungUntil[name.rawValue] }
+
     /// Sends `message`: delayed, maybe dropped, duplicated or held up long, never across a cut;
     /// to a process that is down, the caller gets `refused` at once (nothing was sent).
     func send(from: Address, to: Address, _ message: Message) {
