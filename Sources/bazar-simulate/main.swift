@@ -14,7 +14,8 @@ let usage = """
       --jobs N         seeds run in parallel (default: the processors)
       --long           runs past the ten minutes a key is kept (slow clients, long-held messages)
       --hole NAME      put an old decision back, in the simulation only: \(Hole.allCases.map(\.rawValue).joined(separator: ", "))
-      --trace-lines N  how much of a failing seed's schedule to print (default 80; 0: all)
+      --trace-lines N  a failing seed's schedule: its faults, decisions and answers, then its
+                       last N lines (default 20; 0: every line)
     Exits 1 when a seed breaks a promise (printing the seed, the promise and the schedule), 2 on bad usage.
     """
 
@@ -24,7 +25,7 @@ var single: UInt64?
 var long = false
 var disksLost: Set<NodeName> = FaultModel.standard.disksLost
 var holes: Set<Hole> = []
-var traceLines = 80
+var traceLines = 20
 var strict = false
 var jobs = ProcessInfo.processInfo.activeProcessorCount
 var arguments = CommandLine.arguments.dropFirst()
@@ -95,8 +96,13 @@ let flags = (long ? " --long" : "") + (disksLost == FaultModel.standard.disksLos
     let trace = replay.trace ?? []
     print("seed \(outcome.seed) breaks \(outcome.violations.count) promise(s) after \(outcome.steps) steps:")
     for violation in outcome.violations { print("  VIOLATION \(violation)") }
-    let shown = lines == 0 ? trace : Array(trace.suffix(lines))
-    print("schedule (\(trace.count) lines\(shown.count < trace.count ? ", the last \(shown.count)" : "")):")
+    // The story: faults, the primary's decisions, restarts, and what every client saw.
+    let story = trace.filter { line in
+        ["FAULT", "start decision", " leads ", " demotes ", "restart ", "resume ", "heal", "network drops"].contains { line.contains($0) }
+            || line.split(separator: " ").dropFirst().first?.hasPrefix("client-") == true && !line.contains("→ catalog") && !line.contains(" acts")
+    }
+    let shown = lines == 0 ? trace : story + ["…"] + Array(trace.suffix(lines))
+    print("schedule (\(trace.count) lines; \(lines == 0 ? "all of them" : "the faults, decisions and answers, then the last \(lines)")):")
     for line in shown { print("  \(line)") }
     let same = replay.scheduleHash == outcome.scheduleHash && replay.violations.map(\.description) == outcome.violations.map(\.description)
     print("replay: \(same ? "identical schedule and violations" : "DIFFERENT (nondeterminism)") — bazar-simulate --seed \(outcome.seed)\(flags) --trace-lines 0")

@@ -15,7 +15,7 @@ final class SimulationTests: XCTestCase {
 
     func testSeedsKeepEveryPromise() {
         let simulation = Simulation(model: model)
-        for seed in UInt64(1)...200 {
+        for seed in UInt64(1)...300 {
             let outcome = simulation.run(seed: seed)
             XCTAssertEqual(outcome.failures(strict: false).map(\.description), [], "seed \(seed)")
             XCTAssertGreaterThan(outcome.operations, 20, "seed \(seed)")
