@@ -111,7 +111,7 @@ struct Checker {
             let drop = stock - (books[id]?.stock ?? stock)
             if drop != sold {
                 fail("1 no oversell", "book \(id): stock dropped by \(drop), \(sold) orders taken",
-                     knownGap: diskLost ? "a take the backup lacked comes back from an order replica's catch-up after the primary's disk is lost" : nil)
+                     knownGap: diskLost ? "after the primary's disk is lost its books come back from the backup and its takes from the order replicas that answer, which need not agree" : nil)
             }
             if (books[id]?.stock ?? 0) < 0 { fail("1 no oversell", "book \(id) stock below 0") }
         }
