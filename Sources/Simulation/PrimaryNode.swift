@@ -5,9 +5,9 @@ import TierCalls
 
 /// catalog-1, the primary: recovery (`StartDecision`, called), the write queue with the fence
 /// (`WriteIdentity.isFenced`, called) and the key retention (`KeyRetention`, called), the
-/// fronts' read leases and invalidations, and replication with demotions and witness records.
-/// The batch planning (`BatchPlan`), `FrontLeases` and the replicator's loop are modelled here
-/// one write at a time after the real code (docs/simulation.md says which parts).
+/// fronts' read leases (`LeaseTable`, called) and invalidations, and replication with demotions
+/// and witness records. The batch planning (`BatchPlan`), the invalidator and the replicator's
+/// loop are modelled here one write at a time after the real code (docs/simulation.md says which).
 final class PrimaryNode: Node {
     /// What survives a crash: the store (SQLite, committed before anything is answered).
     struct Store {
@@ -40,12 +40,6 @@ final class PrimaryNode: Node {
         let reply: Message
     }
 
-    private struct Holder {
-        var until: Int64
-        var lease: Int64
-        var suspended = false
-    }
-
     let initialBooks: [Int: BookState]
     let keyHorizon: Int64
     private(set) var store: Store
@@ -56,8 +50,7 @@ final class PrimaryNode: Node {
     private var queue: [Pending] = []
     private var writing = false
     private var graceEnd: Int64 = 0
-    private var holders: [NodeName: Holder] = [:]
-    private var announced: Int64 = 0
+    private var leases = LeaseTable(announced: 0, duration: FrontLeases.duration.nanoseconds)
     private var waiters: [Int: Waiter] = [:]
     // The replicator's state (`Replicator`).
     private var committed: Int64 = 0
@@ -90,7 +83,6 @@ final class PrimaryNode: Node {
         retention = nil
         queue = []
         writing = false
-        holders = [:]
         waiters = [:]
         (committed, acked, inSync, suspect, lastLeaseEnd, witnessed, recording, receipt, promoted, recordVersion, pushIdle) =
             (0, 0, false, false, 0, 0, false, nil, false, 0, nil)
@@ -173,7 +165,7 @@ final class PrimaryNode: Node {
         leading = true
         retention = KeyRetention(applied: store.applied, now: clock, countHorizon: keyHorizon)
         graceEnd = clock + FrontLeases.duration.nanoseconds
-        announced = store.applied
+        leases = LeaseTable(announced: store.applied, duration: FrontLeases.duration.nanoseconds)
         committed = store.applied
         inSync = backupInSync
         push()
@@ -333,43 +325,36 @@ final class PrimaryNode: Node {
         }
     }
 
-    // MARK: Fronts' leases and invalidations (`FrontLeases`, `Invalidator`)
+    // MARK: Fronts' leases (the real `LeaseTable`) and invalidations
 
     private func grantLease(call: Int, to front: NodeName, from: Address, held: Int64) {
-        guard leading else { return reply(from, .leaseGrant(call: call, lease: 0, milliseconds: 0, fresh: false, announced: 0)) }
-        let now = clock
-        let duration = FrontLeases.duration.nanoseconds
-        if let holder = holders[front] {
-            if holder.suspended { return reply(from, .leaseGrant(call: call, lease: 0, milliseconds: 0, fresh: false, announced: 0)) }
-            if holder.until > now, holder.lease == held {
-                holders[front]?.until = now + duration
-                return reply(from, .leaseGrant(call: call, lease: held, milliseconds: duration / 1_000_000, fresh: false, announced: announced))
-            }
+        let newLease = Int64(bitPattern: world.random.next() | 1)
+        guard leading, let grant = leases.grant(front.description, renewing: held, now: clock, newLease: newLease) else {
+            return reply(from, .leaseGrant(call: call, lease: 0, milliseconds: 0, fresh: false, announced: 0))
         }
-        let lease = Int64(bitPattern: world.random.next() | 1)
-        holders[front] = Holder(until: now + duration, lease: lease)
-        reply(from, .leaseGrant(call: call, lease: lease, milliseconds: duration / 1_000_000, fresh: true, announced: announced))
+        reply(from, .leaseGrant(call: call, lease: grant.lease, milliseconds: FrontLeases.duration.nanoseconds / 1_000_000,
+                                fresh: grant.fresh, announced: grant.announced))
     }
 
-    /// Tells every front holding a lease to drop `book` before the write commits; a front that
-    /// does not confirm is suspended and waited out.
+    /// `Invalidator`: tells every front holding a lease to drop `book` before the write commits;
+    /// a front that does not confirm is suspended and waited out.
     private func announce(_ book: BookState, then commit: @escaping () -> Void) {
         let seq = store.applied + 1
-        announced = max(announced, seq)
-        let now = clock
-        let leased = holders.filter { $0.value.until > now }.map(\.key).sorted { $0.rawValue < $1.rawValue }
+        let leased = leases.announce(seq, now: clock).compactMap { name in NodeName.fronts.first { $0.description == name } }
         guard !leased.isEmpty else { return commit() }
         callAll(leased, timeout: Timeouts.invalidation, { .invalidate(call: $0, book: book.id, seq: seq) }) { [self] replies in
             var latest = clock
-            for (front, reply) in zip(leased, replies) {
-                guard reply == nil || reply?.isRefusal == true, let holder = holders[front] else { continue }
-                holders[front]?.suspended = true
-                latest = max(latest, holder.until)
+            var suspended: [NodeName] = []
+            for (front, reply) in zip(leased, replies) where reply == nil || reply?.isRefusal == true {
+                latest = max(latest, leases.suspend(front.description))
+                suspended.append(front)
             }
-            guard latest > clock else { return commit() }
-            let suspended = leased.filter { holders[$0]?.suspended == true }
+            guard latest > clock else {
+                for front in suspended { leases.dropIfSuspended(front.description) }
+                return commit()
+            }
             after(.nanoseconds(latest - clock), "wait out fronts") { [self] in
-                for front in suspended where holders[front]?.suspended == true { holders.removeValue(forKey: front) }
+                for front in suspended { leases.dropIfSuspended(front.description) }
                 commit()
             }
         }
