@@ -20,7 +20,7 @@ import TierCalls
 ///
 /// A primary leads (serves reads, takes writes, grants leases, pushes) only once `Recovery` has
 /// shown that its store holds every acknowledged write (`lead`); until then it answers 503.
-package final class Primary: @unchecked Sendable {
+final class Primary: @unchecked Sendable {
     private let name: String
     private let store: Mutex<CatalogStore>
     private let memory: CatalogMemory
@@ -70,9 +70,9 @@ package final class Primary: @unchecked Sendable {
     /// How long a write may take here, from its arrival to its answer (the caller waits
     /// `Timeouts.primaryWrite`): past it, a write not yet acknowledged by the backup (or the
     /// order replicas) is answered `outcome_unknown`, and the caller settles it.
-    package static let writeDeadline: Duration = Timeouts.primaryWrite - .milliseconds(500)
+    static let writeDeadline: Duration = Timeouts.primaryWrite - .milliseconds(500)
     /// The same for a settle (the caller waits `Timeouts.settle`).
-    package static let settleDeadline: Duration = Timeouts.settle - .milliseconds(300)
+    static let settleDeadline: Duration = Timeouts.settle - .milliseconds(300)
 
     /// `updateKeyHorizon`: how many writes an update's key is kept for, at least (`KeyRetention`).
     init(name: String, store: sending CatalogStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,

@@ -12,14 +12,14 @@ import InternalHTTP
 /// key that bought settles as bought and no order number is given twice), and then leads.
 /// When no peer holds what was acknowledged it never leads: it answers 503, `/health` reports
 /// it `catching_up`, and it logs why, asking again every second.
-package struct Recovery {
+struct Recovery {
     let primary: Primary
     let client: InternalClient
     let backup: String
     let witnesses: [String]
 
     /// How long each peer may take to answer one question.
-    package static let question: Duration = .milliseconds(500)
+    static let question: Duration = .milliseconds(500)
 
     /// Starts the thread that recovers, then makes the primary lead.
     func start() {

@@ -25,14 +25,14 @@ import InternalHTTP
 /// all record it demoted (`Recovery` asks them); with no order replica keeping records it
 /// starts without the backup, as after a demotion. Only a push that brings the backup up to
 /// every committed write grants it a lease, never a page of a catch-up.
-package final class Replicator: @unchecked Sendable {
+final class Replicator: @unchecked Sendable {
     /// How long a backup may serve reads after a push that found it in sync was sent.
-    package static let lease: Duration = .milliseconds(500)
+    static let lease: Duration = .milliseconds(500)
     /// How often an idle primary pushes (renewing the backup's lease).
-    package static let heartbeat: Duration = .milliseconds(100)
+    static let heartbeat: Duration = .milliseconds(100)
     /// How long one push may take; at least `lease`, so a push that times out granted nothing
     /// still in force.
-    package static let pushTimeout: Duration = .seconds(1)
+    static let pushTimeout: Duration = .seconds(1)
     /// The most bytes of books one push carries.
     static let pushBudget = 60_000
 

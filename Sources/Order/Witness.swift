@@ -15,9 +15,9 @@ import Synchronization
 /// While the backup is demoted, the primary also records here, before it answers, the write
 /// sequence number it acknowledges through (`acknowledge`). A restarting primary reads all of
 /// it (`state`) to learn what was acknowledged without the backup (see `docs/recovery.md`).
-package final class Witness: Sendable {
+final class Witness: Sendable {
     /// How long a stand-in lease lasts (counted here from the moment it is answered).
-    package static let standInLease: Duration = .milliseconds(1_000)
+    static let standInLease: Duration = .milliseconds(1_000)
 
     private static let standingIn = APIError(status: 409, code: "standing_in", message: "The catalog backup is standing in for the primary.")
 

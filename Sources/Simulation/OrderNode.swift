@@ -47,8 +47,8 @@ final class OrderNode: Node {
             reply(from, .witnessStateIs(call: call, version: record.version, inSync: record.inSync, acknowledged: acknowledgedThrough))
         case .standIn(let call):
             guard record.inSync else { return reply(from, .standInAnswer(call: call, inSync: false, milliseconds: 0)) }
-            standInUntil = max(standInUntil, clock + Witness.standInLease.nanoseconds)
-            reply(from, .standInAnswer(call: call, inSync: true, milliseconds: Witness.standInLease.nanoseconds / 1_000_000))
+            standInUntil = max(standInUntil, clock + WitnessTimes.standInLease.nanoseconds)
+            reply(from, .standInAnswer(call: call, inSync: true, milliseconds: WitnessTimes.standInLease.nanoseconds / 1_000_000))
         case .held(let call, let after):
             reply(from, .orders(call: call, orders.values.filter { $0.number > after }.sorted { $0.number < $1.number }))
         case .replicate(let call, let pushed):

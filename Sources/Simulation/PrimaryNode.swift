@@ -98,7 +98,7 @@ final class PrimaryNode: Node {
             waiting -= 1
             if waiting == 0 { decide(witnesses.map(\.answer), answered: witnesses.map(\.name), backup: backup) }
         }
-        callAll(NodeName.orders, timeout: Recovery.question, { .witnessState(call: $0) }) { replies in
+        callAll(NodeName.orders, timeout: ProtocolTimes.question, { .witnessState(call: $0) }) { replies in
             for (name, reply) in zip(NodeName.orders, replies) {
                 if case .witnessStateIs(_, let version, let inSync, let acknowledged)? = reply {
                     witnesses.append((name, .init(version: version, inSync: inSync, acknowledged: acknowledged)))
@@ -106,7 +106,7 @@ final class PrimaryNode: Node {
             }
             answered()
         }
-        call(.backup, timeout: Recovery.question, { .backupState(call: $0) }) { reply in
+        call(.backup, timeout: ProtocolTimes.question, { .backupState(call: $0) }) { reply in
             if case .backupStateIs(_, let applied, _)? = reply { backup = .init(applied: applied) }
             answered()
         }
@@ -129,7 +129,7 @@ final class PrimaryNode: Node {
                 lead(backupInSync: backupInSync)
             }
         case .pull:
-            call(.backup, timeout: Recovery.question, { [store] in .changes(call: $0, after: store.applied) }) { [self] reply in
+            call(.backup, timeout: ProtocolTimes.question, { [store] in .changes(call: $0, after: store.applied) }) { [self] reply in
                 if case .changesAre(_, let books, let applied)? = reply {
                     for book in books where book.version > (store.books[book.id]?.version ?? 0) { store.books[book.id] = book }
                     store.applied = max(store.applied, applied)
@@ -148,7 +148,7 @@ final class PrimaryNode: Node {
     /// Copies back the orders the order replicas hold above the store's last one.
     private func restoreOrders(from replicas: [NodeName], done: @escaping (Bool) -> Void) {
         guard !replicas.isEmpty else { return done(true) }
-        callAll(replicas, timeout: Recovery.question, { [store] in .held(call: $0, after: store.lastOrder) }) { [self] replies in
+        callAll(replicas, timeout: ProtocolTimes.question, { [store] in .held(call: $0, after: store.lastOrder) }) { [self] replies in
             for reply in replies {
                 guard case .orders(_, let orders?)? = reply else { return done(false) }
                 for order in orders where store.takes[order.key] == nil {
@@ -176,11 +176,11 @@ final class PrimaryNode: Node {
     override func handle(_ message: Message, from: Address) {
         switch message {
         case .take(let call, let book, let key, let attempt):
-            enqueue(.take(book: book, key: key, attempt: attempt), call: call, from: from, deadline: Primary.writeDeadline)
+            enqueue(.take(book: book, key: key, attempt: attempt), call: call, from: from, deadline: ProtocolTimes.writeDeadline)
         case .write(let call, let book, let price, let key, let attempt):
-            enqueue(.update(book: book, price: price, key: key, attempt: attempt), call: call, from: from, deadline: Primary.writeDeadline)
+            enqueue(.update(book: book, price: price, key: key, attempt: attempt), call: call, from: from, deadline: ProtocolTimes.writeDeadline)
         case .settle(let call, let book, let key, let attempt):
-            enqueue(.settle(book: book, key: key, attempt: attempt), call: call, from: from, deadline: Primary.settleDeadline)
+            enqueue(.settle(book: book, key: key, attempt: attempt), call: call, from: from, deadline: ProtocolTimes.settleDeadline)
         case .fetch(let call, let book):
             reply(from, .fetched(call: call, leading ? store.books[book] : nil))
         case .takes(let call, let after):
@@ -415,10 +415,10 @@ final class PrimaryNode: Node {
         let upTo = store.applied
         var lease: (milliseconds: Int64, echo: Int64)?
         if inSync, !suspect, let receipt {
-            lastLeaseEnd = clock + Replicator.lease.nanoseconds
-            lease = (Replicator.lease.nanoseconds / 1_000_000, receipt)
+            lastLeaseEnd = clock + ProtocolTimes.pushLease.nanoseconds
+            lease = (ProtocolTimes.pushLease.nanoseconds / 1_000_000, receipt)
         }
-        call(.backup, timeout: Replicator.pushTimeout, { .push(call: $0, after: after, upTo: upTo, books: books, lease: lease) }) { [self] reply in
+        call(.backup, timeout: ProtocolTimes.pushTimeout, { .push(call: $0, after: after, upTo: upTo, books: books, lease: lease) }) { [self] reply in
             guard leading else { return }
             if case .pushed(_, let status, let applied, let newReceipt)? = reply {
                 receipt = newReceipt
@@ -459,7 +459,7 @@ final class PrimaryNode: Node {
         if committed > acked { return push() }
         let token = world.newCall()
         pushIdle = token
-        after(Replicator.heartbeat, "heartbeat") { [self] in
+        after(ProtocolTimes.heartbeat, "heartbeat") { [self] in
             guard pushIdle == token else { return }
             pushIdle = nil
             push()
