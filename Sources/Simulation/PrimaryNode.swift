@@ -26,14 +26,14 @@ final class PrimaryNode: Node {
         case settle(book: Int, key: String, attempt: String)
     }
 
-    private struct Pending {
+    struct Pending {
         let write: Write
         let call: Int
         let from: Address
         let deadline: Int64
     }
 
-    private struct Waiter {
+    struct Waiter {
         let seq: Int64
         let call: Int
         let from: Address
@@ -51,19 +51,19 @@ final class PrimaryNode: Node {
     private var writing = false
     private var graceEnd: Int64 = 0
     private var leases = LeaseTable(announced: 0, duration: FrontLeases.duration.nanoseconds)
-    private var waiters: [Int: Waiter] = [:]
-    // The replicator's state (`Replicator`).
-    private var committed: Int64 = 0
-    private var acked: Int64 = 0
-    private var inSync = false
-    private var suspect = false
-    private var lastLeaseEnd: Int64 = 0
-    private var witnessed: Int64 = 0
-    private var recording = false
-    private var receipt: Int64?
-    private var promoted = false
-    private var recordVersion: Int64 = 0
-    private var pushIdle: Int?
+    var waiters: [Int: Waiter] = [:]
+    // The replicator's state (`Replicator`): PrimaryReplication.swift.
+    var committed: Int64 = 0
+    var acked: Int64 = 0
+    var inSync = false
+    var suspect = false
+    var lastLeaseEnd: Int64 = 0
+    var witnessed: Int64 = 0
+    var recording = false
+    var receipt: Int64?
+    var promoted = false
+    var recordVersion: Int64 = 0
+    var pushIdle: Int?
 
     init(world: World, books: [Int: BookState], keyHorizon: Int64) {
         initialBooks = books
@@ -317,7 +317,7 @@ final class PrimaryNode: Node {
         self.retention = retention
     }
 
-    private func answer(_ pending: Pending, _ write: WriteReply) {
+    func answer(_ pending: Pending, _ write: WriteReply) {
         if case .settle = pending.write {
             reply(pending.from, Message.settled(call: pending.call, applied: false, book: nil, order: nil).unavailable)
         } else {
@@ -357,128 +357,6 @@ final class PrimaryNode: Node {
                 for front in suspended { leases.dropIfSuspended(front.description) }
                 commit()
             }
-        }
-    }
-
-    // MARK: Replication (`Replicator`)
-
-    /// Answers `message` once `seq` may be acknowledged, or 504 at the write's deadline.
-    private func wait(_ pending: Pending, seq: Int64, _ message: Message) {
-        waiters[pending.call] = Waiter(seq: seq, call: pending.call, from: pending.from, reply: message)
-        after(.nanoseconds(pending.deadline - clock), "deadline #\(pending.call)") { [self] in
-            guard waiters.removeValue(forKey: pending.call) != nil else { return }
-            answer(pending, WriteReply(status: 504))
-        }
-        releaseWaiters()
-    }
-
-    private func releaseWaiters() {
-        let reached = inSync ? acked : witnessed
-        // In call order: a dictionary's order differs from one instance to the next.
-        for (call, waiter) in waiters.sorted(by: { $0.key < $1.key }) where waiter.seq <= reached {
-            waiters.removeValue(forKey: call)
-            reply(waiter.from, waiter.reply)
-        }
-        if !inSync, !recording, waiters.values.contains(where: { $0.seq > witnessed }) { recordAcknowledged() }
-    }
-
-    /// `WitnessRecords.acknowledge`: every order replica records what is acknowledged without the backup.
-    private func recordAcknowledged() {
-        recording = true
-        let through = committed
-        callAll(NodeName.orders, timeout: Timeouts.peerPush, { .acknowledge(call: $0, through: through) }) { [self] replies in
-            recording = false
-            let recorded = replies.allSatisfy { reply in
-                if case .acknowledged(_, true, let held)? = reply { return held >= through }
-                return false
-            }
-            if recorded {
-                witnessed = max(witnessed, through)
-                releaseWaiters()
-            } else {
-                after(.milliseconds(50), "record again") { [self] in releaseWaiters() }
-            }
-        }
-    }
-
-    private func wakePush() {
-        guard pushIdle != nil else { return }
-        pushIdle = nil
-        push()
-    }
-
-    /// One push (`Replicator.pushOnce`): every book changed after what the backup acknowledged.
-    private func push() {
-        guard leading else { return }
-        let after = acked
-        let books = store.books.values.filter { $0.version > after }.sorted { $0.id < $1.id }
-        let upTo = store.applied
-        var lease: (milliseconds: Int64, echo: Int64)?
-        if inSync, !suspect, let receipt {
-            lastLeaseEnd = clock + ProtocolTimes.pushLease.nanoseconds
-            lease = (ProtocolTimes.pushLease.nanoseconds / 1_000_000, receipt)
-        }
-        call(.backup, timeout: ProtocolTimes.pushTimeout, { .push(call: $0, after: after, upTo: upTo, books: books, lease: lease) }) { [self] reply in
-            guard leading else { return }
-            if case .pushed(_, let status, let applied, let newReceipt)? = reply {
-                receipt = newReceipt
-                acked = applied
-                if status == 200 {
-                    suspect = false
-                    if acked >= committed && (!inSync || !promoted) {
-                        inSync = true
-                        releaseWaiters()
-                        return recordWitness(inSync: true) { [self] stored in
-                            promoted = stored > 0
-                            pushLater()
-                        }
-                    }
-                }
-                releaseWaiters()
-                return pushLater()
-            }
-            receipt = nil
-            suspect = true
-            guard inSync, clock >= lastLeaseEnd else { return self.after(.milliseconds(20), "push again") { [self] in push() } }
-            promoted = false
-            let demotedAt = committed
-            recordWitness(inSync: false, acknowledged: demotedAt) { [self] stored in
-                if stored == NodeName.orders.count {
-                    world.log("catalog-1 demotes catalog-2 at \(demotedAt)")
-                    inSync = false
-                    witnessed = max(witnessed, demotedAt)
-                    releaseWaiters()
-                }
-                self.after(.milliseconds(20), "push again") { [self] in push() }
-            }
-        }
-    }
-
-    /// The next push: at once when writes wait, else after a heartbeat unless a commit wakes it.
-    private func pushLater() {
-        if committed > acked { return push() }
-        let token = world.newCall()
-        pushIdle = token
-        after(ProtocolTimes.heartbeat, "heartbeat") { [self] in
-            guard pushIdle == token else { return }
-            pushIdle = nil
-            push()
-        }
-    }
-
-    /// `WitnessRecords.record`: sends the next record to every order replica; how many stored it.
-    private func recordWitness(inSync: Bool, acknowledged: Int64? = nil, done: @escaping (Int) -> Void) {
-        recordVersion += 1
-        let version = recordVersion
-        callAll(NodeName.orders, timeout: Timeouts.peerPush,
-                { .witnessRecord(call: $0, version: version, inSync: inSync, acknowledged: acknowledged) }) { [self] replies in
-            var stored = 0
-            for reply in replies {
-                guard case .witnessRecorded(_, let recorded, let held)? = reply else { continue }
-                if recorded { stored += 1 }
-                if held >= recordVersion { recordVersion = held + 1 }
-            }
-            done(stored)
         }
     }
 }
