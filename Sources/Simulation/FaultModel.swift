@@ -16,7 +16,7 @@ public struct FaultModel: Sendable {
     /// it on a kept connection the tier was letting go): what `FastRetry` retries.
     var reset = 0.02
     /// How far each process's clock rate is off, at most, in parts per million.
-    var clockDriftPPM: Int64 = 100
+    public var clockDriftPPM: Int64 = 100
     /// How long faults are injected for, and how far apart (nanoseconds).
     var faultWindow: Int64 = 20_000_000_000
     var faultGap: (low: Int64, high: Int64) = (300_000_000, 4_000_000_000)

@@ -4,12 +4,13 @@ import Simulation
 /// bazar-simulate: runs seeds of the replication protocol's simulation and checks API.md's
 /// promises (docs/simulation.md).
 let usage = """
-    usage: bazar-simulate [--seeds N] [--first S] [--seed S] [--long] [--lose-disks LIST] [--strict] [--jobs N] [--hole NAME] [--trace-lines N]
+    usage: bazar-simulate [--seeds N] [--first S] [--seed S] [--long] [--lose-disks LIST] [--strict] [--drift PPM] [--jobs N] [--hole NAME] [--trace-lines N]
       --seeds N        run seeds first..first+N-1 (default 1000), stop at the first violation
       --first S        the first seed (default 1)
       --seed S         replay one seed and print its whole schedule
       --lose-disks L   whose crash may lose the disk: a comma-separated list of catalog-1,
                        catalog-2, order-1, ... or none (default catalog-1,catalog-2)
+      --drift PPM      how far each process's clock rate may be off (default 100 parts per million)
       --strict         fail on the known gaps of docs/recovery.md too (else counted and named)
       --jobs N         seeds run in parallel (default: the processors)
       --long           runs past the ten minutes a key is kept (slow clients, long-held messages)
@@ -27,6 +28,7 @@ var disksLost: Set<NodeName> = FaultModel.standard.disksLost
 var holes: Set<Hole> = []
 var traceLines = 20
 var strict = false
+var drift: Int64?
 var jobs = ProcessInfo.processInfo.activeProcessorCount
 var arguments = CommandLine.arguments.dropFirst()
 
@@ -63,6 +65,7 @@ while let argument = arguments.popFirst() {
             disksLost.insert(node)
         }
     case "--strict": strict = true
+    case "--drift": drift = Int64(number(value()))
     case "--jobs": jobs = Int(number(value()))
     case "--trace-lines": traceLines = Int(number(value()))
     case "--hole":
@@ -83,12 +86,16 @@ while let argument = arguments.popFirst() {
 
 var model = long ? FaultModel.long : .standard
 model.disksLost = disksLost
+if let drift { model.clockDriftPPM = drift }
 let simulation = Simulation(model: model, holes: holes)
 /// The same runs without the holes: a seed shows a hole only if it breaks a promise with the
 /// hole put back and none without it.
 let baseline = Simulation(model: model)
-let flags = (long ? " --long" : "") + (disksLost == FaultModel.standard.disksLost ? ""
-    : " --lose-disks " + (disksLost.isEmpty ? "none" : disksLost.map(\.description).sorted().joined(separator: ","))) + (strict ? " --strict" : "") + holes.map { " --hole \($0.rawValue)" }.sorted().joined()
+let disksFlag = disksLost == FaultModel.standard.disksLost ? ""
+    : " --lose-disks " + (disksLost.isEmpty ? "none" : disksLost.map(\.description).sorted().joined(separator: ","))
+let driftFlag = drift.map { " --drift \($0)" } ?? ""
+let holesFlag = holes.map { " --hole \($0.rawValue)" }.sorted().joined()
+let flags = (long ? " --long" : "") + disksFlag + (strict ? " --strict" : "") + driftFlag + holesFlag
 
 /// Prints a failing seed: its violations, then its schedule replayed (and checked to replay).
 @MainActor func report(_ outcome: Simulation.Outcome, lines: Int) {
