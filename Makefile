@@ -7,7 +7,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 
 BAZARCTL := nginx/bazarctl
 
-.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check chaos images \
+.PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check chaos images simulate simulate-test \
 	test-containers test-swarm
 
 all: build
@@ -66,6 +66,21 @@ test: deps
 	@grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' .build/swift-test.log | tail -n 1 | \
 		sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1 \2/' | \
 		{ read -r executed failed; echo "xctest: $$((executed - failed)) passed, $$failed failed"; }
+
+# The deterministic simulation of the replication protocol (docs/simulation.md), in release for
+# speed. make simulate runs SEEDS seeds with every fault (a primary's lost disk included) and
+# stops at the first broken promise, printing its seed and schedule; SIMULATE_FLAGS adds flags
+# (--long, --hole NAME, --first S, --strict). make simulate-test is make test's share: TEST_SEEDS
+# seeds with disks lost on catalog-2 only (docs/simulation.md says why).
+SEEDS ?= 100000
+SIMULATE_FLAGS ?=
+TEST_SEEDS ?= 10000
+simulate:
+	swift build -c release --product bazar-simulate
+	.build/release/bazar-simulate --seeds $(SEEDS) $(SIMULATE_FLAGS)
+simulate-test:
+	swift build -c release --product bazar-simulate
+	.build/release/bazar-simulate --seeds $(TEST_SEEDS) --lose-disks catalog-2
 
 # libFuzzer over the front's routing and parsing (fuzz/FuzzRouting.swift), FUZZ_SECONDS long.
 FUZZ_SECONDS ?= 60

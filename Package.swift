@@ -15,12 +15,15 @@ import PackageDescription
 //   Front, Catalog, Order   each tier's routes and logic: a handler from Request to Response
 //   Launch                  what the mains share: flags → tier → FastCGI server
 //   bazar-front, …          each tier's main.swift, one line
+//   Simulation              the replication protocol's decisions driven by a seeded simulator
+//   bazar-simulate          runs seeds of it and checks API.md's promises (docs/simulation.md)
 let package = Package(
     name: "Bazar",
     products: [
         .executable(name: "bazar-front", targets: ["bazar-front"]),
         .executable(name: "bazar-catalog", targets: ["bazar-catalog"]),
         .executable(name: "bazar-order", targets: ["bazar-order"]),
+        .executable(name: "bazar-simulate", targets: ["bazar-simulate"]),
     ],
     targets: [
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
@@ -41,8 +44,11 @@ let package = Package(
         .executableTarget(name: "bazar-front", dependencies: ["Front", "Launch"]),
         .executableTarget(name: "bazar-catalog", dependencies: ["Catalog", "Launch"]),
         .executableTarget(name: "bazar-order", dependencies: ["Order", "Launch"]),
+        .target(name: "Simulation", dependencies: ["Basics", "BazarCore", "TierCalls", "Front", "Catalog", "Order"]),
+        .executableTarget(name: "bazar-simulate", dependencies: ["Simulation"]),
         .testTarget(name: "UnitTests",
-                    dependencies: ["Basics", "HTTPMessages", "FastCGI", "InternalHTTP", "BazarCore", "Store", "TierCalls", "Front", "Catalog", "Order"]),
+                    dependencies: ["Basics", "HTTPMessages", "FastCGI", "InternalHTTP", "BazarCore", "Store", "TierCalls", "Front", "Catalog", "Order",
+                                   "Simulation"]),
         .testTarget(name: "IntegrationTests", dependencies: ["BazarCore"]),
     ]
 )

@@ -15,16 +15,62 @@ import Synchronization
 ///
 /// Deadlines are on this host's monotonic clock from the moment a grant is answered; a front
 /// counts its lease from the moment it asked, so its lease always ends first.
-final class FrontLeases: Sendable {
+package final class FrontLeases: Sendable {
     /// How long a lease lasts.
-    static let duration: Duration = .milliseconds(1_000)
+    package static let duration: Duration = .milliseconds(1_000)
 
+    /// A lease granted (see `LeaseTable.Grant`).
+    typealias Grant = LeaseTable.Grant
+
+    private let state: Mutex<LeaseTable>
+    /// Before this, a lease granted by this primary's previous run may still be in force.
+    private let graceEnd: Int64
+
+    /// Leases of a primary whose writes so far reach `applied`, which waits `grace` (a lease's
+    /// duration: its previous run's leases) before its first write.
+    init(applied: Int64, grace: Duration = duration) {
+        state = Mutex(LeaseTable(announced: applied, duration: Self.duration.nanoseconds))
+        graceEnd = Monotonic.now() + grace.nanoseconds
+    }
+
+    /// A lease for `front`: the renewal of `held` (the id of the lease the front holds, nil for
+    /// none) while that lease is in force, else a fresh one. Nil for a suspended front.
+    func grant(_ front: String, renewing held: Int64?) -> Grant? {
+        let fresh = Int64.random(in: 1...Int64.max)
+        return state.withLock { $0.grant(front, renewing: held, now: Monotonic.now(), newLease: fresh) }
+    }
+
+    /// Records a batch's last sequence number before its invalidations go out, and returns the
+    /// fronts to tell (those holding a lease now; a front granted one later learns `seq` with it).
+    func announce(_ seq: Int64) -> [String] {
+        state.withLock { $0.announce(seq, now: Monotonic.now()) }
+    }
+
+    /// Stops renewing a front that could not be told of a write and returns when its lease has
+    /// run out (it then serves nothing it cached); it is dropped.
+    func waitOut(_ front: String) {
+        let until = state.withLock { $0.suspend(front) }
+        while Monotonic.now() < until { Monotonic.sleep(nanoseconds: until - Monotonic.now()) }
+        state.withLock { $0.dropIfSuspended(front) }
+    }
+
+    /// Waits until no lease granted by an earlier run of this primary can be in force.
+    func waitForGrace() {
+        while Monotonic.now() < graceEnd { Monotonic.sleep(nanoseconds: graceEnd - Monotonic.now()) }
+    }
+}
+
+/// The fronts' leases as a value: who holds one until when, under which id, who is suspended,
+/// and the newest write announced. No clock, lock or randomness: `FrontLeases` keeps it under
+/// its lock and passes in the time (its monotonic clock) and the id a fresh lease gets; the
+/// simulator (docs/simulation.md) drives it the same way.
+package struct LeaseTable: Sendable {
     /// A lease granted: its id, whether it is fresh (the front must empty its cache first) and
     /// the newest sequence number announced so far (the front refuses fills older than it).
-    struct Grant: Equatable {
-        let lease: Int64
-        let fresh: Bool
-        let announced: Int64
+    package struct Grant: Equatable, Sendable {
+        package let lease: Int64
+        package let fresh: Bool
+        package let announced: Int64
     }
 
     private struct Holder {
@@ -33,67 +79,47 @@ final class FrontLeases: Sendable {
         var suspended = false
     }
 
-    private struct State {
-        var holders: [String: Holder] = [:]
-        /// The newest sequence number a batch has announced (planned), committed or not.
-        var announced: Int64
+    private var holders: [String: Holder] = [:]
+    /// The newest sequence number a batch has announced (planned), committed or not.
+    package private(set) var announced: Int64
+    /// How long a lease lasts, in nanoseconds.
+    private let duration: Int64
+
+    /// No lease yet; writes announced through `announced`.
+    package init(announced: Int64, duration: Int64) {
+        self.announced = announced
+        self.duration = duration
     }
 
-    private let state: Mutex<State>
-    /// Before this, a lease granted by this primary's previous run may still be in force.
-    private let graceEnd: Int64
-
-    /// Leases of a primary whose writes so far reach `applied`, which waits `grace` (a lease's
-    /// duration: its previous run's leases) before its first write.
-    init(applied: Int64, grace: Duration = duration) {
-        state = Mutex(State(announced: applied))
-        graceEnd = Monotonic.now() + grace.nanoseconds
-    }
-
-    /// A lease for `front`: the renewal of `held` (the id of the lease the front holds, nil for
-    /// none) while that lease is in force, else a fresh one. Nil for a suspended front.
-    func grant(_ front: String, renewing held: Int64?) -> Grant? {
-        state.withLock { state in
-            let now = Monotonic.now()
-            if let holder = state.holders[front] {
-                if holder.suspended { return nil }
-                if holder.until > now, holder.lease == held {
-                    state.holders[front]?.until = now + Self.duration.nanoseconds
-                    return Grant(lease: holder.lease, fresh: false, announced: state.announced)
-                }
+    /// A lease for `front` at `now`: the renewal of `held` while that lease is in force, else a
+    /// fresh one with the id `newLease`. Nil for a suspended front.
+    package mutating func grant(_ front: String, renewing held: Int64?, now: Int64, newLease: Int64) -> Grant? {
+        if let holder = holders[front] {
+            if holder.suspended { return nil }
+            if holder.until > now, holder.lease == held {
+                holders[front]?.until = now + duration
+                return Grant(lease: holder.lease, fresh: false, announced: announced)
             }
-            let lease = Int64.random(in: 1...Int64.max)
-            state.holders[front] = Holder(until: now + Self.duration.nanoseconds, lease: lease)
-            return Grant(lease: lease, fresh: true, announced: state.announced)
         }
+        holders[front] = Holder(until: now + duration, lease: newLease)
+        return Grant(lease: newLease, fresh: true, announced: announced)
     }
 
-    /// Records a batch's last sequence number before its invalidations go out, and returns the
-    /// fronts to tell (those holding a lease now; a front granted one later learns `seq` with it).
-    func announce(_ seq: Int64) -> [String] {
-        state.withLock { state in
-            state.announced = max(state.announced, seq)
-            let now = Monotonic.now()
-            return state.holders.filter { $0.value.until > now }.map(\.key).sorted()
-        }
+    /// Records `seq` as announced and returns the fronts holding a lease at `now`, by name.
+    package mutating func announce(_ seq: Int64, now: Int64) -> [String] {
+        announced = max(announced, seq)
+        return holders.filter { $0.value.until > now }.map(\.key).sorted()
     }
 
-    /// Stops renewing a front that could not be told of a write and returns when its lease has
-    /// run out (it then serves nothing it cached); it is dropped.
-    func waitOut(_ front: String) {
-        let until = state.withLock { state -> Int64 in
-            state.holders[front]?.suspended = true
-            return state.holders[front]?.until ?? 0
-        }
-        while Monotonic.now() < until { Monotonic.sleep(nanoseconds: until - Monotonic.now()) }
-        // Dropped only while still suspended: a fresh lease granted meanwhile stays.
-        state.withLock { state in
-            if state.holders[front]?.suspended == true { state.holders.removeValue(forKey: front) }
-        }
+    /// Stops renewing `front`'s lease; when it runs out (0: no lease).
+    package mutating func suspend(_ front: String) -> Int64 {
+        holders[front]?.suspended = true
+        return holders[front]?.until ?? 0
     }
 
-    /// Waits until no lease granted by an earlier run of this primary can be in force.
-    func waitForGrace() {
-        while Monotonic.now() < graceEnd { Monotonic.sleep(nanoseconds: graceEnd - Monotonic.now()) }
+    /// Drops `front` once its lease ran out, if it is still suspended (a fresh lease granted
+    /// meanwhile stays).
+    package mutating func dropIfSuspended(_ front: String) {
+        if holders[front]?.suspended == true { holders.removeValue(forKey: front) }
     }
 }

@@ -10,9 +10,9 @@ import BazarCore
 /// The primary notes, after committing, which sequence number it has committed through and
 /// when (at most one checkpoint a second): every key up to that number committed no later.
 /// A key committed before this process started counts as committed at its start.
-struct KeyRetention {
+package struct KeyRetention {
     /// How many writes an update key is kept for, at least, unless `--update-key-horizon` says.
-    static let defaultCountHorizon: Int64 = 100_000
+    package static let defaultCountHorizon: Int64 = 100_000
     /// How many writes an update key is kept for, at least.
     let countHorizon: Int64
     /// How long an update key is kept for, at least, in nanoseconds.
@@ -21,21 +21,21 @@ struct KeyRetention {
     private var forgottenBelow: Int64 = 1   // sequence numbers start at 1
 
     /// The retention of a primary that starts at `applied`, `now`.
-    init(applied: Int64, now: Int64, countHorizon: Int64, age: Duration = WriteIdentity.keyRetention) {
+    package init(applied: Int64, now: Int64, countHorizon: Int64, age: Duration = WriteIdentity.keyRetention) {
         self.countHorizon = countHorizon
         self.age = age.nanoseconds
         checkpoints = [(applied, now)]
     }
 
     /// Notes that every write up to `seq` is committed, `now`.
-    mutating func committed(through seq: Int64, now: Int64) {
+    package mutating func committed(through seq: Int64, now: Int64) {
         guard let last = checkpoints.last, seq > last.seq, now - last.at >= 1_000_000_000 else { return }
         checkpoints.append((seq, now))
     }
 
     /// The sequence number below which update keys may now be forgotten, given the newest
     /// committed one; nil when no more may be than last time.
-    mutating func forgettable(newest: Int64, now: Int64) -> Int64? {
+    package mutating func forgettable(newest: Int64, now: Int64) -> Int64? {
         guard let old = checkpoints.lastIndex(where: { now - $0.at >= age }) else { return nil }
         let floor = min(checkpoints[old].seq + 1, newest - countHorizon)
         checkpoints.removeFirst(old)

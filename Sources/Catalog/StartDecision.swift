@@ -9,20 +9,28 @@
 /// store reaches it may lead. Without the backup's answer that bound is known only when every
 /// witness answered and the newest record is a demotion (a promotion stored on a silent witness
 /// would mean later writes acknowledged with the backup's help).
-struct StartDecision: Equatable {
+package struct StartDecision: Equatable {
     /// A witness's answer: its newest record and what was acknowledged without the backup.
-    struct WitnessAnswer: Equatable {
-        var version: Int64
-        var inSync: Bool
-        var acknowledged: Int64
+    package struct WitnessAnswer: Equatable {
+        package var version: Int64
+        package var inSync: Bool
+        package var acknowledged: Int64
+
+        package init(version: Int64, inSync: Bool, acknowledged: Int64) {
+            self.version = version
+            self.inSync = inSync
+            self.acknowledged = acknowledged
+        }
     }
 
     /// The backup's answer.
-    struct BackupAnswer: Equatable {
-        var applied: Int64
+    package struct BackupAnswer: Equatable {
+        package var applied: Int64
+
+        package init(applied: Int64) { self.applied = applied }
     }
 
-    enum Verdict: Equatable {
+    package enum Verdict: Equatable {
         /// The store holds every acknowledged write: lead, counting the backup in sync or not.
         case lead(backupInSync: Bool)
         /// The backup holds acknowledged writes this store lacks, through `through`: pull them.
@@ -33,11 +41,11 @@ struct StartDecision: Equatable {
         case wait(String)
     }
 
-    let verdict: Verdict
+    package let verdict: Verdict
 
     /// Decides from this store's `applied`, the number of witnesses configured, the witnesses
     /// that answered and the backup's answer (nil: it did not).
-    init(applied: Int64, witnessCount: Int, witnesses: [WitnessAnswer], backup: BackupAnswer?) {
+    package init(applied: Int64, witnessCount: Int, witnesses: [WitnessAnswer], backup: BackupAnswer?) {
         guard witnessCount > 0 else {
             // No records are kept: the primary goes on without its backup, as after a demotion.
             let through = backup?.applied ?? applied

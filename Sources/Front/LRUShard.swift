@@ -17,7 +17,7 @@ import BazarCore
 /// sequence number announced for each (a fill reflecting an older one is refused; at most
 /// `announcedLimit` of them, then they are folded into the floor), and a floor below which no
 /// fill is taken (the newest write announced before a fresh read lease).
-struct LRUShard<Value: CacheValue> {
+package struct LRUShard<Value: CacheValue> {
     private struct Slot {
         var key: String
         var hash: Int
@@ -63,7 +63,7 @@ struct LRUShard<Value: CacheValue> {
 
     /// A shard of at most `capacity` entries charged at most `capacityBytes` bytes in all; the
     /// window takes 1 % of each (at least one entry).
-    init(capacity: Int, capacityBytes: Int = .max) {
+    package init(capacity: Int, capacityBytes: Int = .max) {
         self.capacity = capacity
         self.capacityBytes = capacityBytes
         let window = min(capacity, max(1, capacity / 100))
@@ -91,7 +91,7 @@ struct LRUShard<Value: CacheValue> {
 
     /// The value for `key`, marking it most recently used; counts a hit or a miss, and a
     /// sighting of the key for the admission policy either way.
-    mutating func lookup(_ key: String) -> Value? {
+    package mutating func lookup(_ key: String) -> Value? {
         sketch.record(key.hashValue)
         guard let slot = index[key] else {
             misses += 1
@@ -111,7 +111,7 @@ struct LRUShard<Value: CacheValue> {
     /// refused (false) when a write newer than `seq` was announced for one of them, or when it
     /// is charged more than the main segment holds (then any older value for `key` is dropped
     /// too). A stored value may be evicted at once by the admission policy (when the shard is full).
-    mutating func fill(_ key: String, _ value: Value, dependencies: [CacheDependency], seq: Int64) -> Bool {
+    package mutating func fill(_ key: String, _ value: Value, dependencies: [CacheDependency], seq: Int64) -> Bool {
         guard capacity > 0, seq >= floor, dependencies.allSatisfy({ (announced[$0] ?? 0) <= seq }) else { return false }
         let charge = Self.charge(key: key, value: value, dependencies: dependencies.count)
         guard charge <= segments[Self.main].capacityBytes else {
@@ -147,14 +147,14 @@ struct LRUShard<Value: CacheValue> {
     }
 
     /// Drops every entry and refuses fills older than `floor` from now on.
-    mutating func reset(floor newFloor: Int64) {
+    package mutating func reset(floor newFloor: Int64) {
         for key in Array(index.keys) { remove(key) }
         floor = max(floor, newFloor)
     }
 
     /// Drops every entry that depends on `dependency` and remembers `seq` for it; returns how
     /// many were dropped.
-    mutating func invalidate(_ dependency: CacheDependency, seq: Int64) -> Int {
+    package mutating func invalidate(_ dependency: CacheDependency, seq: Int64) -> Int {
         if announced.count >= Self.announcedLimit, announced[dependency] == nil { forgetAnnouncements() }
         announced[dependency] = max(announced[dependency] ?? 0, seq)
         let keys = keysByDependency[dependency] ?? []

@@ -2,14 +2,14 @@ import BazarCore
 import Synchronization
 
 /// What the cache stores: a value that knows how many bytes it holds.
-protocol CacheValue: Sendable {
+package protocol CacheValue: Sendable {
     /// The bytes the value holds (its arrays' contents and its own size).
     var byteCount: Int { get }
 }
 
 /// Bytes, as the tests cache them.
 extension [UInt8]: CacheValue {
-    var byteCount: Int { count }
+    package var byteCount: Int { count }
 }
 
 /// The front's cache of read answers (`CacheEntry`, or bytes in the tests): up to 16 independently locked shards, so

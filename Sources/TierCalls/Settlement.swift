@@ -28,7 +28,7 @@ public enum Settlement: Sendable {
 
     /// The settle's answer taken at its word, or unknown for a "not applied" that arrived
     /// `sentFor` nanoseconds after the write was sent, when the primary may have forgotten it.
-    static func decided(applied: Bool, answer: JSON, sentFor elapsed: Int64) -> Settlement {
+    package static func decided(applied: Bool, answer: JSON, sentFor elapsed: Int64) -> Settlement {
         if applied { return .applied(answer) }
         return elapsed < WriteIdentity.settleTrustedFor.nanoseconds ? .notApplied : .unknown
     }
