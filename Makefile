@@ -49,7 +49,8 @@ status:
 # plain "swift test" (not --parallel): the integration tests start whole
 # stacks and must not overlap. They point BAZAR_BIN at .build/debug themselves.
 # After the XCTest suites: 10,000 seeds of the protocol's simulation (make simulate-test), the
-# OpenAPI spec against a live stack (schemathesis), the libfcgi CVE-2025-23016 probe, a short bounded fuzzing run (make fuzz runs longer) and 20 s of chaos;
+# OpenAPI spec against a live stack (schemathesis), the libfcgi CVE-2025-23016 probe, a short
+# bounded fuzzing run (make fuzz runs longer) and 20 s of chaos;
 # last, Tests/leftovers: no test left a stack of its own running. The container tests are
 # make test-containers, run by CI after make test (together they take over 15 minutes).
 # The last line sums up the XCTest run ("N passed, N failed").
