@@ -25,6 +25,12 @@ final class SupervisionTests: StackTestCase {
             let new = try await stack.waitForNewPid(name, old: old, timeout: 30)
             XCTAssertNotNil(new, "\(name) was not started again within 30 s of kill -9")
             guard let new else { continue }
+            // The pid file names the supervisor's child from its fork, a moment before it execs
+            // the tier (at load 10 the test once saw the fork).
+            let deadline = Date().addingTimeInterval(60)
+            while !Processes.commandLine(new).contains(Self.binaries[name]!) && Date() < deadline {
+                try await Task.sleep(nanoseconds: 50_000_000)
+            }
             XCTAssertTrue(Processes.commandLine(new).contains(Self.binaries[name]!), "\(name): pid \(new) is \(Processes.commandLine(new))")
             let healthy = try await stack.waitUntilHealthy(timeout: 60)
             XCTAssertTrue(healthy, "/health is not 200 within 60 s of \(name) coming back")

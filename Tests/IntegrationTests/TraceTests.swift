@@ -95,7 +95,7 @@ final class TraceTests: StackTestCase {
             line = try? await logLine("order-1", containing: "request_id=\(id)", timeout: 1.5)
         }
         let warn = try XCTUnwrap(line, "order-1.log names no request_id=\(id)")
-        XCTAssertTrue(warn.contains("level=warn msg=\"the peer missed an order"), warn)
+        XCTAssertTrue(warn.contains("level=warn msg=\"the peer missed orders"), warn)
     }
 
     /// The first line of `log/NAME.log` containing `text`, waiting up to `timeout` seconds for
