@@ -175,8 +175,9 @@ class Scenario:
     def lose(self, role):
         """Loses the machine of the catalog replica in ROLE; returns (replica, kill time, health before)."""
         _, before = self.api.health()
-        replica = before.get("primary") if role == "primary" else \
-            next(r["name"] for r in before["replicas"] if r["name"].startswith("catalog") and r["name"] != before.get("primary"))
+        primary = before.get("primary") or next(r["name"] for r in before["replicas"] if r.get("role") == "primary")
+        replica = primary if role == "primary" else \
+            next(r["name"] for r in before["replicas"] if r["name"].startswith("catalog") and r["name"] != primary)
         node = self.machine("node-of", replica)
         say("losing %s (the %s, %s; epoch %s) with every container and volume on it" % (node, role, replica, before.get("epoch")))
         killed = float(self.machine("node-kill", node))
