@@ -24,6 +24,8 @@ from .web import public_get
 #   restart-order  bazarctl stop the target; 3-10 s of writes (3-4 s in short runs); stop its peer; start the target;
 #                  0-3 s; start the peer (the target, behind its peer, comes back first)
 #   disk-loss      bazarctl stop the replica, remove its data files, 0.5-3 s, bazarctl start it
+#                  (the primary's files are kept when they hold the only copy of acknowledged
+#                  writes: see wipe_loses_writes)
 #   loss           a replica gone for 8-14 s (bazarctl stop), then started again, its disk
 #                  lost or not (promise 7: the primary gone, a backup must take over)
 #   disk-full      BAZAR_VAR's tmpfs filled to the last byte for 2-8 s, then the filler removed
@@ -31,6 +33,7 @@ from .web import public_get
 #                  stopped; the three let go; one order replica killed; 1-3 s; catalog-1 started
 #   partition      containers: a tier cut off for 1-5 s (partition_rules)
 COMPOUND_PARTS = ["kill", "stop", "long-stop", "restart", "stop+kill", "disk-loss"]
+WITNESSES = [r for r in REPLICAS if r.startswith("order-")]
 EXPECTED = {"kill": 0.5, "crash": 0.5, "restart": 2.0, "disk-loss": 3.0, "restart-order": 4.0, "loss": 3.0,
             "pile-up": 3.0}
 
@@ -149,6 +152,23 @@ def describe(f):
     return text
 
 
+def wipe_loses_writes(backup_applied, witnesses, witness_count):
+    """Why removing the stopped primary's data files would lose acknowledged writes, or None.
+
+    Only the primary's disk can hold writes no peer has: those acknowledged while the backup was
+    demoted, up to the `acknowledged` number every witness (order replica) recorded, until the
+    backup has caught up past them. The primary then rightly refuses to lead for good
+    (docs/recovery.md, "REFUSING TO LEAD"): a second fault no two-copy design survives, which the
+    nemesis does not deal. `backup_applied` is the backup's `/state` applied (None: no answer);
+    `witnesses` the `acknowledged` numbers of the witnesses that answered, of `witness_count`."""
+    if backup_applied is None or len(witnesses) < witness_count:
+        return "kept its disk: the backup or a witness did not answer, so it may hold the only copy"
+    if backup_applied < max(witnesses, default=0):
+        return "kept its disk: writes through %d were acknowledged while the backup (at %d) was demoted" % (
+            max(witnesses), backup_applied)
+    return None
+
+
 def primary_name(port):
     """The catalog replica /health names primary now, or None."""
     status, body = public_get(port, "/health", timeout=2)
@@ -244,9 +264,26 @@ class Executor:
         self.wait(f["gap"])
         notes.append(self.stack.operator_start(f["peer"]))
 
+    def wipe(self, target, primary, notes):
+        """The stopped target's data files removed, unless it is (or, none being named, may be)
+        the primary and they hold the only copy of acknowledged writes (wipe_loses_writes)."""
+        if primary is None and target.startswith("catalog-"):
+            primary = target
+        why = None
+        if target == primary:
+            answers = self.stack.internal_get_many(["/%s/state" % PEER[target]] + ["/%s/witness" % w for w in WITNESSES],
+                                                   timeout=2.0)
+            status, state = answers[0]
+            applied = state.get("applied") if status == 200 and isinstance(state, dict) else None
+            acknowledged = [body["acknowledged"] for status, body in answers[1:]
+                            if status == 200 and isinstance(body, dict) and isinstance(body.get("acknowledged"), int)]
+            why = wipe_loses_writes(applied, acknowledged, len(WITNESSES))
+        notes.append(why or self.stack.wipe(target))
+
     def do_disk_loss(self, f, notes):
+        primary = primary_name(self.port)
         notes.append(self.stack.operator_stop(f["target"]))
-        notes.append(self.stack.wipe(f["target"]))
+        self.wipe(f["target"], primary, notes)
         self.wait(f["down"])
         notes.append(self.stack.operator_start(f["target"]))
 
@@ -255,7 +292,7 @@ class Executor:
         notes.append(self.stack.operator_stop(f["target"]))
         self.wait(f["duration"])
         if f["wipe"]:
-            notes.append(self.stack.wipe(f["target"]))
+            self.wipe(f["target"], f["primary"], notes)
         notes.append(self.stack.operator_start(f["target"]))
 
     def do_disk_full(self, f, notes):

@@ -3,6 +3,7 @@ planted anomaly must be reported under its kind (and only where it was planted).
 
 import copy
 
+from . import nemesis
 from .checker import Checker
 from .common import Context
 
@@ -311,8 +312,21 @@ CASES = [("clean", lambda o, f, c: None, []),
          ("a take without a number", malformed_take, ["checker-error", "lost-write", "stock-accounting"])]
 
 
+# The nemesis's rule for a primary's lost disk: (backup applied, witnesses' acknowledged, why kept).
+WIPES = [(40, [30, 30], False),      # the backup holds everything acknowledged
+         (40, [40, 12], False),
+         (39, [40, 40], True),       # writes through 40 acknowledged while it was demoted, not caught up
+         (None, [30, 30], True),     # the backup did not answer
+         (40, [30], True)]           # a witness did not answer
+
+
 def self_test():
     failed = 0
+    for applied, witnesses, kept in WIPES:
+        why = nemesis.wipe_loses_writes(applied, witnesses, 2)
+        ok = (why is not None) == kept
+        failed += not ok
+        print("self-test nemesis wipe %-34s %s" % ("%s %s" % (applied, witnesses), "ok" if ok else "FAILED (%s)" % why))
     for name, fn, want in CASES:
         got, c = plant(fn)
         ok = got == sorted(want)
