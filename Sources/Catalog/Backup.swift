@@ -5,6 +5,7 @@ import HTTPMessages
 import InternalHTTP
 import Store
 import Synchronization
+import Wire
 
 /// The catalog backup's side of replication: it applies the primary's pushes in order and
 /// serves reads only while it holds a lease. Each answer to a push carries a fresh random
@@ -62,40 +63,29 @@ final class Backup: Sendable {
     /// Whether, since it started, a complete push brought this backup up to the primary.
     var isCurrent: Bool { current.load(ordering: .acquiring) }
 
-    /// What a restarting primary asks the backup: `{"applied", "current"}`.
+    /// What a restarting primary asks the backup (`BackupState`).
     func state() -> Response {
-        .json(200, .object([("applied", .int(memory.applied)), ("current", .bool(isCurrent))]))
+        .json(200, BackupState(applied: memory.applied, current: isCurrent).json)
     }
 
     /// The books changed after `seq`, for a recovering primary that lacks them, a page at a
-    /// time: `{"books", "through", "complete", "applied"}` (`through` is the `after` of the
-    /// next page; `applied` is what the books reach once `complete`).
+    /// time (`ChangesPage`).
     func changes(after seq: Int64) -> Response {
         let changes = memory.changes(after: seq, budget: Replicator.pushBudget)
-        let body = EncodedJSON.object([("books", EncodedJSON.array(changes.encoded)), ("through", JSON.int(changes.through).encoded()),
-                                       ("complete", JSON.bool(changes.complete).encoded()),
-                                       ("applied", JSON.int(changes.applied).encoded())])
+        let body = ChangesPage.encoded(books: changes.encoded, through: changes.through, complete: changes.complete,
+                                       applied: changes.applied)
         return Response(status: 200, headers: [Response.jsonContentType], body: body)
     }
 
-    /// Applies one push: `{"after", "up_to", "books", "lease"?: {"ms", "echo"}}`, and answers
-    /// `{"applied", "receipt"}`. 409 with this replica's `applied` when the push starts after
-    /// what it holds (the primary then resends from there); no lease is taken from such a push.
-    /// A page of a longer catch-up has `up_to` equal to `after`: its books are stored and
-    /// `applied` stays.
+    /// Applies one push (`ReplicationPush`) and answers a `PushAnswer`. 409 with this
+    /// replica's `applied` when the push starts after what it holds (the primary then resends
+    /// from there); no lease is taken from such a push. A page of a longer catch-up has `upTo`
+    /// equal to `after`: its books are stored and `applied` stays.
     func replicate(_ body: [UInt8]) -> Response {
-        guard let push = try? JSON.parse(body), let after = push["after"]?.int64Value,
-              let upTo = push["up_to"]?.int64Value,
-              let books = push["books"]?.arrayValue?.compactMap(Book.init(json:)) else {
+        guard let push = ReplicationPush(body) else {
             return APIError.badRequest("Malformed replication push.").response()
         }
-        var lease: (ms: Int64, echo: Int64)?
-        if let grant = push["lease"], grant != .null {
-            guard let ms = grant["ms"]?.int64Value, (0...60_000).contains(ms), let echo = grant["echo"]?.int64Value else {
-                return APIError.badRequest("Malformed replication push lease.").response()
-            }
-            lease = (ms, echo)
-        }
+        let (after, upTo, books, lease) = (push.after, push.upTo, push.books, push.lease)
         return store.withLock { store in
             let applied = memory.applied
             guard after <= applied else {
@@ -117,7 +107,7 @@ final class Backup: Sendable {
                 Log.info("backup current: a complete push brought it up to the primary", [("applied", "\(memory.applied)")])
             }
             if !page, let lease, let start = receipts.withLock({ $0.madeAt(lease.echo) }) {
-                leaseEnd.max(start + lease.ms * 1_000_000, ordering: .releasing)
+                leaseEnd.max(start + lease.milliseconds * 1_000_000, ordering: .releasing)
             }
             return answer(200, applied: memory.applied)
         }
@@ -126,7 +116,7 @@ final class Backup: Sendable {
     /// An answer to a push, with a fresh receipt made just before it is sent.
     private func answer(_ status: Int, applied: Int64) -> Response {
         let receipt = receipts.withLock { $0.make() }
-        return .json(status, .object([("applied", .int(applied)), ("receipt", .int(receipt))]))
+        return .json(status, PushAnswer(applied: applied, receipt: receipt).json)
     }
 
     /// Starts the thread that, while there is no lease, checks whether the primary answers
@@ -157,8 +147,8 @@ final class Backup: Sendable {
     private func askStandIn(_ witness: String, _ client: InternalClient) -> Bool {
         let asked = Monotonic.now()
         guard let answer = try? client.send("POST", "/\(witness)/stand-in", timeout: .milliseconds(300), resendable: true),
-              answer.status == 200, let json = try? JSON.parse(answer.body), json["in_sync"]?.boolValue == true,
-              let milliseconds = json["lease_ms"]?.int64Value else { return false }
+              answer.status == 200, let json = try? JSON.parse(answer.body),
+              let milliseconds = StandInAnswer(json: json)?.leaseMilliseconds else { return false }
         standInEnd.max(asked + milliseconds * 1_000_000, ordering: .releasing)
         return true
     }

@@ -1,6 +1,7 @@
 import Basics
 import BazarCore
 import HTTPMessages
+import Wire
 
 /// The catalog's read answers, the same on the primary and the backup. Each carries the sequence
 /// number it reflects (`X-Bazar-Seq`) so the front can refuse to cache a copy older than an

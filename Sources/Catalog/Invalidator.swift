@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import InternalHTTP
 import TierCalls
+import Wire
 
 /// Tells every front holding a read lease to drop the cached answers a batch of writes changes
 /// (those holding a changed book; every search page of a new book's topic), before the primary

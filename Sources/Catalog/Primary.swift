@@ -5,6 +5,7 @@ import HTTPMessages
 import Store
 import Synchronization
 import TierCalls
+import Wire
 
 /// The catalog primary's writes, committed in batches by one writer thread (group commit).
 ///
@@ -106,8 +107,9 @@ final class Primary: @unchecked Sendable {
     /// Takes one copy of a book for an order under `key` (a repeated key answers the first order).
     func take(_ id: Int64, key: String, attempt: String) -> Response {
         respond(to: .take(id, key: key, attempt: attempt)) { written in
-            .object([("order", written.order?.internalJSON ?? .null), ("book", written.books[0].json),
-                     ("replayed", .bool(written.replayed))])
+            // A take always has its order; without one the caller would find the answer malformed and settle.
+            guard let order = written.order else { return .object([("order", .null)]) }
+            return TakeAnswer(order: order, book: written.books[0], replayed: written.replayed).json
         }
     }
 
@@ -122,24 +124,21 @@ final class Primary: @unchecked Sendable {
         respond(to: .add(books, key: key, attempt: attempt), status: 201) { books.answer($0.books) }
     }
 
-    /// Settles the addition made under `key`: `{"applied": true, "books": [...]}` once it is
-    /// committed and replicated, or `{"applied": false}` after recording `attempt` as aborted.
+    /// Settles the addition made under `key`: applied with the books added, once it is
+    /// committed and replicated, or not applied after recording `attempt` as aborted (`SettleAnswer`).
     func settleAddition(key: String, attempt: String) -> Response {
         respond(to: .settleAddition(key: key, attempt: attempt)) { written in
-            guard written.applied else { return .object([("applied", .bool(false))]) }
-            return .object([("applied", .bool(true)), ("books", .array(written.books.map(\.json)))])
+            (written.applied ? SettleAnswer(applied: true, books: written.books) : SettleAnswer(applied: false)).json
         }
     }
 
-    /// Settles the write made under `key` on book `id`: `{"applied": true, "book", "order"?}`
-    /// once it is committed and replicated, or `{"applied": false}` after recording `attempt`
-    /// as aborted.
+    /// Settles the write made under `key` on book `id`: applied with the book (and a take's
+    /// order) once it is committed and replicated, or not applied after recording `attempt` as
+    /// aborted (`SettleAnswer`).
     func settle(_ id: Int64, key: String, attempt: String) -> Response {
         respond(to: .settle(id, key: key, attempt: attempt)) { written in
-            guard written.applied else { return .object([("applied", .bool(false))]) }
-            var members: [(String, JSON)] = [("applied", .bool(true)), ("book", written.books[0].json)]
-            if let order = written.order { members.append(("order", order.internalJSON)) }
-            return .object(members)
+            (written.applied ? SettleAnswer(applied: true, book: written.books[0], order: written.order)
+                             : SettleAnswer(applied: false)).json
         }
     }
 
@@ -171,15 +170,16 @@ final class Primary: @unchecked Sendable {
         leading.store(true, ordering: .releasing)
     }
 
-    /// A read lease for a front that holds lease `held` (nil: none):
-    /// `{"lease", "lease_ms", "fresh", "announced"}`; 503 for a front the primary is waiting out.
+    /// A read lease (`LeaseGrant`) for a front that holds lease `held` (nil: none); 503 for a
+    /// front the primary is waiting out.
     func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
         try requireLeading()
         guard let grant = invalidator.leases.grant(front, renewing: held) else {
             throw .unavailable("\(front) missed an invalidation; its lease is being waited out.")
         }
-        return .json(200, .object([("lease", .int(grant.lease)), ("lease_ms", .int(FrontLeases.duration.nanoseconds / 1_000_000)),
-                                   ("fresh", .bool(grant.fresh)), ("announced", .int(grant.announced))]), headers: upstream)
+        let answer = LeaseGrant(lease: grant.lease, milliseconds: FrontLeases.duration.nanoseconds / 1_000_000, fresh: grant.fresh,
+                                announced: grant.announced)
+        return .json(200, answer.json, headers: upstream)
     }
 
     /// A page of the orders taken, for an order replica catching up.
@@ -188,7 +188,7 @@ final class Primary: @unchecked Sendable {
         let orders = try APIError.unavailableOnFailure("the takes could not be read") {
             try store.withLock { try $0.takes(after: page.after, limit: page.limit) }
         }
-        return .json(200, .object([("orders", .array(orders.map(\.internalJSON)))]), headers: upstream)
+        return .json(200, OrderList(orders).json, headers: upstream)
     }
 
     /// Queues a write, waits for its batch, then for the backup; answers `status` with `body`

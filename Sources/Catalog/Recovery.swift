@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import Foundation
 import InternalHTTP
+import Wire
 
 /// A starting primary's proof that its store holds every acknowledged write, before it leads.
 ///
@@ -67,13 +68,12 @@ struct Recovery {
     }
 
     private func askWitness(_ name: String) -> (name: String, answer: StartDecision.WitnessAnswer)? {
-        guard let json = ask("/\(name)/witness"), let version = json["version"]?.int64Value,
-              let inSync = json["in_sync"]?.boolValue, let acknowledged = json["acknowledged"]?.int64Value else { return nil }
-        return (name, .init(version: version, inSync: inSync, acknowledged: acknowledged))
+        guard let state = ask("/\(name)/witness").flatMap(WitnessState.init(json:)) else { return nil }
+        return (name, .init(version: state.version, inSync: state.inSync, acknowledged: state.acknowledged))
     }
 
     private func askBackup() -> StartDecision.BackupAnswer? {
-        ask("/\(backup)/state")?["applied"]?.int64Value.map(StartDecision.BackupAnswer.init)
+        ask("/\(backup)/state").flatMap(BackupState.init(json:)).map { StartDecision.BackupAnswer(applied: $0.applied) }
     }
 
     private func ask(_ path: String) -> JSON? {
@@ -86,20 +86,18 @@ struct Recovery {
     private func pull(after applied: Int64) -> Bool {
         var after = applied
         while true {
-            guard let page = ask("/\(backup)/changes?after=\(after)"), let through = page["through"]?.int64Value,
-                  let complete = page["complete"]?.boolValue, let reaches = page["applied"]?.int64Value,
-                  let books = page["books"]?.arrayValue?.compactMap(Book.init(json:)) else { return false }
+            guard let page = ask("/\(backup)/changes?after=\(after)").flatMap(ChangesPage.init(json:)) else { return false }
             do {
-                try primary.restore(books: books, applied: complete ? reaches : primary.applied, orders: [])
+                try primary.restore(books: page.books, applied: page.complete ? page.applied : primary.applied, orders: [])
             } catch {
                 Log.error("store error while pulling books from the backup", [("error", "\(error)")])
                 return false
             }
-            if complete {
-                Log.info("pulled from the backup every book this store lacked", [("from", "\(applied)"), ("applied", "\(reaches)")])
+            if page.complete {
+                Log.info("pulled from the backup every book this store lacked", [("from", "\(applied)"), ("applied", "\(page.applied)")])
                 return true
             }
-            after = through
+            after = page.through
         }
     }
 
@@ -110,7 +108,7 @@ struct Recovery {
         for replica in replicas {
             var page = Page(after: last, limit: Order.takesPageSize)
             while true {
-                guard let orders = ask("/\(replica)/held?\(page.query)")?["orders"]?.arrayValue?.compactMap(Order.init(json:)) else {
+                guard let orders = ask("/\(replica)/held?\(page.query)").flatMap(OrderList.init(json:))?.orders else {
                     return false
                 }
                 do {

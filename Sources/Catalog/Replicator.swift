@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import Foundation
 import InternalHTTP
+import Wire
 
 /// The primary's side of catalog replication.
 ///
@@ -144,16 +145,12 @@ final class Replicator: @unchecked Sendable {
             lastLeaseEnd = Monotonic.now() + Self.lease.nanoseconds
             return true
         }
-        var members: [(String, [UInt8])] = [("after", JSON.int(after).encoded()), ("up_to", JSON.int(upTo).encoded()),
-                                            ("books", EncodedJSON.array(changes.encoded))]
-        if granting, let receipt {
-            let lease = JSON.object([("ms", .int(Self.lease.nanoseconds / 1_000_000)), ("echo", .int(receipt))])
-            members.append(("lease", lease.encoded()))
-        }
-        let response = try? client.send("POST", backupPath, body: EncodedJSON.object(members), timeout: Self.pushTimeout)
-        let answer = response.flatMap { [200, 409].contains($0.status) ? try? JSON.parse($0.body) : nil }
-        let applied = answer?["applied"]?.int64Value
-        receipt = answer?["receipt"]?.int64Value
+        let lease = granting ? receipt.map { ReplicationPush.Lease(milliseconds: Self.lease.nanoseconds / 1_000_000, echo: $0) } : nil
+        let push = ReplicationPush.encoded(after: after, upTo: upTo, books: changes.encoded, lease: lease)
+        let response = try? client.send("POST", backupPath, body: push, timeout: Self.pushTimeout)
+        let answer = response.flatMap { [200, 409].contains($0.status) ? (try? JSON.parse($0.body)).flatMap(PushAnswer.init(json:)) : nil }
+        let applied = answer?.applied
+        receipt = answer?.receipt
         // A page the backup took without moving on: the next push starts after it.
         pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
         let transition = condition.withLock { () -> Transition? in

@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import InternalHTTP
 import TierCalls
+import Wire
 
 /// The primary's side of the backup's witness records on the order replicas (see the order
 /// replicas' `Witness`): a demotion (the backup is out of sync, so writes may be acknowledged
@@ -33,10 +34,11 @@ final class WitnessRecords: @unchecked Sendable {
     /// backup, that they may be; false when one did not store it (the writes then wait).
     /// Called from any request thread: it touches no record version.
     func acknowledge(through seq: Int64) -> Bool {
-        let body = JSON.object([("through", .int(seq))]).encoded()
+        let body = AcknowledgedThrough(seq).json.encoded()
         return replicas.allSatisfy { replica in
-            let answer = try? client.send("POST", "/\(replica)/acknowledged", body: body, timeout: Timeouts.peerPush, resendable: true)
-            return answer?.status == 200 && (answer.flatMap { try? JSON.parse($0.body) })?["through"]?.int64Value ?? -1 >= seq
+            guard let answer = try? client.send("POST", "/\(replica)/acknowledged", body: body, timeout: Timeouts.peerPush, resendable: true),
+                  answer.status == 200, let held = (try? JSON.parse(answer.body)).flatMap(AcknowledgedThrough.init(json:)) else { return false }
+            return held.through >= seq
         }
     }
 
@@ -48,14 +50,14 @@ final class WitnessRecords: @unchecked Sendable {
     /// Sends the next record to every replica; how many stored it.
     private func record(inSync: Bool, acknowledged: Int64? = nil) -> Int {
         version += 1
-        let body = JSON.object([("version", .int(version)), ("in_sync", .bool(inSync))]
-                               + (acknowledged.map { [("acknowledged", JSON.int($0))] } ?? [])).encoded()
+        let body = WitnessRecord(version: version, inSync: inSync, acknowledged: acknowledged).json.encoded()
         var stored = 0
         for replica in replicas {
             let answer = try? client.send("POST", "/\(replica)/witness", body: body, timeout: Timeouts.peerPush, resendable: true)
-            let json = answer.flatMap { try? JSON.parse($0.body) }
-            if answer?.status == 200, json?["recorded"]?.boolValue == true { stored += 1 }
-            if let newer = json?["version"]?.int64Value, newer >= version { version = newer + 1 }
+            guard let answer, answer.status == 200,
+                  let held = (try? JSON.parse(answer.body)).flatMap(WitnessRecordAnswer.init(json:)) else { continue }
+            if held.recorded { stored += 1 }
+            if held.version >= version { version = held.version + 1 }
         }
         return stored
     }

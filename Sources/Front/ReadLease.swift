@@ -3,6 +3,7 @@ import BazarCore
 import Foundation
 import InternalHTTP
 import Synchronization
+import Wire
 
 /// The front's read lease from the catalog primary: the front serves cache hits and fills its
 /// cache only while it holds one, because only then does the primary tell it of every write
@@ -50,11 +51,9 @@ final class ReadLease: Sendable {
         let held = lease.load(ordering: .relaxed)
         let path = "/catalog-primary/lease/\(name)" + (held == 0 ? "" : "?lease=\(held)")
         guard let answer = try? client.send("POST", path, timeout: Self.renewal * 2, resendable: true),
-              answer.status == 200, let grant = try? JSON.parse(answer.body), let id = grant["lease"]?.int64Value,
-              let milliseconds = grant["lease_ms"]?.int64Value, let fresh = grant["fresh"]?.boolValue,
-              let announced = grant["announced"]?.int64Value else { return }
-        if fresh { cache.reset(floor: announced) }
-        lease.store(id, ordering: .relaxed)
-        until.store(asked + milliseconds * 1_000_000, ordering: .releasing)
+              answer.status == 200, let grant = (try? JSON.parse(answer.body)).flatMap(LeaseGrant.init(json:)) else { return }
+        if grant.fresh { cache.reset(floor: grant.announced) }
+        lease.store(grant.lease, ordering: .relaxed)
+        until.store(asked + grant.milliseconds * 1_000_000, ordering: .releasing)
     }
 }

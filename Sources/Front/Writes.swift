@@ -4,6 +4,7 @@ import Foundation
 import HTTPMessages
 import InternalHTTP
 import TierCalls
+import Wire
 
 /// Purchases, admin updates and additions of books: passed on to the tier that applies them,
 /// and settled with the catalog primary when their outcome is lost on the way (a tier or nginx
@@ -41,8 +42,8 @@ struct Writes: Sendable {
             let result = client.result("POST", "/orders/purchase/\(id)", headers: WriteIdentity.headers(key: key.value, attempt: attempt),
                                        timeout: Timeouts.purchase)
             return outcome(of: result, settling: id, key: key, attempt: attempt, sent: sent) { settled in
-                guard let order = settled["order"].flatMap(Order.init(json:)), let book = settled["book"], record(order) else { return nil }
-                return .object([("order", order.json), ("book", book)])
+                guard let order = settled.order, let book = settled.book, record(order) else { return nil }
+                return .object([("order", order.json), ("book", book.json)])
             }
         }
         response.headers.append(("Idempotency-Key", key.value))
@@ -54,7 +55,7 @@ struct Writes: Sendable {
         let sent = Monotonic.now()
         let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: attempt, attempt: attempt),
                                    body: update.json.encoded(), timeout: Timeouts.primaryWrite)
-        return outcome(of: result, settling: id, key: Key(value: attempt, fromClient: false), attempt: attempt, sent: sent) { $0["book"] }.0
+        return outcome(of: result, settling: id, key: Key(value: attempt, fromClient: false), attempt: attempt, sent: sent) { $0.book?.json }.0
     }
 
     /// Adds validated books under `key`; `body` is the client's (the primary validates it again).
@@ -63,7 +64,7 @@ struct Writes: Sendable {
         let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key.value, attempt: attempt),
                                    body: body, timeout: Timeouts.primaryWrite)
         var (response, _) = outcome(of: result, settling: nil, key: key, attempt: attempt, sent: sent, status: 201) { settled in
-            settled["books"]?.arrayValue.map { books.answer($0.compactMap(Book.init(json:))) }
+            settled.books.map(books.answer)
         }
         response.headers.append(("Idempotency-Key", key.value))
         return response
@@ -76,7 +77,7 @@ struct Writes: Sendable {
     /// `applied` makes the body, answered `status`, of a write the settle found applied (nil:
     /// not enough to answer it, so the outcome stays unknown).
     private func outcome(of result: Result<InternalResponse, InternalCallError>, settling id: Int64?, key: Key,
-                         attempt: String, sent: Int64, status: Int = 200, applied: (JSON) -> JSON?) -> (Response, notApplied: Bool) {
+                         attempt: String, sent: Int64, status: Int = 200, applied: (SettleAnswer) -> JSON?) -> (Response, notApplied: Bool) {
         func settle(_ byEarlierTry: Bool) -> (Response, notApplied: Bool) {
             settled(id, key: key.value, attempt: attempt, sent: sent, status: status, byEarlierTry: byEarlierTry, applied)
         }
@@ -94,7 +95,7 @@ struct Writes: Sendable {
     /// when `byEarlierTry`: then marked `Idempotent-Replayed`), 503 when it was not and never
     /// will be under `attempt`, 504 when the primary cannot be asked.
     private func settled(_ id: Int64?, key: String, attempt: String, sent: Int64, status: Int, byEarlierTry: Bool,
-                         _ applied: (JSON) -> JSON?) -> (Response, notApplied: Bool) {
+                         _ applied: (SettleAnswer) -> JSON?) -> (Response, notApplied: Bool) {
         switch Settlement.settle(id, key: key, attempt: attempt, sent: sent, client: client) {
         case .applied(let settled):
             guard let body = applied(settled) else { return (APIError.outcomeUnknown.response(), false) }

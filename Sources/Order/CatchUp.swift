@@ -4,6 +4,7 @@ import Foundation
 import InternalHTTP
 import Synchronization
 import TierCalls
+import Wire
 
 /// Keeps an order replica level with every order ever taken: at start, and then every second,
 /// it fetches from the catalog primary's record of takes whatever it is missing (orders its peer
@@ -58,8 +59,7 @@ final class CatchUp: Sendable {
             let page = Page(after: orders.heldThrough, limit: Order.takesPageSize)
             guard let response = try? client.send("GET", "\(source)?\(page.query)", timeout: Timeouts.read),
                   response.status == 200,
-                  let items = (try? JSON.parse(response.body))?["orders"]?.arrayValue else { return false }
-            let missing = items.compactMap(Order.init(json:))
+                  let missing = (try? JSON.parse(response.body)).flatMap(OrderList.init(json:))?.orders else { return false }
             do {
                 try orders.record(missing)
             } catch {

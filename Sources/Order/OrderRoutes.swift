@@ -1,6 +1,7 @@
 import Basics
 import BazarCore
 import HTTPMessages
+import Wire
 
 /// The order replica's routes, on nginx's internal listener only (`/<destination>/<operation>`,
 /// routed from the second segment, like the catalog's).
@@ -38,13 +39,13 @@ struct OrderRoutes: Sendable {
         case ("GET", "held", 1):
             let page = try Page(query: request.query)
             let held = try read { try orders.orders(after: page.after, limit: page.limit) }
-            return .json(200, .object([("orders", .array(held.map(\.internalJSON)))]), headers: purchases.upstream)
+            return .json(200, OrderList(held).json, headers: purchases.upstream)
         case ("POST", "replicate", 1):
-            guard let pushed = (try? JSON.parse(request.body))?["orders"]?.arrayValue else {
+            guard let pushed = (try? JSON.parse(request.body)).flatMap(OrderList.init(json:)) else {
                 throw .badRequest("Malformed order push.")
             }
             try APIError.unavailableOnFailure("the orders were not recorded") {
-                try orders.record(pushed.compactMap(Order.init(json:)))
+                try orders.record(pushed.orders)
             }
             return .json(200, .object([("applied", .int(orders.heldThrough))]))
         case ("POST", "witness", 1):

@@ -5,6 +5,7 @@ import HTTPMessages
 import InternalHTTP
 import Synchronization
 import TierCalls
+import Wire
 
 /// A purchase on an order replica: the catalog primary takes one copy (atomically, recording the
 /// order under the purchase's key), this replica records the order and pushes it to its peer,
@@ -34,9 +35,10 @@ struct Purchases: Sendable {
             guard answer.status == 200 else {
                 return (Response(status: answer.status, headers: [Response.jsonContentType] + upstream, body: answer.body), false)
             }
-            guard let json = try? JSON.parse(answer.body), let order = json["order"].flatMap(Order.init(json:)),
-                  let book = json["book"] else { return settled(id, key: key, attempt: attempt, sent: sent) }
-            return (bought(order, book: book, replayed: json["replayed"]?.boolValue == true), false)
+            guard let taken = (try? JSON.parse(answer.body)).flatMap(TakeAnswer.init(json:)) else {
+                return settled(id, key: key, attempt: attempt, sent: sent)
+            }
+            return (bought(taken.order, book: taken.book, replayed: taken.replayed), false)
         case .refuse:
             return (APIError.unavailable("The catalog primary could not be reached; nothing was bought.").response(headers: upstream), true)
         case .settle:
@@ -48,7 +50,7 @@ struct Purchases: Sendable {
     private func settled(_ id: Int64, key: String, attempt: String, sent: Int64) -> (Response, notApplied: Bool) {
         switch Settlement.settle(id, key: key, attempt: attempt, sent: sent, client: client) {
         case .applied(let answer):
-            guard let order = answer["order"].flatMap(Order.init(json:)), let book = answer["book"] else {
+            guard let order = answer.order, let book = answer.book else {
                 return (APIError.outcomeUnknown.response(headers: upstream), false)
             }
             return (bought(order, book: book, replayed: false), false)
@@ -63,11 +65,11 @@ struct Purchases: Sendable {
     /// this replica or its peer holds it, so that a reader of either finds it even with the
     /// primary gone (the other reads through to it); else 504, and a retry under the key
     /// answers the order again.
-    private func bought(_ order: Order, book: JSON, replayed: Bool) -> Response {
+    private func bought(_ order: Order, book: Book, replayed: Bool) -> Response {
         guard commits.hold(order) else { return APIError.outcomeUnknown.response(headers: upstream) }
         var headers = upstream
         if replayed { headers.append(("Idempotent-Replayed", "true")) }
-        return .json(200, .object([("order", order.json), ("book", book)]), headers: headers)
+        return .json(200, .object([("order", order.json), ("book", book.json)]), headers: headers)
     }
 
     var upstream: [(String, String)] { Response.upstream(name) }
@@ -94,13 +96,7 @@ final class PeerPush: Sendable {
     /// first order's number) names them in the log. Whether the peer recorded them.
     func push(_ orders: [[UInt8]], first: Int64) -> Bool {
         guard Monotonic.now() >= pausedUntil.load(ordering: .relaxed) else { return false }
-        var body = Array(#"{"orders":["#.utf8)
-        for (index, order) in orders.enumerated() {
-            if index > 0 { body.append(UInt8(ascii: ",")) }
-            body += order
-        }
-        body += Array("]}".utf8)
-        guard (try? client.send("POST", path, body: body, timeout: Timeouts.peerPush, resendable: true))?.status == 200 else {
+        guard (try? client.send("POST", path, body: OrderList.encoded(orders), timeout: Timeouts.peerPush, resendable: true))?.status == 200 else {
             pausedUntil.store(Monotonic.now() + Self.pause.nanoseconds, ordering: .relaxed)
             Log.warn("the peer missed orders; pushes pause, the peer catches up from the catalog",
                      [("path", path), ("first", "\(first)"), ("orders", "\(orders.count)")])

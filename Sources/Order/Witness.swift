@@ -3,6 +3,7 @@ import BazarCore
 import HTTPMessages
 import Store
 import Synchronization
+import Wire
 
 /// This order replica's part in proving the catalog backup current while the primary is down.
 ///
@@ -29,62 +30,58 @@ final class Witness: Sendable {
         self.store = Mutex(store)
     }
 
-    /// `{"version", "in_sync", "acknowledged"?}` from the primary: stored if newer; a demotion
-    /// is refused (409) while a stand-in lease is in force, and carries what the primary had
-    /// committed, which may from then on be acknowledged without the backup (kept as by
-    /// `acknowledge`, in the same transaction). Answers `{"recorded", "version"}` (the version held).
+    /// A `WitnessRecord` from the primary: stored if newer; a demotion is refused (409) while a
+    /// stand-in lease is in force, and carries what the primary had committed, which may from
+    /// then on be acknowledged without the backup (kept as by `acknowledge`, in the same
+    /// transaction). Answers a `WitnessRecordAnswer` (the version held).
     func record(_ body: [UInt8]) throws(APIError) -> Response {
-        guard let json = try? JSON.parse(body), let version = json["version"]?.int64Value,
-              let inSync = json["in_sync"]?.boolValue else {
+        guard let record = (try? JSON.parse(body)).flatMap(WitnessRecord.init(json:)) else {
             throw .badRequest("A witness record is {\"version\": n, \"in_sync\": bool}.")
         }
-        let acknowledged = inSync ? nil : json["acknowledged"]?.int64Value
         return try store.withLock { store throws(APIError) in
-            if !inSync && Monotonic.now() < standInUntil.load(ordering: .acquiring) {
+            if !record.inSync && Monotonic.now() < standInUntil.load(ordering: .acquiring) {
                 throw Self.standingIn
             }
             let (recorded, held) = try APIError.unavailableOnFailure("the witness record was not stored") {
-                (try store.setWitness(version: version, inSync: inSync, acknowledged: acknowledged), try store.witness())
+                (try store.setWitness(version: record.version, inSync: record.inSync, acknowledged: record.acknowledged), try store.witness())
             }
-            return .json(200, .object([("recorded", .bool(recorded)), ("version", .int(held.version))]))
+            return .json(200, WitnessRecordAnswer(recorded: recorded, version: held.version).json)
         }
     }
 
-    /// `{"through": n}` from the primary, before it acknowledges writes through `n` without the
-    /// backup: kept as the largest so far; refused (409), like a demotion, while a stand-in lease
-    /// is in force. Answers `{"through"}` (the largest held).
+    /// An `AcknowledgedThrough` from the primary, before it acknowledges writes through it
+    /// without the backup: kept as the largest so far; refused (409), like a demotion, while a
+    /// stand-in lease is in force. Answers the largest held, in the same form.
     func acknowledge(_ body: [UInt8]) throws(APIError) -> Response {
-        guard let through = (try? JSON.parse(body))?["through"]?.int64Value, through >= 0 else {
+        guard let record = (try? JSON.parse(body)).flatMap(AcknowledgedThrough.init(json:)) else {
             throw .badRequest("An acknowledgement record is {\"through\": n}.")
         }
         let held = try store.withLock { store throws(APIError) in
             if Monotonic.now() < standInUntil.load(ordering: .acquiring) { throw Self.standingIn }
-            return try APIError.unavailableOnFailure("the acknowledgement was not stored") { try store.acknowledge(through: through) }
+            return try APIError.unavailableOnFailure("the acknowledgement was not stored") { try store.acknowledge(through: record.through) }
         }
-        return .json(200, .object([("through", .int(held))]))
+        return .json(200, AcknowledgedThrough(held).json)
     }
 
-    /// What a restarting primary asks: `{"version", "in_sync", "acknowledged"}`: the newest
-    /// witness record and the sequence number acknowledged through without the backup.
+    /// What a restarting primary asks (`WitnessState`): the newest witness record and the
+    /// sequence number acknowledged through without the backup.
     func state() throws(APIError) -> Response {
         let (record, acknowledged) = try store.withLock { store throws(APIError) in
             try APIError.unavailableOnFailure("the witness record could not be read") {
                 (try store.witness(), try store.acknowledgedThrough())
             }
         }
-        return .json(200, .object([("version", .int(record.version)), ("in_sync", .bool(record.inSync)),
-                                   ("acknowledged", .int(acknowledged))]))
+        return .json(200, WitnessState(version: record.version, inSync: record.inSync, acknowledged: acknowledged).json)
     }
 
-    /// The backup's question: `{"in_sync": true, "lease_ms"}` (a stand-in lease) when the newest
-    /// record says the backup is in sync, else `{"in_sync": false}`.
+    /// The backup's question (`StandInAnswer`): a stand-in lease when the newest record says
+    /// the backup is in sync, else none.
     func standIn() throws(APIError) -> Response {
         try store.withLock { store throws(APIError) in
             let record = try APIError.unavailableOnFailure("the witness record could not be read") { try store.witness() }
-            guard record.inSync else { return .json(200, .object([("in_sync", .bool(false))])) }
+            guard record.inSync else { return .json(200, StandInAnswer(leaseMilliseconds: nil).json) }
             standInUntil.max(Monotonic.now() + Self.standInLease.nanoseconds, ordering: .releasing)
-            return .json(200, .object([("in_sync", .bool(true)),
-                                       ("lease_ms", .int(Self.standInLease.nanoseconds / 1_000_000))]))
+            return .json(200, StandInAnswer(leaseMilliseconds: Self.standInLease.nanoseconds / 1_000_000).json)
         }
     }
 }

@@ -1,6 +1,7 @@
 import BazarCore
 import Order
 import TierCalls
+import Wire
 
 /// order-1 and order-2: a witness of the backup (`Witness`, modelled, its store's "newer version
 /// wins" rule included), and purchases (`Purchases`: takes named by the real
@@ -133,7 +134,7 @@ extension Node {
     /// `Settlement.decided` (or, with the retry-after-settle hole, "not applied" believed forever).
     func settlement(_ reply: Message?, sent: Int64) -> Settlement {
         guard case .settled(_, let applied, _, _)? = reply else { return .unknown }
-        if world.holes.contains(.retryAfterSettle) { return applied ? .applied(.null) : .notApplied }
-        return Settlement.decided(applied: applied, answer: .null, sentFor: clock - sent)
+        if world.holes.contains(.retryAfterSettle) { return applied ? .applied(SettleAnswer(applied: true)) : .notApplied }
+        return Settlement.decided(SettleAnswer(applied: applied), sentFor: clock - sent)
     }
 }

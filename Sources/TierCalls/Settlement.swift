@@ -1,12 +1,13 @@
 import Basics
 import BazarCore
 import InternalHTTP
+import Wire
 
 /// The final word on a write whose outcome a caller lost: the catalog primary's settle.
 public enum Settlement: Sendable {
-    /// The write was applied: the settle's answer (`book` as it is now, and for a purchase its
-    /// `order`; for an addition the `books` added).
-    case applied(JSON)
+    /// The write was applied: the settle's answer (the book as it is now, and for a purchase its
+    /// order; for an addition the books added).
+    case applied(SettleAnswer)
     /// The write was not applied and, its attempt being refused for good, never will be.
     case notApplied
     /// The primary could not be asked: the outcome stays unknown.
@@ -22,14 +23,14 @@ public enum Settlement: Sendable {
         let result = client.result("POST", path, headers: WriteIdentity.headers(key: key, attempt: attempt),
                                    timeout: Timeouts.settle, resendable: true)
         guard case .success(let answer) = result, answer.status == 200, answer.header("X-Upstream") != nil,
-              let json = try? JSON.parse(answer.body), let applied = json["applied"]?.boolValue else { return .unknown }
-        return decided(applied: applied, answer: json, sentFor: Monotonic.now() - sent)
+              let settled = (try? JSON.parse(answer.body)).flatMap(SettleAnswer.init(json:)) else { return .unknown }
+        return decided(settled, sentFor: Monotonic.now() - sent)
     }
 
     /// The settle's answer taken at its word, or unknown for a "not applied" that arrived
     /// `sentFor` nanoseconds after the write was sent, when the primary may have forgotten it.
-    package static func decided(applied: Bool, answer: JSON, sentFor elapsed: Int64) -> Settlement {
-        if applied { return .applied(answer) }
+    package static func decided(_ answer: SettleAnswer, sentFor elapsed: Int64) -> Settlement {
+        if answer.applied { return .applied(answer) }
         return elapsed < WriteIdentity.settleTrustedFor.nanoseconds ? .notApplied : .unknown
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 import HTTPMessages
 @testable import InternalHTTP
 import Store
+import Wire
 import XCTest
 
 /// Helpers for calling a tier's routes directly with a `Request` value.
@@ -33,15 +34,13 @@ final class CatalogTests: XCTestCase {
     }
 
     /// A push; with `lease`, one from a primary that counts the backup in sync.
-    func push(after: Int64, upTo: Int64, books: [Book] = [], lease: (ms: Int64, echo: Int64)? = nil) -> [UInt8] {
-        JSON.object([("after", .int(after)), ("up_to", .int(upTo)),
-                     ("lease", lease.map { .object([("ms", .int($0.ms)), ("echo", .int($0.echo))]) } ?? .null),
-                     ("books", .array(books.map(\.json)))]).encoded()
+    func push(after: Int64, upTo: Int64, books: [Book] = [], lease: ReplicationPush.Lease? = nil) -> [UInt8] {
+        ReplicationPush(after: after, upTo: upTo, books: books, lease: lease).encoded
     }
 
     /// A lease of `Replicator.lease` echoing a fresh receipt of `backup` (from a push that changes nothing).
-    func lease(_ backup: Backup, ms: Int64 = Replicator.lease.nanoseconds / 1_000_000) -> (ms: Int64, echo: Int64) {
-        (ms, backup.replicate(push(after: 0, upTo: 0)).json?["receipt"]?.int64Value ?? 0)
+    func lease(_ backup: Backup, ms: Int64 = Replicator.lease.nanoseconds / 1_000_000) -> ReplicationPush.Lease {
+        .init(milliseconds: ms, echo: backup.replicate(push(after: 0, upTo: 0)).json.flatMap(PushAnswer.init(json:))?.receipt ?? 0)
     }
 
     func makeBackup() throws -> (CatalogRoutes, Backup, CatalogMemory) {
@@ -259,7 +258,7 @@ final class CatalogTests: XCTestCase {
     /// push that arrives late cannot stretch a lease past its primary's count.
     func testLeaseCountsFromTheEchoedReceipt() throws {
         let (_, backup, _) = try makeBackup()
-        _ = backup.replicate(push(after: 0, upTo: 0, lease: (500, 12345)))
+        _ = backup.replicate(push(after: 0, upTo: 0, lease: .init(milliseconds: 500, echo: 12345)))
         XCTAssertFalse(backup.leased, "an unknown receipt grants no lease")
         let old = lease(backup, ms: 300)
         for _ in 0..<(8 + 1) { _ = backup.replicate(push(after: 0, upTo: 0)) }

@@ -1,6 +1,7 @@
 import BazarCore
 @testable import Catalog
 import HTTPMessages
+import Wire
 import XCTest
 
 /// A page of a catch-up never lets the backup serve; only a complete push makes it current.
@@ -11,7 +12,7 @@ extension CatalogTests {
         let second = Book(id: 9, title: "t", topic: "x", price: 1, stock: 1, version: 4)
         let receipt = try XCTUnwrap(backup.replicate(push(after: 0, upTo: 0, books: [first])).json?["receipt"]?.int64Value)
         let page = routes.handle(Request(method: "POST", path: "/catalog-2/replicate",
-                                         body: push(after: 0, upTo: 0, books: [second], lease: (500, receipt)), isInternal: true))
+                                         body: push(after: 0, upTo: 0, books: [second], lease: .init(milliseconds: 500, echo: receipt)), isInternal: true))
         XCTAssertEqual(page.status, 200)
         XCTAssertFalse(backup.readable, "a page granted a lease")
         XCTAssertFalse(backup.isCurrent)

@@ -2,6 +2,7 @@ import Basics
 @testable import Catalog
 @testable import TierCalls
 import BazarCore
+import Wire
 import XCTest
 
 /// An update's key outlives every answer that may still wait for it: the primary keeps it for
@@ -49,13 +50,13 @@ final class KeyRetentionTests: XCTestCase {
     func testACallerBelievesNotAppliedOnlyWhileThePrimaryStillRemembers() {
         let trusted = WriteIdentity.settleTrustedFor.nanoseconds
         XCTAssertLessThan(trusted, WriteIdentity.keyRetention.nanoseconds)
-        guard case .notApplied = Settlement.decided(applied: false, answer: .null, sentFor: trusted - 1) else {
+        guard case .notApplied = Settlement.decided(SettleAnswer(applied: false), sentFor: trusted - 1) else {
             return XCTFail("a prompt settle's not applied is believed")
         }
-        guard case .unknown = Settlement.decided(applied: false, answer: .null, sentFor: trusted) else {
+        guard case .unknown = Settlement.decided(SettleAnswer(applied: false), sentFor: trusted) else {
             return XCTFail("a settle that late may have found a forgotten key: unknown, never 503")
         }
-        guard case .applied = Settlement.decided(applied: true, answer: .null, sentFor: 10 * trusted) else {
+        guard case .applied = Settlement.decided(SettleAnswer(applied: true), sentFor: 10 * trusted) else {
             return XCTFail("applied is applied")
         }
     }

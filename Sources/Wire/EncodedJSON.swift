@@ -1,11 +1,10 @@
 import Basics
-import BazarCore
 
 /// JSON put together from parts already encoded (books' `/info` bodies and search items,
 /// invalidation items), so that they are not parsed or encoded again: each part is copied once.
-enum EncodedJSON {
+public enum EncodedJSON {
     /// `[a,b,…]` from encoded values.
-    static func array(_ items: [[UInt8]]) -> [UInt8] {
+    public static func array(_ items: [[UInt8]]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(items.reduce(2) { $0 + $1.count + 1 })
         out.append(UInt8(ascii: "["))
@@ -18,7 +17,7 @@ enum EncodedJSON {
     }
 
     /// `{"name":value,…}` from member names and encoded values.
-    static func object(_ members: [(String, [UInt8])]) -> [UInt8] {
+    public static func object(_ members: [(String, [UInt8])]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(members.reduce(2) { $0 + $1.0.utf8.count + $1.1.count + 4 })
         out.append(UInt8(ascii: "{"))

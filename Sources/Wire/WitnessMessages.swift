@@ -1,0 +1,130 @@
+import Basics
+
+/// A record the catalog primary stores on each order replica (`POST /<order>/witness`): whether
+/// the backup is in sync, numbered by `version` (a replica keeps the newest), and with a
+/// demotion, the sequence number committed then, which may be acknowledged without the backup.
+public struct WitnessRecord: Sendable, Equatable {
+    /// The record's number; only a newer one is stored.
+    public var version: Int64
+    /// Whether the backup is in sync.
+    public var inSync: Bool
+    /// With a demotion: what the primary had committed (nil with a promotion).
+    public var acknowledged: Int64?
+
+    /// A record from its parts.
+    public init(version: Int64, inSync: Bool, acknowledged: Int64? = nil) {
+        self.version = version
+        self.inSync = inSync
+        self.acknowledged = acknowledged
+    }
+
+    /// `{"version", "in_sync", "acknowledged"?}`.
+    public var json: JSON {
+        .object([("version", .int(version)), ("in_sync", .bool(inSync))] + (acknowledged.map { [("acknowledged", JSON.int($0))] } ?? []))
+    }
+
+    /// Reads a record; nil when `version` or `in_sync` is missing or of the wrong kind. A
+    /// promotion carries no `acknowledged`, whatever was sent.
+    public init?(json: JSON) {
+        guard let version = json["version"]?.int64Value, let inSync = json["in_sync"]?.boolValue else { return nil }
+        self.init(version: version, inSync: inSync, acknowledged: inSync ? nil : json["acknowledged"]?.int64Value)
+    }
+}
+
+/// An order replica's answer to a record: whether it stored it, and the version it holds.
+public struct WitnessRecordAnswer: Sendable, Equatable {
+    /// Whether the record was stored (it was newer).
+    public var recorded: Bool
+    /// The version the replica holds now.
+    public var version: Int64
+
+    /// An answer from its parts.
+    public init(recorded: Bool, version: Int64) {
+        self.recorded = recorded
+        self.version = version
+    }
+
+    /// `{"recorded", "version"}`.
+    public var json: JSON { .object([("recorded", .bool(recorded)), ("version", .int(version))]) }
+
+    /// Reads an answer; nil when a field is missing or of the wrong kind.
+    public init?(json: JSON) {
+        guard let recorded = json["recorded"]?.boolValue, let version = json["version"]?.int64Value else { return nil }
+        self.init(recorded: recorded, version: version)
+    }
+}
+
+/// `{"through"}`: the sequence number through which writes are acknowledged without the backup,
+/// as the primary records it on an order replica (`POST /<order>/acknowledged`) and as the
+/// replica answers it (the largest it holds).
+public struct AcknowledgedThrough: Sendable, Equatable {
+    /// The sequence number.
+    public var through: Int64
+
+    /// A record of `through`.
+    public init(_ through: Int64) { self.through = through }
+
+    /// `{"through"}`.
+    public var json: JSON { .object([("through", .int(through))]) }
+
+    /// Reads one; nil when `through` is missing, of the wrong kind or negative.
+    public init?(json: JSON) {
+        guard let through = json["through"]?.int64Value, through >= 0 else { return nil }
+        self.init(through)
+    }
+}
+
+/// What an order replica answers a restarting primary (`GET /<order>/witness`): its newest
+/// record and the sequence number acknowledged through without the backup.
+public struct WitnessState: Sendable, Equatable {
+    /// The newest record's version (0: none).
+    public var version: Int64
+    /// Whether the newest record says the backup is in sync.
+    public var inSync: Bool
+    /// The largest sequence number acknowledged without the backup.
+    public var acknowledged: Int64
+
+    /// A state from its parts.
+    public init(version: Int64, inSync: Bool, acknowledged: Int64) {
+        self.version = version
+        self.inSync = inSync
+        self.acknowledged = acknowledged
+    }
+
+    /// `{"version", "in_sync", "acknowledged"}`.
+    public var json: JSON {
+        .object([("version", .int(version)), ("in_sync", .bool(inSync)), ("acknowledged", .int(acknowledged))])
+    }
+
+    /// Reads a state; nil when a field is missing or of the wrong kind.
+    public init?(json: JSON) {
+        guard let version = json["version"]?.int64Value, let inSync = json["in_sync"]?.boolValue,
+              let acknowledged = json["acknowledged"]?.int64Value else { return nil }
+        self.init(version: version, inSync: inSync, acknowledged: acknowledged)
+    }
+}
+
+/// An order replica's answer to a backup asking to stand in for a silent primary
+/// (`POST /<order>/stand-in`): a stand-in lease when its newest record says the backup is in
+/// sync, none otherwise.
+public struct StandInAnswer: Sendable, Equatable {
+    /// The lease's length in milliseconds; nil: the backup is not counted in sync.
+    public var leaseMilliseconds: Int64?
+
+    /// An answer granting a lease of `leaseMilliseconds`, or refusing one (nil).
+    public init(leaseMilliseconds: Int64?) { self.leaseMilliseconds = leaseMilliseconds }
+
+    /// `{"in_sync": true, "lease_ms"}` or `{"in_sync": false}`.
+    public var json: JSON {
+        guard let leaseMilliseconds else { return .object([("in_sync", .bool(false))]) }
+        return .object([("in_sync", .bool(true)), ("lease_ms", .int(leaseMilliseconds))])
+    }
+
+    /// Reads an answer; nil when it is malformed (in sync without a lease included).
+    public init?(json: JSON) {
+        guard let inSync = json["in_sync"]?.boolValue else { return nil }
+        guard inSync else { self.init(leaseMilliseconds: nil); return }
+        guard let milliseconds = json["lease_ms"]?.int64Value else { return nil }
+        self.init(leaseMilliseconds: milliseconds)
+    }
+}

@@ -1,0 +1,78 @@
+import Basics
+import BazarCore
+import Wire
+import XCTest
+
+/// Every internal message reads back what it wrote, and a malformed one is refused (nil), so
+/// that sender, receiver and tests share one description of it.
+final class WireTests: XCTestCase {
+    let book = Book(id: 3, title: "Xen", topic: "undergraduate school", price: 15.5, stock: 7, version: 12)
+    let order = Order(number: 9, bookID: 3, title: "Xen", price: 15.5, createdAt: "2026-12-07T12:00:00Z", key: "k-9")
+
+    /// The message as its receiver reads it from the bytes its sender wrote.
+    func received<Message>(_ json: JSON, _ read: (JSON) -> Message?) throws -> Message? {
+        read(try JSON.parse(json.encoded()))
+    }
+
+    func testEachMessageReadsBackWhatItWrote() throws {
+        let grant = LeaseGrant(lease: 4, milliseconds: 1_000, fresh: true, announced: 17)
+        XCTAssertEqual(try received(grant.json, LeaseGrant.init(json:)), grant)
+        let answer = PushAnswer(applied: 12, receipt: -5)
+        XCTAssertEqual(try received(answer.json, PushAnswer.init(json:)), answer)
+        for record in [WitnessRecord(version: 3, inSync: false, acknowledged: 40), WitnessRecord(version: 4, inSync: true)] {
+            XCTAssertEqual(try received(record.json, WitnessRecord.init(json:)), record)
+        }
+        let stored = WitnessRecordAnswer(recorded: false, version: 8)
+        XCTAssertEqual(try received(stored.json, WitnessRecordAnswer.init(json:)), stored)
+        XCTAssertEqual(try received(AcknowledgedThrough(41).json, AcknowledgedThrough.init(json:)), AcknowledgedThrough(41))
+        let state = WitnessState(version: 3, inSync: false, acknowledged: 40)
+        XCTAssertEqual(try received(state.json, WitnessState.init(json:)), state)
+        for standIn in [StandInAnswer(leaseMilliseconds: 1_000), StandInAnswer(leaseMilliseconds: nil)] {
+            XCTAssertEqual(try received(standIn.json, StandInAnswer.init(json:)), standIn)
+        }
+        for settle in [SettleAnswer(applied: false), SettleAnswer(applied: true, book: book, order: order),
+                       SettleAnswer(applied: true, books: [book, book])] {
+            XCTAssertEqual(try received(settle.json, SettleAnswer.init(json:)), settle)
+        }
+        let backup = BackupState(applied: 12, current: true)
+        XCTAssertEqual(try received(backup.json, BackupState.init(json:)), backup)
+        let take = TakeAnswer(order: order, book: book, replayed: true)
+        XCTAssertEqual(try received(take.json, TakeAnswer.init(json:)), take)
+        XCTAssertEqual(try received(OrderList([order, order]).json, OrderList.init(json:)), OrderList([order, order]))
+    }
+
+    func testMessagesBuiltFromEncodedPartsReadBackToo() throws {
+        let push = ReplicationPush(after: 10, upTo: 12, books: [book], lease: .init(milliseconds: 500, echo: 77))
+        XCTAssertEqual(ReplicationPush(push.encoded), push)
+        XCTAssertEqual(ReplicationPush(ReplicationPush.encoded(after: 10, upTo: 12, books: [book.json.encoded()],
+                                                               lease: .init(milliseconds: 500, echo: 77))), push)
+        XCTAssertEqual(ReplicationPush(ReplicationPush(after: 3, upTo: 3, books: []).encoded)?.lease, nil)
+        let page = ChangesPage.encoded(books: [book.json.encoded()], through: 12, complete: false, applied: 20)
+        XCTAssertEqual(ChangesPage(json: try JSON.parse(page)), ChangesPage(books: [book], through: 12, complete: false, applied: 20))
+        XCTAssertEqual(OrderList(json: try JSON.parse(OrderList.encoded([order.internalJSON.encoded()]))), OrderList([order]))
+    }
+
+    func testMalformedMessagesAreRefused() throws {
+        let malformed: [(String, (JSON) -> Bool)] = [
+            (#"{"lease":1,"lease_ms":"1000","fresh":true,"announced":2}"#, { LeaseGrant(json: $0) == nil }),
+            (#"{"applied":1}"#, { PushAnswer(json: $0) == nil }),
+            (#"{"in_sync":false}"#, { WitnessRecord(json: $0) == nil }),
+            (#"{"through":-1}"#, { AcknowledgedThrough(json: $0) == nil }),
+            (#"{"version":1,"in_sync":true}"#, { WitnessState(json: $0) == nil }),
+            (#"{"in_sync":true}"#, { StandInAnswer(json: $0) == nil }),
+            (#"{"applied":true,"book":{"id":1}}"#, { SettleAnswer(json: $0) == nil }),
+            (#"{"applied":true,"books":[{"id":1}]}"#, { SettleAnswer(json: $0) == nil }),
+            (#"{"book":{}}"#, { SettleAnswer(json: $0) == nil }),
+            (#"{"applied":3}"#, { BackupState(json: $0) == nil }),
+            (#"{"order":null,"book":{}}"#, { TakeAnswer(json: $0) == nil }),
+            (#"{"orders":{}}"#, { OrderList(json: $0) == nil }),
+        ]
+        for (text, refused) in malformed {
+            XCTAssertTrue(refused(try JSON.parse(Array(text.utf8))), text)
+        }
+        for push in [#"{"after":0,"up_to":1,"lease":{"ms":-1,"echo":1},"books":[]}"#, #"{"after":0,"books":[]}"#,
+                     #"{"after":0,"up_to":1,"lease":{"ms":60001,"echo":1},"books":[]}"#] {
+            XCTAssertNil(ReplicationPush(Array(push.utf8)), push)
+        }
+    }
+}
