@@ -3,8 +3,8 @@ import HTTPMessages
 /// A tier's routes, each declared once: its name (the path's first segment after any
 /// destination), how many segments it has, the methods it allows and what answers it. The table
 /// names the routes its request metrics count by, finds a request's route (`not_found` for no
-/// such path, `method_not_allowed` with the methods the path allows) and knows which paths a
-/// trailing slash may end.
+/// such path, `method_not_allowed` with the methods the path allows, or `not_found` for both
+/// where a route is its method and path) and knows which paths a trailing slash may end.
 public struct RouteTable<Endpoint: Sendable>: Sendable {
     /// One route: `name` with `arity` segments (the name included), answered by `endpoint` for
     /// `methods`.
@@ -41,12 +41,27 @@ public struct RouteTable<Endpoint: Sendable>: Sendable {
     /// length, `method_not_allowed` (naming the allowed methods) when the path's routes do not
     /// allow `method`.
     public func route(_ method: String, _ segments: [Substring]) throws(APIError) -> Route {
-        let paths = routes.filter { $0.name == segments.first && $0.arity == segments.count }
+        let paths = routes(at: segments)
         guard !paths.isEmpty else { throw .notFound("No such route.") }
         guard let route = paths.first(where: { $0.methods.contains(method) }) else {
             throw .methodNotAllowed(allow: paths.flatMap(\.methods))
         }
         return route
+    }
+
+    /// The route for `method` on `segments`, `not_found` for anything else, a method the path
+    /// does not allow included: how the replicas' internal routes answer, whose only callers
+    /// are the other tiers, which name a route by its method and path together.
+    public func exactRoute(_ method: String, _ segments: [Substring]) throws(APIError) -> Route {
+        guard let route = routes(at: segments).first(where: { $0.methods.contains(method) }) else {
+            throw .notFound("No such route.")
+        }
+        return route
+    }
+
+    /// The routes whose name and length are those of `segments`.
+    private func routes(at segments: [Substring]) -> [Route] {
+        routes.filter { $0.name == segments.first && $0.arity == segments.count }
     }
 
     /// `segments` without the empty one a trailing slash leaves after a whole route: `/info/1/`

@@ -1,6 +1,5 @@
 import Basics
 import BazarCore
-import Foundation
 import HTTPMessages
 
 /// The catalog replica's routes, on nginx's internal listener only. Paths arrive as
@@ -18,9 +17,31 @@ struct CatalogRoutes: Sendable {
     let reads: CatalogReads
     let metrics: RequestMetrics
 
+    /// The catalog's operations (a `settle` route for an addition and one for a take).
+    enum Operation: Sendable {
+        case info, search, health, take, update, books, settleAddition, settle, lease, takes, replicate, state, changes, metrics
+    }
+
+    /// The operations, one line per route: its name, its segments, its method.
+    static let table = RouteTable<Operation>([
+        .init("info", 2, ["GET"], .info),
+        .init("search", 2, ["GET"], .search),
+        .init("health", 1, ["GET"], .health),
+        .init("take", 2, ["POST"], .take),
+        .init("update", 2, ["POST"], .update),
+        .init("books", 1, ["POST"], .books),
+        .init("settle", 1, ["POST"], .settleAddition),
+        .init("settle", 2, ["POST"], .settle),
+        .init("lease", 2, ["POST"], .lease),
+        .init("takes", 1, ["GET"], .takes),
+        .init("replicate", 1, ["POST"], .replicate),
+        .init("state", 1, ["GET"], .state),
+        .init("changes", 1, ["GET"], .changes),
+        .init("metrics", 1, ["GET"], .metrics),
+    ])
+
     /// The route names `metrics` counts requests by.
-    static let routeNames = ["info", "search", "health", "take", "update", "books", "settle", "lease", "takes", "replicate",
-                             "state", "changes", "metrics"]
+    static let routeNames = table.names
 
     func handle(_ request: Request) -> Response {
         if Routing.isMisdirected(request, destinations: ["catalog", "catalog-primary", Substring(name)]) { return Routing.misdirected() }
@@ -29,56 +50,44 @@ struct CatalogRoutes: Sendable {
 
     private func route(_ request: Request) throws(APIError) -> Response {
         let operation = try Routing.internalOperation(request)
-        switch (request.method, operation.first, operation.count) {
-        case ("GET", "info", 2):
+        switch try Self.table.exactRoute(request.method, operation).endpoint {
+        case .info:
             try requireReadable()
             return reads.info(try PathParsing.positiveID(operation[1]))
-        case ("GET", "search", 2):
+        case .search:
             try requireReadable()
             return reads.search(try PathParsing.decodeSegment(operation[1]), try Page(query: request.query))
-        case ("GET", "health", 1):
+        case .health:
             return health()
-        case ("GET", "metrics", 1):
+        case .metrics:
             return metrics.response { $0.applied(reads.memory.applied) }
-        case ("POST", "take", 2):
-            let (key, attempt) = try writeIdentity(request)
+        case .take:
+            let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
             return try primary().take(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
-        case ("POST", "update", 2):
-            let (key, attempt) = try writeIdentity(request, required: false)
+        case .update:
+            let (key, attempt) = try WriteIdentity.decode(request, needing: .nothing)
             return try primary().update(try PathParsing.positiveID(operation[1]), try BookUpdate.parse(request.body),
                                         key: key, attempt: attempt)
-        case ("POST", "books", 1):
-            let (key, attempt) = try writeIdentity(request)
+        case .books:
+            let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
             return try primary().add(try NewBooks.parse(request.body), key: key, attempt: attempt)
-        case ("POST", "settle", 1):
-            let (key, attempt) = try writeIdentity(request)
+        case .settleAddition:
+            let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
             return try primary().settleAddition(key: key, attempt: attempt)
-        case ("POST", "settle", 2):
-            let (key, attempt) = try writeIdentity(request)
+        case .settle:
+            let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
             return try primary().settle(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
-        case ("POST", "lease", 2):
+        case .lease:
             return try primary().lease(String(operation[1]), renewing: try heldLease(request.query))
-        case ("GET", "takes", 1):
+        case .takes:
             return try primary().takes(try Page(query: request.query))
-        case ("POST", "replicate", 1):
+        case .replicate:
             return try backup().replicate(request.body)
-        case ("GET", "state", 1):
+        case .state:
             return try backup().state()
-        case ("GET", "changes", 1):
+        case .changes:
             return try backup().changes(after: try Page(query: request.query).after)
-        default:
-            throw .notFound("No such route.")
         }
-    }
-
-    /// A write's key and attempt (`X-Bazar-Key`, `X-Bazar-Attempt`; the attempt defaults to the
-    /// key). Without `required`, a missing key is a new one (such a write cannot be settled).
-    private func writeIdentity(_ request: Request, required: Bool = true) throws(APIError) -> (key: String, attempt: String) {
-        let given = request.header(WriteIdentity.keyHeader).flatMap { $0.isEmpty ? nil : $0 }
-        guard let key = given ?? (required ? nil : UUID().uuidString.lowercased()) else {
-            throw .badRequest("\(WriteIdentity.keyHeader) is required.")
-        }
-        return (key, request.header(WriteIdentity.attemptHeader).flatMap { $0.isEmpty ? nil : $0 } ?? key)
     }
 
     /// The id of the lease a front renews (`?lease=ID`), nil when it names none.

@@ -13,9 +13,29 @@ struct OrderRoutes: Sendable {
     let witness: Witness
     let metrics: RequestMetrics
 
+    /// The order replica's operations (an `orders` route for the list and one for an order, a
+    /// `witness` route to record and one to read).
+    enum Operation: Sendable {
+        case purchase, orderList, order, held, replicate, witness, witnessState, acknowledged, standIn, health, metrics
+    }
+
+    /// The operations, one line per route: its name, its segments, its method.
+    static let table = RouteTable<Operation>([
+        .init("purchase", 2, ["POST"], .purchase),
+        .init("orders", 1, ["GET"], .orderList),
+        .init("orders", 2, ["GET"], .order),
+        .init("held", 1, ["GET"], .held),
+        .init("replicate", 1, ["POST"], .replicate),
+        .init("witness", 1, ["POST"], .witness),
+        .init("witness", 1, ["GET"], .witnessState),
+        .init("acknowledged", 1, ["POST"], .acknowledged),
+        .init("stand-in", 1, ["POST"], .standIn),
+        .init("health", 1, ["GET"], .health),
+        .init("metrics", 1, ["GET"], .metrics),
+    ])
+
     /// The route names `metrics` counts requests by.
-    static let routeNames = ["purchase", "orders", "held", "replicate", "witness", "acknowledged", "stand-in", "health",
-                             "metrics"]
+    static let routeNames = table.names
 
     func handle(_ request: Request) -> Response {
         if Routing.isMisdirected(request, destinations: ["orders", Substring(name)]) { return Routing.misdirected() }
@@ -24,23 +44,20 @@ struct OrderRoutes: Sendable {
 
     private func route(_ request: Request) throws(APIError) -> Response {
         let operation = try Routing.internalOperation(request)
-        switch (request.method, operation.first, operation.count) {
-        case ("POST", "purchase", 2):
+        switch try Self.table.exactRoute(request.method, operation).endpoint {
+        case .purchase:
             let id = try PathParsing.positiveID(operation[1])
-            guard let key = request.header(WriteIdentity.keyHeader), let attempt = request.header(WriteIdentity.attemptHeader),
-                  !key.isEmpty, !attempt.isEmpty else {
-                throw .badRequest("A purchase needs \(WriteIdentity.keyHeader) and \(WriteIdentity.attemptHeader).")
-            }
+            let (key, attempt) = try WriteIdentity.decode(request, needing: .keyAndAttempt)
             return purchases.buy(id, key: key, attempt: attempt)
-        case ("GET", "orders", 1):
+        case .orderList:
             return try list(try Page(query: request.query))
-        case ("GET", "orders", 2):
+        case .order:
             return try order(try PathParsing.positiveID(operation[1]))
-        case ("GET", "held", 1):
+        case .held:
             let page = try Page(query: request.query)
             let held = try read { try orders.orders(after: page.after, limit: page.limit) }
             return .json(200, OrderList(held).json, headers: purchases.upstream)
-        case ("POST", "replicate", 1):
+        case .replicate:
             guard let pushed = (try? JSON.parse(request.body)).flatMap(OrderList.init(json:)) else {
                 throw .badRequest("Malformed order push.")
             }
@@ -48,15 +65,15 @@ struct OrderRoutes: Sendable {
                 try orders.record(pushed.orders)
             }
             return .json(200, .object([("applied", .int(orders.heldThrough))]))
-        case ("POST", "witness", 1):
+        case .witness:
             return try witness.record(request.body)
-        case ("GET", "witness", 1):
+        case .witnessState:
             return try witness.state()
-        case ("POST", "acknowledged", 1):
+        case .acknowledged:
             return try witness.acknowledge(request.body)
-        case ("POST", "stand-in", 1):
+        case .standIn:
             return try witness.standIn()
-        case ("GET", "metrics", 1):
+        case .metrics:
             return metrics.response { exposition in
                 exposition.applied(orders.heldThrough)
                 exposition.family("bazar_orders_held", .gauge, "Orders this replica holds.")
@@ -64,11 +81,9 @@ struct OrderRoutes: Sendable {
                 exposition.family("bazar_orders_waiting", .gauge, "Purchases waiting for the running batch to record their orders.")
                 exposition.sample("bazar_orders_waiting", [], purchases.commits.waiting)
             }
-        case ("GET", "health", 1):
+        case .health:
             return ReplicaHealth(name: name, role: "order", status: catchUp.isLevel ? "up" : "catching_up",
                                  applied: orders.heldThrough).response
-        default:
-            throw .notFound("No such route.")
         }
     }
 

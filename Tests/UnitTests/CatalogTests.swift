@@ -21,6 +21,17 @@ func internalRequest(_ method: String, _ path: String, query: String = "", heade
     Request(method: method, path: path, query: query, headers: headers, body: Array(body.utf8), isInternal: true)
 }
 
+/// Every path of `table` under `destination` (an id for a route's second segment) with each
+/// method none of that path's routes allows: the internal routes answer each 404
+/// "No such route.", as they answer any path no tier calls.
+func wrongMethods<Endpoint>(_ table: RouteTable<Endpoint>, under destination: String) -> [(method: String, path: String)] {
+    table.routes.flatMap { route in
+        let allowed = table.routes.filter { $0.name == route.name && $0.arity == route.arity }.flatMap(\.methods)
+        let path = "/\(destination)/\(route.name)" + (route.arity == 2 ? "/1" : "")
+        return ["GET", "HEAD", "POST", "PUT", "DELETE"].filter { !allowed.contains($0) }.map { ($0, path) }
+    }
+}
+
 final class CatalogTests: XCTestCase {
     private var directory: URL!
     var dbPath: String { directory.appendingPathComponent("c.db").path }
@@ -359,6 +370,20 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(unknown.status, 404)
         XCTAssertEqual(unknown.json?["error"]?["code"]?.stringValue, "not_found")
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/é")).status, 404)
+    }
+
+    func testAWrongMethodOrAnUnknownOperationIs404OnBothRoles() throws {
+        let (backup, _, _) = try makeBackup()
+        let (primary, _) = try makePrimary(internalSocket: frontSocket, leasedFront: false)
+        let requests = wrongMethods(CatalogRoutes.table, under: "catalog") + [("GET", "/catalog/nothing"), ("POST", "/catalog/take")]
+        for routes in [backup, primary] {
+            for (method, path) in requests {
+                let answer = routes.handle(internalRequest(method, path, headers: [WriteIdentity.keyHeader: "k"]))
+                XCTAssertEqual(answer.status, 404, "\(method) \(path)")
+                XCTAssertEqual(answer.json?["error"]?["message"]?.stringValue, "No such route.", "\(method) \(path)")
+                XCTAssertNil(answer.header("Allow"), "\(method) \(path)")
+            }
+        }
     }
 
     // MARK: CatalogRoutes on a primary

@@ -137,6 +137,18 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(routes.handle(internalRequest("POST", "/orders/purchase/x")).status, 400)
     }
 
+    func testAWrongMethodOrAnUnknownOperationIs404() throws {
+        let (routes, orders) = try makeLevelRoutes()
+        let requests = wrongMethods(OrderRoutes.table, under: "orders") + [("GET", "/orders/nothing"), ("GET", "/orders/held/1")]
+        for (method, path) in requests {
+            let answer = routes.handle(internalRequest(method, path, headers: [WriteIdentity.keyHeader: "k", WriteIdentity.attemptHeader: "a"]))
+            XCTAssertEqual(answer.status, 404, "\(method) \(path)")
+            XCTAssertEqual(answer.json?["error"]?["message"]?.stringValue, "No such route.", "\(method) \(path)")
+            XCTAssertNil(answer.header("Allow"), "\(method) \(path)")
+        }
+        XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
+    }
+
     func testReplicaCatchingUpRefusesOrderReads() throws {
         let (routes, orders) = try makeRoutes()
         try orders.record([order(1)])
@@ -278,8 +290,12 @@ final class OrderTests: XCTestCase {
 
     func testPurchaseWithoutKeyOrAttemptIs400() throws {
         let (routes, orders) = try makeRoutes()
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/orders/purchase/4")).status, 400)
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/orders/purchase/4", headers: [WriteIdentity.keyHeader: "k"])).status, 400)
+        let noKey = routes.handle(internalRequest("POST", "/orders/purchase/4"))
+        XCTAssertEqual(noKey.status, 400)
+        XCTAssertEqual(noKey.json?["error"]?["message"]?.stringValue, "X-Bazar-Key is required.")
+        let noAttempt = routes.handle(internalRequest("POST", "/orders/purchase/4", headers: [WriteIdentity.keyHeader: "k"]))
+        XCTAssertEqual(noAttempt.status, 400)
+        XCTAssertEqual(noAttempt.json?["error"]?["message"]?.stringValue, "X-Bazar-Attempt is required.")
         XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
     }
 

@@ -25,6 +25,15 @@ final class RouteTableTests: XCTestCase {
         }
     }
 
+    func testAnExactRouteAnswersAMethodThePathDoesNotAllowAs404() throws {
+        XCTAssertEqual(try table.exactRoute("HEAD", ["orders", "7"]).endpoint, "one")
+        for (method, path): (String, [Substring]) in [("GET", ["purchase", "7"]), ("GET", ["orders", "7", "8"]), ("GET", ["nothing"])] {
+            XCTAssertThrowsError(try table.exactRoute(method, path)) { error in
+                XCTAssertEqual(error as? APIError, .notFound("No such route."))
+            }
+        }
+    }
+
     func testEachNameOnceForTheMetricsAndATrailingSlashOnlyAfterAWholeRoute() {
         XCTAssertEqual(table.names, ["orders", "purchase"])
         XCTAssertEqual(table.withoutTrailingSlash(["orders", ""]), ["orders"])
