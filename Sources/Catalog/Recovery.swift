@@ -67,13 +67,12 @@ struct Recovery {
         }
     }
 
-    private func askWitness(_ name: String) -> (name: String, answer: StartDecision.WitnessAnswer)? {
-        guard let state = ask("/\(name)/witness").flatMap(WitnessState.init(json:)) else { return nil }
-        return (name, .init(version: state.version, inSync: state.inSync, acknowledged: state.acknowledged))
+    private func askWitness(_ name: String) -> (name: String, answer: WitnessState)? {
+        ask("/\(name)/witness").flatMap(WitnessState.init(json:)).map { (name, $0) }
     }
 
-    private func askBackup() -> StartDecision.BackupAnswer? {
-        ask("/\(backup)/state").flatMap(BackupState.init(json:)).map { StartDecision.BackupAnswer(applied: $0.applied) }
+    private func askBackup() -> BackupState? {
+        ask("/\(backup)/state").flatMap(BackupState.init(json:))
     }
 
     private func ask(_ path: String) -> JSON? {

@@ -1,3 +1,5 @@
+import Wire
+
 /// What a starting primary may do, decided from what its own store holds and what its peers
 /// answered (a value: no threads, clocks or HTTP; `Recovery` asks and acts).
 ///
@@ -10,26 +12,6 @@
 /// witness answered and the newest record is a demotion (a promotion stored on a silent witness
 /// would mean later writes acknowledged with the backup's help).
 package struct StartDecision: Equatable {
-    /// A witness's answer: its newest record and what was acknowledged without the backup.
-    package struct WitnessAnswer: Equatable {
-        package var version: Int64
-        package var inSync: Bool
-        package var acknowledged: Int64
-
-        package init(version: Int64, inSync: Bool, acknowledged: Int64) {
-            self.version = version
-            self.inSync = inSync
-            self.acknowledged = acknowledged
-        }
-    }
-
-    /// The backup's answer.
-    package struct BackupAnswer: Equatable {
-        package var applied: Int64
-
-        package init(applied: Int64) { self.applied = applied }
-    }
-
     package enum Verdict: Equatable {
         /// The store holds every acknowledged write: lead, counting the backup in sync or not.
         case lead(backupInSync: Bool)
@@ -45,7 +27,7 @@ package struct StartDecision: Equatable {
 
     /// Decides from this store's `applied`, the number of witnesses configured, the witnesses
     /// that answered and the backup's answer (nil: it did not).
-    package init(applied: Int64, witnessCount: Int, witnesses: [WitnessAnswer], backup: BackupAnswer?) {
+    package init(applied: Int64, witnessCount: Int, witnesses: [WitnessState], backup: BackupState?) {
         guard witnessCount > 0 else {
             // No records are kept: the primary goes on without its backup, as after a demotion.
             let through = backup?.applied ?? applied

@@ -2,6 +2,7 @@ import BazarCore
 import Catalog
 import Order
 import TierCalls
+import Wire
 
 /// catalog-1, the primary: recovery (`StartDecision`, called), the write queue with the fence
 /// (`WriteIdentity.isFenced`, called) and the key retention (`KeyRetention`, called), the
@@ -91,8 +92,8 @@ final class PrimaryNode: Node {
     // MARK: Recovery (`Recovery`, deciding with the real `StartDecision`)
 
     private func recover() {
-        var witnesses: [(name: NodeName, answer: StartDecision.WitnessAnswer)] = []
-        var backup: StartDecision.BackupAnswer?
+        var witnesses: [(name: NodeName, answer: WitnessState)] = []
+        var backup: BackupState?
         var waiting = 2
         let answered = { [self] in
             waiting -= 1
@@ -107,12 +108,12 @@ final class PrimaryNode: Node {
             answered()
         }
         call(.backup, timeout: ProtocolTimes.question, { .backupState(call: $0) }) { reply in
-            if case .backupStateIs(_, let applied, _)? = reply { backup = .init(applied: applied) }
+            if case .backupStateIs(_, let applied, let current)? = reply { backup = .init(applied: applied, current: current) }
             answered()
         }
     }
 
-    private func decide(_ answers: [StartDecision.WitnessAnswer], answered: [NodeName], backup: StartDecision.BackupAnswer?) {
+    private func decide(_ answers: [WitnessState], answered: [NodeName], backup: BackupState?) {
         let verdict: StartDecision.Verdict
         if world.holes.contains(.staleBackup), let backup {
             // The hole: the backup's answer alone, counted in sync, whatever the witnesses recorded.

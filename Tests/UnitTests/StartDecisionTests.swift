@@ -1,14 +1,15 @@
 @testable import Catalog
 import TierCalls
+import Wire
 import XCTest
 
 /// What a starting primary may do, from its store's `applied` and its peers' answers.
 final class StartDecisionTests: XCTestCase {
-    private typealias Witness = StartDecision.WitnessAnswer
+    private typealias Witness = WitnessState
 
     private func decide(_ applied: Int64, witnesses: [Witness], of count: Int = 2, backup: Int64?) -> StartDecision.Verdict {
         StartDecision(applied: applied, witnessCount: count, witnesses: witnesses,
-                      backup: backup.map(StartDecision.BackupAnswer.init)).verdict
+                      backup: backup.map { BackupState(applied: $0, current: true) }).verdict
     }
 
     private let inSync = Witness(version: 4, inSync: true, acknowledged: 0)
