@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "FastCGI", dependencies: ["Basics", "CFastCGI", "HTTPMessages", "SystemCalls"]),
         .target(name: "InternalHTTP", dependencies: ["HTTPMessages", "SystemCalls"]),
         .target(name: "BazarCore", dependencies: ["Basics", "HTTPMessages", "SystemCalls"]),
-        .target(name: "Wire", dependencies: ["Basics", "BazarCore"]),
+        .target(name: "Wire", dependencies: ["Basics", "BazarCore", "HTTPMessages"]),
         .target(name: "Store", dependencies: ["CSQLite", "BazarCore"]),
         .target(name: "TierCalls", dependencies: ["BazarCore", "InternalHTTP", "Wire"]),
         .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "SystemCalls", "TierCalls", "Wire"]),

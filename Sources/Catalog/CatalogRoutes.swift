@@ -1,6 +1,7 @@
 import Basics
 import BazarCore
 import HTTPMessages
+import Wire
 
 /// The catalog replica's routes, on nginx's internal listener only. Paths arrive as
 /// `/<destination>/<operation>`; the destination (`catalog`, `catalog-primary`, `catalog-1`, …)

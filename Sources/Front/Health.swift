@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import HTTPMessages
 import InternalHTTP
+import Wire
 
 /// `/health`: every replica's own report, gathered through nginx's internal listener while
 /// holding one of `permits` (refused at once without one, like a cache miss). `ok` only when
