@@ -22,7 +22,7 @@ struct Invalidator: Sendable {
     /// Returns once every leased front has dropped what the items name or has been waited out.
     func invalidate(_ items: [(dependency: CacheDependency, seq: Int64)]) {
         leases.waitForGrace()
-        let bodies = Self.messages(items.map { $0.dependency.invalidationItem(seq: $0.seq).encoded() })
+        let bodies = Self.messages(items.map { Invalidation.Item($0.dependency, seq: $0.seq).json.encoded() })
         for front in leases.announce(items.map(\.seq).max() ?? 0) {
             let confirmed = bodies.allSatisfy { body in
                 let answer = try? client.send("POST", "/\(front)/invalidate", body: body, timeout: Timeouts.invalidation,
@@ -36,21 +36,21 @@ struct Invalidator: Sendable {
         }
     }
 
-    /// `{"items": [...]}` bodies holding the encoded items, each within `messageBudget`.
+    /// `Invalidation` messages holding the encoded items, each within `messageBudget`.
     static func messages(_ items: [[UInt8]]) -> [[UInt8]] {
         var bodies: [[UInt8]] = []
         var current: [[UInt8]] = []
         var size = 0
         for item in items {
             if !current.isEmpty && size + item.count > messageBudget {
-                bodies.append(EncodedJSON.object([("items", EncodedJSON.array(current))]))
+                bodies.append(Invalidation.encoded(current))
                 current = []
                 size = 0
             }
             current.append(item)
             size += item.count + 1
         }
-        if !current.isEmpty { bodies.append(EncodedJSON.object([("items", EncodedJSON.array(current))])) }
+        if !current.isEmpty { bodies.append(Invalidation.encoded(current)) }
         return bodies
     }
 }

@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import Foundation
 import HTTPMessages
+import Wire
 
 /// The public API of API.md (and, on the internal listener only, `/<name>/invalidate`).
 struct FrontRoutes: Sendable {
@@ -82,11 +83,10 @@ struct FrontRoutes: Sendable {
         switch segments[1] {
         case "invalidate":
             try allow(request, ["POST"])
-            let items = (try? JSON.parse(request.body))?["items"]?.arrayValue?.compactMap(CacheDependency.parseInvalidationItem)
-            guard let items, !items.isEmpty else {
+            guard let invalidation = Invalidation(request.body) else {
                 throw .badRequest("An invalidation is {\"items\": [{\"book\": id or \"topic\": name, \"seq\": n}, ...]}.")
             }
-            let dropped = items.reduce(0) { $0 + reads.cache.invalidate($1.0, seq: $1.1) }
+            let dropped = invalidation.items.reduce(0) { $0 + reads.cache.invalidate($1.dependency, seq: $1.seq) }
             return .json(200, .object([("dropped", .int(Int64(dropped)))]))
         case "metrics":
             try allow(request, ["GET", "HEAD"])

@@ -111,7 +111,7 @@ struct Writes: Sendable {
     /// Records a purchase's order at every order replica (`/<replica>/replicate`, idempotent);
     /// whether at least one recorded it. A replica that lacks it reads through to the one that has it.
     private func record(_ order: Order) -> Bool {
-        let body = JSON.object([("orders", .array([order.internalJSON]))]).encoded()
+        let body = OrderList([order]).json.encoded()
         var recorded = false
         for replica in orders {
             let answer = try? client.send("POST", "/\(replica)/replicate", body: body, timeout: Timeouts.recordOrder, resendable: true)

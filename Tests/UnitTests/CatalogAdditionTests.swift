@@ -4,6 +4,7 @@ import Basics
 import Foundation
 import HTTPMessages
 import Store
+import Wire
 import XCTest
 
 /// The catalog's side of `POST /books`: new ids, topic invalidations, replays, settles, and
@@ -95,15 +96,15 @@ extension CatalogTests {
     }
 
     func testInvalidationsOverTheBudgetGoInSeveralMessages() {
-        let items = (0..<3_000).map { CacheDependency.topic("topic-\($0)").invalidationItem(seq: Int64($0)).encoded() }
+        let items = (0..<3_000).map { Invalidation.Item(.topic("topic-\($0)"), seq: Int64($0)).json.encoded() }
         let messages = Invalidator.messages(items)
         XCTAssertGreaterThan(messages.count, 1)
-        var seen: [JSON] = []
+        var seen: [Invalidation.Item] = []
         for message in messages {
             XCTAssertLessThanOrEqual(message.count, Invalidator.messageBudget + 100)
-            seen += (try? JSON.parse(message))?["items"]?.arrayValue ?? []
+            seen += Invalidation(message)?.items ?? []
         }
-        XCTAssertEqual(seen.compactMap(CacheDependency.parseInvalidationItem).map(\.0),
+        XCTAssertEqual(seen.map(\.dependency),
                        (0..<3_000).map { CacheDependency.topic("topic-\($0)") })
     }
 }

@@ -47,6 +47,8 @@ final class WireTests: XCTestCase {
         XCTAssertEqual(ReplicationPush(ReplicationPush.encoded(after: 10, upTo: 12, books: [book.json.encoded()],
                                                                lease: .init(milliseconds: 500, echo: 77))), push)
         XCTAssertEqual(ReplicationPush(ReplicationPush(after: 3, upTo: 3, books: []).encoded)?.lease, nil)
+        let invalidation = Invalidation([.init(.book(6), seq: 41), .init(.topic("distributed systems"), seq: 42)])
+        XCTAssertEqual(Invalidation(invalidation.encoded), invalidation)
         let page = ChangesPage.encoded(books: [book.json.encoded()], through: 12, complete: false, applied: 20)
         XCTAssertEqual(ChangesPage(json: try JSON.parse(page)), ChangesPage(books: [book], through: 12, complete: false, applied: 20))
         XCTAssertEqual(OrderList(json: try JSON.parse(OrderList.encoded([order.internalJSON.encoded()]))), OrderList([order]))
@@ -69,6 +71,9 @@ final class WireTests: XCTestCase {
         ]
         for (text, refused) in malformed {
             XCTAssertTrue(refused(try JSON.parse(Array(text.utf8))), text)
+        }
+        for invalidation in [#"{"items":[]}"#, #"{"items":[{"book":6}]}"#, #"{"items":[{"seq":1}]}"#] {
+            XCTAssertNil(Invalidation(Array(invalidation.utf8)), invalidation)
         }
         for push in [#"{"after":0,"up_to":1,"lease":{"ms":-1,"echo":1},"books":[]}"#, #"{"after":0,"books":[]}"#,
                      #"{"after":0,"up_to":1,"lease":{"ms":60001,"echo":1},"books":[]}"#] {
