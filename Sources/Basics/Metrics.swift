@@ -134,6 +134,9 @@ public enum ProcessMetrics {
         exposition.sample("bazar_build_info", [("program", program), ("swift", swiftVersion), ("configuration", configuration)], 1)
     }
 
+    /// How this program was built, as `--version` prints it: the Swift compiler and the configuration.
+    public static var build: String { "swift \(swiftVersion), \(configuration)" }
+
     /// The program's name (`bazar-front`, …).
     private static let program = CommandLine.arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
 

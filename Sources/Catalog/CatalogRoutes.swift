@@ -61,7 +61,14 @@ struct CatalogRoutes: Sendable {
         case .health:
             return health()
         case .metrics:
-            return metrics.response { $0.applied(reads.memory.applied) }
+            return metrics.response { exposition in
+                exposition.applied(reads.memory.applied)
+                if case .primary(let primary) = role {
+                    exposition.family("bazar_replication_lag_seconds", .gauge,
+                                      "How long the backup has lacked a write this primary committed (0: it has every one).")
+                    exposition.sample("bazar_replication_lag_seconds", [], primary.replicator.lagSeconds(now: Monotonic.now()))
+                }
+            }
         case .take:
             let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
             return try primary().take(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)

@@ -49,6 +49,9 @@ final class Replicator: @unchecked Sendable {
     private var inSync: Bool
     private var suspect = false
     private var lastLeaseEnd: Int64 = 0
+    /// Since when (monotonic nanoseconds) the backup has lacked a committed write; nil while it
+    /// holds every one.
+    private var behindSince: Int64?
     /// While the backup is demoted: what the order replicas recorded as acknowledged without
     /// it, and whether a request thread is recording more.
     private var witnessed: Int64 = 0
@@ -88,8 +91,15 @@ final class Replicator: @unchecked Sendable {
     func committed(_ seq: Int64) {
         condition.withLock {
             committed = max(committed, seq)
+            if behindSince == nil && committed > acked { behindSince = Monotonic.now() }
             condition.broadcast()
         }
+    }
+
+    /// How long the backup has lacked a committed write, in seconds at `now` (monotonic
+    /// nanoseconds); 0 while it holds every one. It grows while the backup is down.
+    func lagSeconds(now: Int64) -> Double {
+        condition.withLock { behindSince.map { Double(now - $0) / 1e9 } ?? 0 }
     }
 
     /// Blocks until `seq` may be acknowledged: the backup acknowledged it, or, while it is
@@ -157,6 +167,11 @@ final class Replicator: @unchecked Sendable {
             defer { wakeWaiting() }
             if let applied, let response {
                 acked = applied
+                if acked >= committed {
+                    behindSince = nil
+                } else if behindSince == nil {
+                    behindSince = Monotonic.now()
+                }
                 guard response.status == 200 else { return nil }
                 suspect = false
                 if acked >= committed && (!inSync || !promoted) {

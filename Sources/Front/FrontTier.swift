@@ -50,7 +50,7 @@ public enum FrontTier {
         let nginxAnswers = NginxAnswers(file: ProcessInfo.processInfo.environment["BAZAR_NGINX_ANSWERS_FILE"] ?? "")
         let fronts = FrontPeers(own: name, listed: try FrontPeers.parse(try flags.list("fronts", default: [])), supervisor: restarts)
         let metrics = MetricsReport(name: name, client: client, fronts: fronts, catalogs: catalogs, orders: orders, permits: permits,
-                                    cache: cache, requests: requests, restarts: restarts,
+                                    cache: cache, lease: lease, requests: requests, restarts: restarts,
                                     nginxAnswers: nginxAnswers)
         let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client, orders: orders),
                                  health: health, metrics: metrics, admin: admin, metricsToken: metricsToken)

@@ -23,6 +23,8 @@ struct MetricsReport: Sendable {
     let orders: [String]
     let permits: Permits
     let cache: ResponseCache<CacheEntry>
+    /// The read lease, whose state this front reports.
+    let lease: ReadLease
     let requests: RequestMetrics
     let restarts: SupervisorRestarts
     let nginxAnswers: NginxAnswers
@@ -80,7 +82,7 @@ struct MetricsReport: Sendable {
         return answers.all
     }
 
-    /// This front's own metrics: its requests, its cache and its process.
+    /// This front's own metrics: its requests, its cache, its lease and its process.
     private func own() -> Exposition {
         var exposition = Exposition()
         requests.write(to: &exposition)
@@ -101,6 +103,8 @@ struct MetricsReport: Sendable {
             exposition.family("bazar_cache_\(name)", .gauge, help)
             exposition.sample("bazar_cache_\(name)", [], value)
         }
+        exposition.family("bazar_front_lease_held", .gauge, "1 while this front holds its read lease (it serves and fills its cache only then).")
+        exposition.sample("bazar_front_lease_held", [], lease.held ? 1 : 0)
         ProcessMetrics.write(to: &exposition)
         return exposition
     }

@@ -10,13 +10,13 @@ struct SupervisorRestarts: Sendable {
     /// The counts file; empty: no supervisor reports here.
     let file: String
 
-    /// `bazar_supervisor_restarts_total{process="…"}`, into `exposition`.
+    /// `bazar_supervisor_restarts_total{replica="…"}` (the process restarted), into `exposition`.
     func write(to exposition: inout Exposition) {
         guard let counts = counts() else { return }
         exposition.family("bazar_supervisor_restarts_total", .counter,
                           "Times the supervisor started a process again after it died (not stopped by bazarctl).")
         for (process, count) in counts.sorted(by: { $0.key < $1.key }) {
-            exposition.sample("bazar_supervisor_restarts_total", [("process", process)], count)
+            exposition.sample("bazar_supervisor_restarts_total", [("replica", process)], count)
         }
     }
 

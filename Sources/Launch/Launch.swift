@@ -18,7 +18,7 @@ public enum Launch {
     /// (`InstanceLock`), makes the tier and serves it until SIGTERM; a store the disk has no
     /// room for yet (`DatabaseError.isStorageFailure`) is waited for while serving 503
     /// (`StoreWait`). `--help` (or `-h`) prints
-    /// the usage to standard output and exits 0. A bad command line or configuration exits 2
+    /// the usage to standard output and exits 0, and so does `--version` with the build. A bad command line or configuration exits 2
     /// with a message naming it; a second instance of a running replica exits 1. At once,
     /// the process becomes undumpable: the stack's other processes run as the same user, and
     /// none of them may read the secrets this one holds out of its memory or /proc.
@@ -32,6 +32,10 @@ public enum Launch {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
             try? Posix.writeAll(1, Array(usage(program, flags: known + serverFlags).utf8))
+            exit(0)
+        }
+        if arguments.contains("--version") {
+            try? Posix.writeAll(1, Array("\(program) (Bazar) \(ProcessMetrics.build)\n".utf8))
             exit(0)
         }
         do {
@@ -71,6 +75,7 @@ public enum Launch {
         usage: \(program) [--FLAG VALUE]...
         A Bazar FastCGI responder; spawn-fcgi passes its listening socket as fd 0 unless --socket is given.
         Flags: \(flags.sorted().map { "--" + $0 }.joined(separator: " "))
+        --version prints the program and how it was built.
         Exits 2 on a bad command line, 1 when another process already runs as the same replica.
 
         """

@@ -19,7 +19,7 @@ final class CommandLineTests: XCTestCase {
         process.environment = environment.merging(extra) { $1 }
         let files = (0..<2).map { _ in URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("bazar-cli-\(UUID().uuidString)") }
         defer { for file in files { try? FileManager.default.removeItem(at: file) } }
-        for file in files { FileManager.default.createFile(atPath: file.path, contents: nil) }
+        for file in files { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
         process.standardOutput = try FileHandle(forWritingTo: files[0])
         process.standardError = try FileHandle(forWritingTo: files[1])
         try process.run()
@@ -44,6 +44,10 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(status, 0, "\(program) --help")
             XCTAssertTrue(output.hasPrefix("usage: \(program)"), "\(program) --help printed: \(output)")
             XCTAssertEqual(error, "", "\(program) --help wrote to stderr")
+            let version = try run(binaries + "/" + program, ["--version"])
+            XCTAssertEqual(version.0, 0, "\(program) --version")
+            XCTAssertTrue(version.1.hasPrefix("\(program) (Bazar) swift "), "\(program) --version printed: \(version.1)")
+            XCTAssertEqual(version.2, "", "\(program) --version wrote to stderr")
         }
     }
 
@@ -100,6 +104,31 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(error.contains(named), "bazarctl \(arguments) does not name '\(named)': \(error)")
             XCTAssertTrue(error.contains("usage: bazarctl"), error)
         }
+    }
+
+    /// `status` gives each process's uptime and how often the supervisor restarted it, and
+    /// `logs NAME` shows its log; an unknown name is refused.
+    func testStatusNamesUptimeAndRestartsAndLogsShowsAProcesssLog() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        let plain = ["BAZAR_VAR": stack.variables.path, "BAZAR_PORT": "\(stack.port)", "BAZAR_BIN": binaries]
+        let killed = try XCTUnwrap(stack.pid("order-2"))
+        kill(killed, SIGKILL)
+        var line = ""
+        for _ in 0..<600 {
+            let listing = try run(bazarctl, ["status"], environment: plain).1
+            line = listing.split(separator: "\n").first { $0.hasPrefix("order-2 ") }.map(String.init) ?? ""
+            if line.contains("restarts 1") { break }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        XCTAssertTrue(line.contains("running, up ") && line.contains("restarts 1"), "status after a kill: \(line)")
+        let catalog = try run(bazarctl, ["status"], environment: plain).1.split(separator: "\n").first { $0.hasPrefix("catalog-1 ") }
+        XCTAssertTrue(catalog?.contains("restarts 0") ?? false, "catalog-1 was never restarted: \(catalog ?? "")")
+        let (status, log, _) = try run(bazarctl, ["logs", "order-2"], environment: plain)
+        XCTAssertEqual(status, 0)
+        XCTAssertTrue(log.contains("starting order-2"), log)
+        XCTAssertEqual(try run(bazarctl, ["logs", "order-9"], environment: plain).0, 2)
     }
 
     /// After `BAZAR_FRONTS=3 up`, commands without BAZAR_FRONTS see all three fronts: `status`

@@ -97,6 +97,49 @@ final class MetricsTests: StackTestCase {
                        - before.value("bazar_applied", ["replica": "catalog-2"]))
     }
 
+    /// The primary reports how long the backup has lacked a write: 0 while it has every one, and
+    /// more than 0, growing, once a write committed while the backup was hung.
+    func testThePrimaryReportsSecondsBehindWhileTheBackupLacksAWrite() async throws {
+        let stack = try stack
+        let primary = ["replica": "catalog-1"]
+        var level = try await scrape()
+        for _ in 0..<300 where level.value("bazar_replication_lag_seconds", primary) != 0 {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            level = try await scrape()
+        }
+        XCTAssertEqual(level.value("bazar_replication_lag_seconds", primary), 0, "the backup lacks nothing at rest")
+        let pid = try XCTUnwrap(stack.pid("catalog-2"))
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        // Answered once the backup is demoted (or 504 if that takes too long): committed either way.
+        _ = try await client.send("PUT", "/update/2", headers: ["Authorization": "Bearer \(Stack.adminToken)"],
+                                  body: Data(#"{"stock_delta": 1}"#.utf8))
+        let first = try await scrape().value("bazar_replication_lag_seconds", primary)
+        XCTAssertGreaterThan(first, 0, "the backup lacks a committed write")
+        let second = try await scrape().value("bazar_replication_lag_seconds", primary)
+        XCTAssertGreaterThan(second, first, "seconds behind grow while the backup stays hung")
+    }
+
+    /// A front reports whether it holds its read lease: not once the primary has been hung past
+    /// a whole lease, and again once the primary answers.
+    func testAFrontReportsItsReadLease() async throws {
+        let stack = try stack
+        let front = ["replica": "front"]
+        let pid = try XCTUnwrap(stack.pid("catalog-1"))
+        kill(pid, SIGSTOP)
+        // A lease lasts 1 s from the front's request; the last was asked before the stop.
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        let hung = try await scrape()
+        kill(pid, SIGCONT)
+        XCTAssertEqual(hung.value("bazar_front_lease_held", front), 0, "a lease outlived a hung primary")
+        var again = try await scrape()
+        for _ in 0..<300 where again.value("bazar_front_lease_held", front) != 1 {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            again = try await scrape()
+        }
+        XCTAssertEqual(again.value("bazar_front_lease_held", front), 1, "the front never held its lease again")
+    }
+
     /// Every process reports its own `process_*` series and `bazar_build_info`; the front its
     /// cache's bounds; every route's request counts exist from 0; and promtool finds nothing
     /// wrong with the exposition.
@@ -129,16 +172,16 @@ final class MetricsTests: StackTestCase {
     }
 
     /// A process killed with SIGKILL is started again by the supervisor, which counts it:
-    /// `bazar_supervisor_restarts_total{process="…"}` grows by one, the others stay.
+    /// `bazar_supervisor_restarts_total{replica="…"}` grows by one, the others stay.
     func testSupervisorRestartsAreCounted() async throws {
         let stack = try stack
         let before = try await scrape()
         XCTAssertEqual(before.families["bazar_supervisor_restarts"]?.type, "counter")
         for process in ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-internal"] {
-            XCTAssertNotNil(before.families["bazar_supervisor_restarts"]?.samples.first { $0.labels["process"] == process },
+            XCTAssertNotNil(before.families["bazar_supervisor_restarts"]?.samples.first { $0.labels["replica"] == process },
                             "no sample for \(process):\n\(before.text)")
         }
-        let labels = ["process": "order-2"]
+        let labels = ["replica": "order-2"]
         let old = try XCTUnwrap(stack.pid("order-2"))
         kill(old, SIGKILL)
         let restarted = try await stack.waitForNewPid("order-2", old: old, timeout: 30)
@@ -151,7 +194,7 @@ final class MetricsTests: StackTestCase {
             after = try await scrape()
         }
         XCTAssertEqual(after.value("bazar_supervisor_restarts_total", labels) - before.value("bazar_supervisor_restarts_total", labels), 1)
-        let catalog = ["process": "catalog-1"]
+        let catalog = ["replica": "catalog-1"]
         XCTAssertEqual(after.value("bazar_supervisor_restarts_total", catalog), before.value("bazar_supervisor_restarts_total", catalog))
     }
 
