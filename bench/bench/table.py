@@ -63,10 +63,15 @@ def print_table(f):
 def print_notes(f):
     """Prints what the rows do not show: the write checks, the overload, the front's memory,
     the scale rows and the container ratios."""
-    rows, extra, purchase, probe, mix, spread, overload = f.rows, f.extra, f.purchase, f.probe, f.mix, f.spread, f.overload
-    rss, hwm_mib, entries, capacity, rss_nocache = f.rss, f.hwm_mib, f.entries, f.capacity, f.rss_nocache
-    conns = f.meta.get("connections")
     print()
+    print_write_checks(f)
+    print_capacity(f)
+
+
+def print_write_checks(f):
+    """Orders created against the stock drop in each scenario that buys, the oversell probe,
+    and the answers by status."""
+    rows, extra, purchase, probe, mix, spread = f.rows, f.extra, f.purchase, f.probe, f.mix, f.spread
     if purchase and purchase.get("unknown"):
         print("purchase:   consistency unknown: stock or orders could not be read after the run")
     elif purchase:
@@ -83,9 +88,10 @@ def print_notes(f):
     elif probe:
         print("probe:      stock %d of book %d under %s connections: %d orders, stock after %d, "
               "answers 200=%d 409=%d other=%s -> oversells %d, consistent: %s, level: %s" % (
-                  probe["stock_set"], probe["book"], conns, probe["orders_created"], probe["stock_after"],
-                  probe["answered_200"], probe["answered_409"], json.dumps(probe["answered_other"]),
-                  probe["oversells"], "yes" if probe["consistent"] else "NO", "yes" if probe["level"] else "NO"))
+                  probe["stock_set"], probe["book"], f.meta.get("connections"), probe["orders_created"],
+                  probe["stock_after"], probe["answered_200"], probe["answered_409"],
+                  json.dumps(probe["answered_other"]), probe["oversells"], "yes" if probe["consistent"] else "NO",
+                  "yes" if probe["level"] else "NO"))
     for name in ("purchase", "mix"):
         if name in rows and rows[name]["statuses"]:
             st = rows[name]["statuses"]
@@ -109,6 +115,11 @@ def print_notes(f):
                   "standby replayed everything: %s" % (
                       name.replace("postgres-", "pg ") + ":", extra[name]["requests"], c["orders_created"],
                       c["stock_drop"], c["oversells"], c["lost_sales"], "yes" if c["standby_level"] else "NO"))
+
+
+def print_capacity(f):
+    """The overload, the front's memory, the scale rows and the containers' ratios."""
+    rows, overload, rss, rss_nocache = f.rows, f.overload, f.rss, f.rss_nocache
     if overload:
         print("overload:   %d connections of misses: %.0f req/s, %.1f%% refused (%s) within %.0f ms at most "
               "(p99 %.0f ms), %d socket errors; probe /info/6: %.2f%% of %d reads answered 200, p50 %.1f ms, "
@@ -121,8 +132,8 @@ def print_notes(f):
     if rss:
         print("front RSS:  peak (VmHWM) %.1f MiB, now %.1f MiB, cache %s/%s entries after the fill "
               "(target < 100 MiB: %s)" % (
-                  hwm_mib, (rss.get("vm_rss_kib") or 0) / MIB, entries, capacity,
-                  "PASS" if hwm_mib < RSS_LIMIT_MIB else "FAIL"))
+                  f.hwm_mib, (rss.get("vm_rss_kib") or 0) / MIB, f.entries, f.capacity,
+                  "PASS" if f.hwm_mib < RSS_LIMIT_MIB else "FAIL"))
     if rss_nocache and rss_nocache.get("vm_hwm_kib"):
         print("            front without a cache (cache-miss run): peak %.1f MiB" % (rss_nocache["vm_hwm_kib"] / MIB))
     if f.scale:
