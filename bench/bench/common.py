@@ -1,4 +1,5 @@
-"""The repository's paths, the books the scenarios use, logging, and the harness's failure."""
+"""The repository's paths, the books the scenarios use, logging, the harness's failure, and small
+helpers: commands with a log, free ports, /proc, JSON files, figures."""
 
 import json
 import os

@@ -67,22 +67,15 @@ class Run:
         return {self.stack.port, self.baseline.port}
 
     def measure(self):
+        """Every scenario in turn, then the report."""
         settings, stack, meter = self.settings, self.stack, self.meter
         os.makedirs(settings.out, exist_ok=True)
         with open("/proc/loadavg") as f:
             loadavg_start = [float(x) for x in f.read().split()[:3]]
         log("stack state in %s, port %d; baseline port %d; %d threads per responder; load average %s" % (
             stack.var, stack.port, self.baseline.port, settings.threads, loadavg_start))
-        stack.start(os.path.join(self.work, "bazarctl-up.log"), "the stack did not start")
-        # The /info/6 body the baseline mimics (its size), read before any write.
-        body_path = os.path.join(self.work, "body.json")
-        with open(body_path, "wb") as f:
-            f.write(stack.client.get("/info/6"))
-        if stack.client.status("GET", "/info/6") != 200:
-            raise HarnessError("GET /info/6 is not 200")
-        body_bytes = os.path.getsize(body_path)
-        self.baseline.start(stack, body_path)
-        scenarios.baseline(meter, self.baseline, "baseline", body_bytes)
+        body_bytes = self.start()
+        scenarios.measure_baseline(meter, self.baseline, "baseline", body_bytes)
         scenarios.reads(meter, stack, body_bytes)
         scenarios.purchases(meter, stack)
         # The anchor right after Bazar's purchases, while the stack idles, so that the ratios
@@ -97,19 +90,36 @@ class Run:
             scale.scale(meter, stack, free_port(self.taken_ports()), self.work)
         else:
             log("scale: left out (BENCH_SCALE=0)")
-        if not settings.containers:
+        self.measure_containers()
+        # The baseline a second time, last: ratios use the mean of both runs, and their spread
+        # shows how steady the machine was.
+        scenarios.measure_baseline(meter, self.baseline, "baseline-end", body_bytes)
+        report(self.results, settings.out, meta(settings, stack.nginx_workers(), body_bytes, loadavg_start))
+        self.finished = True
+
+    def start(self):
+        """The stack, then the baseline mimicking its /info/6 (read before any write): that
+        body's size."""
+        stack = self.stack
+        stack.start(os.path.join(self.work, "bazarctl-up.log"), "the stack did not start")
+        body_path = os.path.join(self.work, "body.json")
+        with open(body_path, "wb") as f:
+            f.write(stack.client.get("/info/6"))
+        if stack.client.status("GET", "/info/6") != 200:
+            raise HarnessError("GET /info/6 is not 200")
+        self.baseline.start(stack, body_path)
+        return os.path.getsize(body_path)
+
+    def measure_containers(self):
+        """The container deployment's scenarios, where Docker runs and BENCH_CONTAINERS is not 0."""
+        if not self.settings.containers:
             log("containers: left out (BENCH_CONTAINERS=0)")
         elif not containers.docker_runs():
             log("warning: Docker cannot run here: the container deployment is not measured")
         else:
             self.deployment = containers.Deployment("bazarbench%d" % os.getpid(), free_port(self.taken_ports()),
-                                                    stack.token, settings.threads)
-            containers.measure(meter, self.deployment, self.work)
-        # The baseline a second time, last: ratios use the mean of both runs, and their spread
-        # shows how steady the machine was.
-        scenarios.baseline(meter, self.baseline, "baseline-end", body_bytes)
-        report(self.results, settings.out, meta(settings, stack.nginx_workers(), body_bytes, loadavg_start))
-        self.finished = True
+                                                    self.stack.token, self.settings.threads)
+            containers.measure(self.meter, self.deployment, self.work)
 
     def clean_up(self):
         """Everything started taken down; the temporary directory removed, or kept (and named)

@@ -1,5 +1,5 @@
 """The single-host scenarios, in the order a run measures them, and the write checks' snapshots
-around the purchases (RESULTS/NAME.check.json, judged by report.checks)."""
+around the purchases (RESULTS/NAME.check.json, judged by checks.py)."""
 
 import json
 import os
@@ -10,7 +10,8 @@ from .common import (BIG_STOCK, BOOKS, CACHE_CAPACITY, PROBE_BOOK, PURCHASE_BOOK
 from .wrk import result_of
 
 
-def baseline(meter, baseline, name, body_bytes):
+def measure_baseline(meter, baseline, name, body_bytes):
+    """The baseline (NAME: baseline first, baseline-end last)."""
     meter.measure(name, baseline.url(), "/info/6", "static", {"body_bytes": body_bytes})
 
 
