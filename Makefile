@@ -106,7 +106,7 @@ cve-check:
 	bash Tests/security/cve-2025-23016
 
 bench: deps
-	bash bench/run
+	python3 bench/run
 
 # Jepsen-style fault injection (Tests/chaos/chaos.py, docs/chaos.md): a stack of its own under
 # client load while a nemesis runs a schedule of faults (kill -9, long and short SIGSTOPs,
