@@ -24,7 +24,13 @@ import Synchronization
 /// of a catch-up). A push lease, too, comes only with a complete push (the primary grants none
 /// on a page, and the backup takes none from one).
 final class Backup: Sendable {
-    private let store: Mutex<CatalogStore>
+    /// How long the primary may not answer before a current backup runs for the next epoch.
+    static let failoverAfter: Duration = .milliseconds(1_000)
+
+    private let name: String
+    private let term: CatalogTerm
+    private let running = Atomic<Bool>(false)
+    private let store: SharedStore
     private let memory: CatalogMemory
     private let current = Atomic<Bool>(false)
     private let leaseEnd = Atomic<Int64>(0)
@@ -47,8 +53,10 @@ final class Backup: Sendable {
         func madeAt(_ receipt: Int64) -> Int64? { made.first { $0.receipt == receipt }?.at }
     }
 
-    init(store: sending CatalogStore, memory: CatalogMemory) {
-        self.store = Mutex(store)
+    init(name: String, term: CatalogTerm, store: SharedStore, memory: CatalogMemory) {
+        self.name = name
+        self.term = term
+        self.store = store
         self.memory = memory
     }
 
@@ -77,13 +85,14 @@ final class Backup: Sendable {
         return Response(status: 200, headers: [Response.jsonContentType], body: body)
     }
 
-    /// Applies one push: `{"after", "up_to", "books", "lease"?: {"ms", "echo"}}`, and answers
-    /// `{"applied", "receipt"}`. 409 with this replica's `applied` when the push starts after
+    /// Applies one push: `{"epoch", "primary", "after", "up_to", "books", "lease"?: {"ms", "echo"}}`,
+    /// and answers `{"applied", "receipt"}`. A push of an older epoch is refused (`stale_epoch`),
+    /// and so is every push while this backup runs for the next epoch (503). 409 with this replica's `applied` when the push starts after
     /// what it holds (the primary then resends from there); no lease is taken from such a push.
     /// A page of a longer catch-up has `up_to` equal to `after`: its books are stored and
     /// `applied` stays.
     func replicate(_ body: [UInt8]) -> Response {
-        guard let push = try? JSON.parse(body), let after = push["after"]?.int64Value,
+        guard let push = try? JSON.parse(body), let pushTerm = Term(json: push), let after = push["after"]?.int64Value,
               let upTo = push["up_to"]?.int64Value,
               let books = push["books"]?.arrayValue?.compactMap(Book.init(json:)) else {
             return APIError.badRequest("Malformed replication push.").response()
@@ -96,6 +105,10 @@ final class Backup: Sendable {
             lease = (ms, echo)
         }
         return store.withLock { store in
+            if running.load(ordering: .acquiring) {
+                return APIError.unavailable("\(name) is running for the next epoch: it takes no push of this one.").response()
+            }
+            if case .refuse(let known) = term.judge(pushTerm) { return known.refusal }
             let applied = memory.applied
             guard after <= applied else {
                 return answer(409, applied: applied)
@@ -128,23 +141,64 @@ final class Backup: Sendable {
         return .json(status, .object([("applied", .int(applied)), ("receipt", .int(receipt))]))
     }
 
-    /// Starts the thread that, while there is no lease, checks whether the primary answers
-    /// (nginx answers for a dead or hung one: no `X-Upstream`) and, when it does not, asks the
-    /// order replicas in turn for a stand-in lease.
-    func watchPrimary(_ primary: String, witnesses: [String], client: InternalClient) {
+    /// Starts the thread that, while there is no lease, checks whether the primary of the newest
+    /// term answers (nginx answers for a dead or hung one: no `X-Upstream`) and, when it does not,
+    /// asks the order replicas in turn for a stand-in lease; once it has not answered for
+    /// `failoverAfter`, runs for the next epoch (`Candidacy`), and when a witness grants it,
+    /// hands the term to `promote` with the moment it stopped taking pushes, and stops.
+    func watchPrimary(witnesses: [String], client: InternalClient, promote: @escaping @Sendable (Term, Int64) -> Void) {
         let thread = Thread { [self] in
             var standing = false
+            var silentSince: Int64?
             while true {
-                if !leased && isCurrent && !primaryAnswers(primary, client) {
+                let asked = Monotonic.now()
+                let answered = leased || !isCurrent || primaryAnswers(term.current.primary, client)
+                silentSince = answered ? nil : silentSince ?? asked
+                let candidacy = Candidacy(primaryAnswered: answered, silentFor: Monotonic.now() - (silentSince ?? asked),
+                                          runAfter: Self.failoverAfter.nanoseconds, hasWitnesses: !witnesses.isEmpty)
+                if candidacy.verdict != .watch {
                     let granted = witnesses.contains { askStandIn($0, client) }
                     if granted != standing { Log.warn(granted ? "primary down: standing in" : "not standing in", [("applied", "\(memory.applied)")]) }
                     standing = granted
+                }
+                if candidacy.verdict == .run, let (won, stopped) = runForEpoch(witnesses, client) {
+                    promote(won, stopped)
+                    return
                 }
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
         thread.name = "primary-watch"
         thread.start()
+    }
+
+    /// Stops taking pushes of the current epoch, then asks each witness for the next one: the
+    /// term won (stored) and when pushes stopped, or nil (pushes are taken again) when none granted.
+    private func runForEpoch(_ witnesses: [String], _ client: InternalClient) -> (Term, Int64)? {
+        let leaving = term.current
+        store.withLock { _ in running.store(true, ordering: .releasing) }
+        let stopped = Monotonic.now()
+        defer { running.store(false, ordering: .releasing) }
+        let request = EpochRequest(candidate: name, leaving: leaving).json.encoded()
+        Log.warn("the primary has not answered: running for the next epoch", [("leaving", "\(leaving)"), ("applied", "\(memory.applied)")])
+        for witness in witnesses {
+            guard let answer = try? client.send("POST", "/\(witness)/epoch", body: request, timeout: .milliseconds(500), resendable: true) else { continue }
+            if let won = EpochRequest.grant(status: answer.status, body: answer.body), won == EpochRequest(candidate: name, leaving: leaving).asked {
+                do {
+                    try term.adopt(won)
+                } catch {
+                    Log.error("store error storing the epoch won; not leading", [("error", "\(error)")])
+                    return nil
+                }
+                Log.warn("won the next epoch: becoming the primary", [("epoch", "\(won.epoch)"), ("witness", witness)])
+                return (won, stopped)
+            }
+            if let newer = Term(refusal: answer.status, body: answer.body) { try? term.adopt(newer) }
+            if let reason = (try? JSON.parse(answer.body))?["reason"]?.stringValue {
+                Log.info("a witness did not grant the next epoch", [("witness", witness), ("reason", reason)])
+            }
+        }
+        return nil
     }
 
     private func primaryAnswers(_ primary: String, _ client: InternalClient) -> Bool {
@@ -155,7 +209,8 @@ final class Backup: Sendable {
     /// backup in sync. The lease is counted from the moment it was asked for.
     private func askStandIn(_ witness: String, _ client: InternalClient) -> Bool {
         let asked = Monotonic.now()
-        guard let answer = try? client.send("POST", "/\(witness)/stand-in", timeout: .milliseconds(300), resendable: true),
+        guard let answer = try? client.send("POST", "/\(witness)/stand-in", body: term.current.json.encoded(), timeout: .milliseconds(300),
+                                            resendable: true),
               answer.status == 200, let json = try? JSON.parse(answer.body), json["in_sync"]?.boolValue == true,
               let milliseconds = json["lease_ms"]?.int64Value else { return false }
         standInEnd.max(asked + milliseconds * 1_000_000, ordering: .releasing)

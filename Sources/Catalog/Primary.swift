@@ -22,7 +22,7 @@ import TierCalls
 /// shown that its store holds every acknowledged write (`lead`); until then it answers 503.
 final class Primary: @unchecked Sendable {
     private let name: String
-    private let store: Mutex<CatalogStore>
+    private let store: SharedStore
     private let memory: CatalogMemory
     private let invalidator: Invalidator
     let replicator: Replicator
@@ -75,11 +75,11 @@ final class Primary: @unchecked Sendable {
     static let settleDeadline: Duration = Timeouts.settle - .milliseconds(300)
 
     /// `updateKeyHorizon`: how many writes an update's key is kept for, at least (`KeyRetention`).
-    init(name: String, store: sending CatalogStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
+    init(name: String, store: SharedStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
          updateKeyHorizon: Int64 = KeyRetention.defaultCountHorizon) {
         self.name = name
         retention = KeyRetention(applied: memory.applied, now: Monotonic.now(), countHorizon: updateKeyHorizon)
-        self.store = Mutex(store)
+        self.store = store
         self.memory = memory
         self.invalidator = invalidator
         self.replicator = replicator
@@ -160,11 +160,15 @@ final class Primary: @unchecked Sendable {
     /// `{"lease", "lease_ms", "fresh", "announced"}`; 503 for a front the primary is waiting out.
     func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
         try requireLeading()
+        guard replicator.mayGrantLeases else {
+            throw .unavailable("\(name) cannot show that it still leads (its backup does not answer): no lease is granted.")
+        }
         guard let grant = invalidator.leases.grant(front, renewing: held) else {
             throw .unavailable("\(front) missed an invalidation; its lease is being waited out.")
         }
         return .json(200, .object([("lease", .int(grant.lease)), ("lease_ms", .int(FrontLeases.duration.nanoseconds / 1_000_000)),
-                                   ("fresh", .bool(grant.fresh)), ("announced", .int(grant.announced))]), headers: upstream)
+                                   ("fresh", .bool(grant.fresh)), ("announced", .int(grant.announced)),
+                                   ("epoch", .int(replicator.term.current.epoch))]), headers: upstream)
     }
 
     /// A page of the orders taken, for an order replica catching up.

@@ -40,6 +40,8 @@ final class Replicator: @unchecked Sendable {
     private let backupPath: String
     private let memory: CatalogMemory
     private let witnesses: WitnessRecords
+    /// The term this primary leads; a push refused for a newer one makes it step down.
+    let term: CatalogTerm
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var committed: Int64
@@ -47,6 +49,8 @@ final class Replicator: @unchecked Sendable {
     private var inSync: Bool
     private var suspect = false
     private var lastLeaseEnd: Int64 = 0
+    /// When the newest push the backup took was sent (this host's monotonic clock).
+    private var lastTakenSent: Int64 = 0
     /// While the backup is demoted: what the order replicas recorded as acknowledged without
     /// it, and whether a request thread is recording more.
     private var witnessed: Int64 = 0
@@ -59,8 +63,9 @@ final class Replicator: @unchecked Sendable {
     private var promoted = false
     private var pages: (from: Int64, through: Int64)?
 
-    init(client: InternalClient, backup: String, memory: CatalogMemory, witnesses: WitnessRecords) {
+    init(client: InternalClient, backup: String, memory: CatalogMemory, witnesses: WitnessRecords, term: CatalogTerm) {
         self.client = client
+        self.term = term
         self.backupPath = "/\(backup)/replicate"
         self.memory = memory
         self.witnesses = witnesses
@@ -78,6 +83,16 @@ final class Replicator: @unchecked Sendable {
         let thread = Thread { [self] in while true { pushOnce() } }
         thread.name = "replicator"
         thread.start()
+    }
+
+    /// Whether this primary may grant the fronts read leases now: while the backup is in sync,
+    /// only within `lease` of sending a push the backup took. A backup that runs for the next
+    /// epoch takes no push from then on, so every front lease this primary grants after that
+    /// ends within `lease` plus a front lease's duration: the new primary waits that out
+    /// (`Promotion.leaseGrace`) before its first write. While the backup is demoted no witness
+    /// grants it an epoch (`WitnessGrant`), so the leases need no such bound.
+    var mayGrantLeases: Bool {
+        condition.withLock { !inSync || Monotonic.now() < lastTakenSent + Self.lease.nanoseconds }
     }
 
     /// Records a committed write and wakes the push loop.
@@ -130,13 +145,17 @@ final class Replicator: @unchecked Sendable {
             lastLeaseEnd = Monotonic.now() + Self.lease.nanoseconds
             return true
         }
-        var members: [(String, [UInt8])] = [("after", JSON.int(after).encoded()), ("up_to", JSON.int(upTo).encoded()),
+        var members: [(String, [UInt8])] = term.current.members.map { ($0.0, $0.1.encoded()) } + [("after", JSON.int(after).encoded()), ("up_to", JSON.int(upTo).encoded()),
                                             ("books", EncodedJSON.array(changes.encoded))]
         if granting, let receipt {
             let lease = JSON.object([("ms", .int(Self.lease.nanoseconds / 1_000_000)), ("echo", .int(receipt))])
             members.append(("lease", lease.encoded()))
         }
+        let sent = Monotonic.now()
         let response = try? client.send("POST", backupPath, body: EncodedJSON.object(members), timeout: Self.pushTimeout)
+        if let response, let newer = Term(refusal: response.status, body: response.body), newer.epoch > term.current.epoch {
+            term.stepDown(to: newer)
+        }
         let answer = response.flatMap { [200, 409].contains($0.status) ? try? JSON.parse($0.body) : nil }
         let applied = answer?["applied"]?.int64Value
         receipt = answer?["receipt"]?.int64Value
@@ -148,6 +167,7 @@ final class Replicator: @unchecked Sendable {
                 acked = applied
                 guard response.status == 200 else { return nil }
                 suspect = false
+                lastTakenSent = max(lastTakenSent, sent)
                 if acked >= committed && (!inSync || !promoted) {
                     inSync = true
                     return .promote
