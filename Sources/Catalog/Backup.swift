@@ -85,16 +85,18 @@ final class Backup: Sendable {
         return Response(status: 200, headers: [Response.jsonContentType], body: body)
     }
 
-    /// Applies one push: `{"epoch", "primary", "after", "up_to", "books", "lease"?: {"ms", "echo"}}`,
-    /// and answers `{"applied", "receipt"}`. A push of an older epoch is refused (`stale_epoch`),
+    /// Applies one push: `{"epoch", "primary", "after", "up_to", "complete", "books", "takes",
+    /// "lease"?: {"ms", "echo"}}` (`takes`: orders the primary took, with their keys), and answers
+    /// `{"applied", "takes", "receipt"}` (`takes`: the last order number held). A push of an older epoch is refused (`stale_epoch`),
     /// and so is every push while this backup runs for the next epoch (503). 409 with this replica's `applied` when the push starts after
     /// what it holds (the primary then resends from there); no lease is taken from such a push.
-    /// A page of a longer catch-up has `up_to` equal to `after`: its books are stored and
-    /// `applied` stays.
+    /// A page of a longer catch-up (`complete` false) has `up_to` equal to `after`: its books and
+    /// orders are stored and `applied` stays.
     func replicate(_ body: [UInt8]) -> Response {
         guard let push = try? JSON.parse(body), let pushTerm = Term(json: push), let after = push["after"]?.int64Value,
-              let upTo = push["up_to"]?.int64Value,
-              let books = push["books"]?.arrayValue?.compactMap(Book.init(json:)) else {
+              let upTo = push["up_to"]?.int64Value, let complete = push["complete"]?.boolValue,
+              let books = push["books"]?.arrayValue?.compactMap(Book.init(json:)),
+              let takes = push["takes"]?.arrayValue?.compactMap(Order.init(json:)) else {
             return APIError.badRequest("Malformed replication push.").response()
         }
         var lease: (ms: Int64, echo: Int64)?
@@ -111,19 +113,19 @@ final class Backup: Sendable {
             if case .refuse(let known) = term.judge(pushTerm) { return known.refusal }
             let applied = memory.applied
             guard after <= applied else {
-                return answer(409, applied: applied)
+                return answer(409, applied: applied, store: store)
             }
-            if upTo > applied || !books.isEmpty {
-                do {
-                    try store.apply(books, applied: upTo)
-                } catch {
-                    Log.error("store error applying a push", [("up_to", "\(upTo)"), ("error", "\(error)")])
-                    return APIError.unavailable("The backup store failed.").response()
-                }
-                memory.apply(books, applied: upTo)
+            do {
+                // The orders first: books never arrive without the orders that took their copies.
+                if !takes.isEmpty { try store.restoreTakes(takes) }
+                if upTo > applied || !books.isEmpty { try store.apply(books, applied: upTo) }
+            } catch {
+                Log.error("store error applying a push", [("up_to", "\(upTo)"), ("error", "\(error)")])
+                return APIError.unavailable("The backup store failed.").response()
             }
-            // A page leaves `applied` where it was and carries books: the backup is not current yet.
-            let page = upTo == after && !books.isEmpty
+            if upTo > applied || !books.isEmpty { memory.apply(books, applied: upTo) }
+            // A page (of books or of orders) leaves the backup behind the primary: not current yet.
+            let page = !complete
             if !page && !current.load(ordering: .acquiring) {
                 current.store(true, ordering: .releasing)
                 Log.info("backup current: a complete push brought it up to the primary", [("applied", "\(memory.applied)")])
@@ -131,14 +133,16 @@ final class Backup: Sendable {
             if !page, let lease, let start = receipts.withLock({ $0.madeAt(lease.echo) }) {
                 leaseEnd.max(start + lease.ms * 1_000_000, ordering: .releasing)
             }
-            return answer(200, applied: memory.applied)
+            return answer(200, applied: memory.applied, store: store)
         }
     }
 
-    /// An answer to a push, with a fresh receipt made just before it is sent.
-    private func answer(_ status: Int, applied: Int64) -> Response {
+    /// An answer to a push, with the last order number held (`takes`, -1 when the store cannot
+    /// say) and a fresh receipt made just before it is sent.
+    private func answer(_ status: Int, applied: Int64, store: CatalogStore) -> Response {
+        let takes = (try? store.lastTakeNumber()) ?? -1
         let receipt = receipts.withLock { $0.make() }
-        return .json(status, .object([("applied", .int(applied)), ("receipt", .int(receipt))]))
+        return .json(status, .object([("applied", .int(applied)), ("takes", .int(takes)), ("receipt", .int(receipt))]))
     }
 
     /// Starts the thread that, while there is no lease, checks whether the primary of the newest

@@ -30,7 +30,7 @@ public enum CatalogTier {
         try term.learnAtStart(witnesses: witnesses, client: client)
         let memory = CatalogMemory(books: try store.withLock { try $0.books() }, applied: try store.withLock { try $0.applied() })
         let makePrimary = { @Sendable (grace: Duration) -> Primary in
-            let replicator = Replicator(client: client, backup: peer, memory: memory,
+            let replicator = Replicator(client: client, backup: peer, memory: memory, store: store,
                                         witnesses: WitnessRecords(client: client, replicas: witnesses, term: term), term: term)
             return Primary(name: name, store: store, memory: memory,
                            invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: grace)),

@@ -33,12 +33,15 @@ final class Replicator: @unchecked Sendable {
     /// How long one push may take; at least `lease`, so a push that times out granted nothing
     /// still in force.
     static let pushTimeout: Duration = .seconds(1)
-    /// The most bytes of books one push carries.
+    /// The most bytes of books and orders one push carries (half each).
     static let pushBudget = 60_000
+    /// The most orders one push carries.
+    static let takesPerPush = 200
 
     private let client: InternalClient
     private let backupPath: String
     private let memory: CatalogMemory
+    private let store: SharedStore
     private let witnesses: WitnessRecords
     /// The term this primary leads; a push refused for a newer one makes it step down.
     let term: CatalogTerm
@@ -62,9 +65,13 @@ final class Replicator: @unchecked Sendable {
     // version through which the backup has taken them.
     private var promoted = false
     private var pages: (from: Int64, through: Int64)?
+    // Used by the push thread only: the last order number the backup holds (nil: not known yet).
+    private var backupTakes: Int64?
 
-    init(client: InternalClient, backup: String, memory: CatalogMemory, witnesses: WitnessRecords, term: CatalogTerm) {
+    init(client: InternalClient, backup: String, memory: CatalogMemory, store: SharedStore, witnesses: WitnessRecords,
+         term: CatalogTerm) {
         self.client = client
+        self.store = store
         self.term = term
         self.backupPath = "/\(backup)/replicate"
         self.memory = memory
@@ -137,7 +144,13 @@ final class Replicator: @unchecked Sendable {
             if committed <= acked { _ = condition.wait(until: Date().addingTimeInterval(Self.heartbeat.seconds)) }
             return acked
         }
-        let changes = memory.changes(after: pages?.from == after ? pages?.through ?? after : after, budget: Self.pushBudget)
+        let booksChanged = memory.changes(after: pages?.from == after ? pages?.through ?? after : after, budget: Self.pushBudget / 2)
+        // The orders taken that the backup lacks, read after the books: they cover every take of
+        // those books. Books go only with every such order, so a backup that holds a take's stock
+        // holds its key and number (a new primary settles the key and never gives the number again).
+        let takes = backupTakes.flatMap(takesAfter)
+        let changes = takes?.complete == true ? booksChanged
+            : CatalogMemory.Changes(encoded: [], through: after, complete: false, applied: booksChanged.applied)
         let upTo = changes.complete ? changes.applied : after
         // Only a complete push grants a lease: a page leaves the backup behind the primary.
         let granting = condition.withLock { () -> Bool in
@@ -145,8 +158,10 @@ final class Replicator: @unchecked Sendable {
             lastLeaseEnd = Monotonic.now() + Self.lease.nanoseconds
             return true
         }
-        var members: [(String, [UInt8])] = term.current.members.map { ($0.0, $0.1.encoded()) } + [("after", JSON.int(after).encoded()), ("up_to", JSON.int(upTo).encoded()),
-                                            ("books", EncodedJSON.array(changes.encoded))]
+        var members = term.current.members.map { ($0.0, $0.1.encoded()) }
+        members += [("after", JSON.int(after).encoded()), ("up_to", JSON.int(upTo).encoded()),
+                    ("complete", JSON.bool(changes.complete).encoded()), ("books", EncodedJSON.array(changes.encoded)),
+                    ("takes", EncodedJSON.array(takes?.encoded ?? []))]
         if granting, let receipt {
             let lease = JSON.object([("ms", .int(Self.lease.nanoseconds / 1_000_000)), ("echo", .int(receipt))])
             members.append(("lease", lease.encoded()))
@@ -159,8 +174,12 @@ final class Replicator: @unchecked Sendable {
         let answer = response.flatMap { [200, 409].contains($0.status) ? try? JSON.parse($0.body) : nil }
         let applied = answer?["applied"]?.int64Value
         receipt = answer?["receipt"]?.int64Value
-        // A page the backup took without moving on: the next push starts after it.
-        pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
+        backupTakes = answer?["takes"]?.int64Value
+        // A page the backup took without moving on: the next push starts after it (a push that
+        // carried only orders leaves the pages where they were).
+        if takes?.complete == true {
+            pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
+        }
         let transition = condition.withLock { () -> Transition? in
             defer { condition.broadcast() }
             if let applied, let response {
@@ -168,7 +187,7 @@ final class Replicator: @unchecked Sendable {
                 guard response.status == 200 else { return nil }
                 suspect = false
                 lastTakenSent = max(lastTakenSent, sent)
-                if acked >= committed && (!inSync || !promoted) {
+                if acked >= committed && changes.complete && (!inSync || !promoted) {
                     inSync = true
                     return .promote
                 }
@@ -196,6 +215,21 @@ final class Replicator: @unchecked Sendable {
             break
         }
         if applied == nil { Thread.sleep(forTimeInterval: 0.02) }
+    }
+
+    /// The orders taken after `number`, encoded, within half of `pushBudget`, and whether they
+    /// are every one; nil when the store cannot be read.
+    private func takesAfter(_ number: Int64) -> (encoded: [[UInt8]], complete: Bool)? {
+        guard let orders = try? store.withLock({ try $0.takes(after: number, limit: Self.takesPerPush) }) else { return nil }
+        var encoded: [[UInt8]] = []
+        var size = 0
+        for order in orders {
+            let item = order.internalJSON.encoded()
+            if !encoded.isEmpty && size + item.count > Self.pushBudget / 2 { return (encoded, false) }
+            encoded.append(item)
+            size += item.count + 1
+        }
+        return (encoded, orders.count < Self.takesPerPush)
     }
 
     private enum Transition {

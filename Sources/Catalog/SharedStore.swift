@@ -4,7 +4,8 @@ import Store
 /// The replica's store behind one lock, shared by its roles: a backup promoted to primary
 /// goes on with the same store in the same process.
 final class SharedStore: @unchecked Sendable {
-    private let lock = NSLock()
+    // Recursive: a push is applied holding the lock, and the newer term it may carry is stored under it.
+    private let lock = NSRecursiveLock()
     private let store: CatalogStore
 
     init(_ store: CatalogStore) {

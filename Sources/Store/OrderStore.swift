@@ -45,7 +45,7 @@ public final class OrderStore {
             try database.query("UPDATE term SET epoch = ?, primary_name = ? WHERE id = 1 AND epoch < ?",
                                [.integer(term.epoch), .text(term.primary), .integer(term.epoch)])
             guard database.changes == 1 else { return false }
-            try database.query("UPDATE witness SET version = version + 1, in_sync = 0 WHERE id = 1")
+            try database.query("UPDATE witness SET in_sync = 0 WHERE id = 1")
             return true
         }
     }
