@@ -30,6 +30,7 @@ final class Backup: Sendable {
     private let name: String
     private let term: CatalogTerm
     private let running = Atomic<Bool>(false)
+    private let askedToTakeOver = Atomic<Bool>(false)
     private let store: SharedStore
     private let memory: CatalogMemory
     private let current = Atomic<Bool>(false)
@@ -156,20 +157,22 @@ final class Backup: Sendable {
             var silentSince: Int64?
             while true {
                 let asked = Monotonic.now()
-                let answered = leased || !isCurrent || primaryAnswers(term.current.primary, client)
+                let handedOver = askedToTakeOver.exchange(false, ordering: .acquiringAndReleasing)
+                let answered = handedOver || !isCurrent || leased || primaryAnswers(term.current.primary, client)
                 silentSince = answered ? nil : silentSince ?? asked
-                let candidacy = Candidacy(primaryAnswered: answered, silentFor: Monotonic.now() - (silentSince ?? asked),
-                                          runAfter: Self.failoverAfter.nanoseconds, hasWitnesses: !witnesses.isEmpty)
-                if candidacy.verdict != .watch {
+                let candidacy = Candidacy(current: isCurrent, askedToTakeOver: handedOver, primaryAnswered: answered,
+                                          silentFor: Monotonic.now() - (silentSince ?? asked), runAfter: Self.failoverAfter.nanoseconds,
+                                          hasWitnesses: !witnesses.isEmpty)
+                if candidacy.verdict != .watch && !handedOver {
                     let granted = witnesses.contains { askStandIn($0, client) }
                     if granted != standing { Log.warn(granted ? "primary down: standing in" : "not standing in", [("applied", "\(memory.applied)")]) }
                     standing = granted
                 }
-                if candidacy.verdict == .run, let (won, stopped) = runForEpoch(witnesses, client) {
+                if candidacy.verdict == .run, let (won, stopped) = runForEpoch(witnesses, client, handedOver ? "asked to take over" : "the primary has not answered") {
                     promote(won, stopped)
                     return
                 }
-                Thread.sleep(forTimeInterval: 0.1)
+                if !askedToTakeOver.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
             }
         }
         thread.name = "primary-watch"
@@ -178,13 +181,13 @@ final class Backup: Sendable {
 
     /// Stops taking pushes of the current epoch, then asks each witness for the next one: the
     /// term won (stored) and when pushes stopped, or nil (pushes are taken again) when none granted.
-    private func runForEpoch(_ witnesses: [String], _ client: InternalClient) -> (Term, Int64)? {
+    private func runForEpoch(_ witnesses: [String], _ client: InternalClient, _ why: String) -> (Term, Int64)? {
         let leaving = term.current
         store.withLock { _ in running.store(true, ordering: .releasing) }
         let stopped = Monotonic.now()
         defer { running.store(false, ordering: .releasing) }
         let request = EpochRequest(candidate: name, leaving: leaving).json.encoded()
-        Log.warn("the primary has not answered: running for the next epoch", [("leaving", "\(leaving)"), ("applied", "\(memory.applied)")])
+        Log.warn("\(why): running for the next epoch", [("leaving", "\(leaving)"), ("applied", "\(memory.applied)")])
         for witness in witnesses {
             guard let answer = try? client.send("POST", "/\(witness)/epoch", body: request, timeout: .milliseconds(500), resendable: true) else { continue }
             if let won = EpochRequest.grant(status: answer.status, body: answer.body), won == EpochRequest(candidate: name, leaving: leaving).asked {
@@ -203,6 +206,14 @@ final class Backup: Sendable {
             }
         }
         return nil
+    }
+
+    /// The primary of `leaving` asks this backup to take its role over (`bazarctl switchover`):
+    /// true when that is the current term and this backup is current (it then runs at its next look).
+    func askToTakeOver(leaving: Term) -> Bool {
+        guard leaving == term.current, isCurrent else { return false }
+        askedToTakeOver.store(true, ordering: .releasing)
+        return true
     }
 
     private func primaryAnswers(_ primary: String, _ client: InternalClient) -> Bool {

@@ -1,9 +1,10 @@
 /// What a backup's watch of the primary decides on one look (a value: no threads, clocks or
-/// HTTP; `Backup` looks and acts). A backup that holds a push lease, or is not current (no
-/// complete push since it started: it cannot show it holds every acknowledged write), or whose
-/// primary answers, only watches. One whose primary has been silent stands in for reads; once
-/// silent for `runAfter`, it also runs for the next epoch, which the witnesses grant only when
-/// their records show it holds every acknowledged write (`WitnessGrant`).
+/// HTTP; `Backup` looks and acts). A backup that is not current (no complete push since it
+/// started: it cannot show it holds every acknowledged write) only watches; one the primary
+/// asked to take over (`bazarctl switchover`) runs for the next epoch at once. Otherwise one
+/// that holds a push lease, or whose primary answers, watches; one whose primary has been
+/// silent stands in for reads, and once silent for `runAfter` it also runs. The witnesses grant
+/// the epoch only when their records show it holds every acknowledged write (`WitnessGrant`).
 struct Candidacy: Equatable {
     enum Verdict: Equatable {
         case watch, standIn, run
@@ -11,10 +12,13 @@ struct Candidacy: Equatable {
 
     let verdict: Verdict
 
-    /// `primaryAnswered`: true as well while a lease is held or the backup is not current;
-    /// `silentFor` and `runAfter` in nanoseconds.
-    init(primaryAnswered: Bool, silentFor: Int64, runAfter: Int64, hasWitnesses: Bool) {
-        if primaryAnswered {
+    /// `primaryAnswered`: true as well while a lease is held; `silentFor` and `runAfter` in nanoseconds.
+    init(current: Bool, askedToTakeOver: Bool, primaryAnswered: Bool, silentFor: Int64, runAfter: Int64, hasWitnesses: Bool) {
+        if !current {
+            verdict = .watch
+        } else if askedToTakeOver && hasWitnesses {
+            verdict = .run
+        } else if primaryAnswered {
             verdict = .watch
         } else if hasWitnesses && silentFor >= runAfter {
             verdict = .run

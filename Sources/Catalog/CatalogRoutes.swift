@@ -36,7 +36,7 @@ struct CatalogRoutes: Sendable {
 
     /// The route names `metrics` counts requests by.
     static let routeNames = ["info", "search", "health", "take", "update", "books", "settle", "lease", "takes", "replicate",
-                             "state", "changes", "metrics"]
+                             "state", "changes", "switchover", "take-over", "metrics"]
 
     func handle(_ request: Request) -> Response {
         if Routing.isMisdirected(request, destinations: ["catalog", "catalog-primary", Substring(name)]) { return Routing.misdirected() }
@@ -88,6 +88,10 @@ struct CatalogRoutes: Sendable {
                 term.stepDown(to: pushed)
             }
             return try backup(role).replicate(request.body)
+        case ("POST", "switchover", 1):
+            return try primary(role).handOver()
+        case ("POST", "take-over", 1):
+            return try takeOver(try backup(role), request.body)
         case ("GET", "state", 1):
             return try backup(role).state()
         case ("GET", "changes", 1):
@@ -95,6 +99,27 @@ struct CatalogRoutes: Sendable {
         default:
             throw .notFound("No such route.")
         }
+    }
+
+    /// How long a backup asked to take over waits until it leads.
+    static let takeOverWait: Duration = .milliseconds(3_000)
+
+    /// The primary's request to take its role over (`{"epoch", "primary"}`: the term it leaves):
+    /// once this replica leads the next epoch, 200 with the new term; 409 when the term is not
+    /// the current one or this backup is not current; 503 when it did not lead in time.
+    private func takeOver(_ backup: Backup, _ body: [UInt8]) throws(APIError) -> Response {
+        guard let leaving = (try? JSON.parse(body)).flatMap(Term.init(json:)) else {
+            throw .badRequest("A take-over request is {\"epoch\": n, \"primary\": name}.")
+        }
+        guard backup.askToTakeOver(leaving: leaving) else {
+            throw APIError(status: 409, code: "not_in_sync", message: "\(name) cannot take over \(leaving): it is not current in it.")
+        }
+        let deadline = Monotonic.now() + Self.takeOverWait.nanoseconds
+        while Monotonic.now() < deadline {
+            if case .primary(let primary) = current.now, primary.isLeading { return .json(200, term.current.json, headers: reads.upstream) }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw .unavailable("\(name) did not lead in time.")
     }
 
     /// A write's key and attempt (`X-Bazar-Key`, `X-Bazar-Attempt`; the attempt defaults to the

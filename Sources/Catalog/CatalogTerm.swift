@@ -12,6 +12,12 @@ final class CatalogTerm: Sendable {
     let name: String
     private let store: SharedStore
     private let term: Mutex<Term>
+    private let handover = Mutex(Handover.none)
+
+    /// Where a hand-over of the primary role (`Primary.handOver`) stands.
+    enum Handover: Sendable {
+        case none, running, done
+    }
 
     /// The stored term, or else `first` (the flags' epoch 1).
     init(name: String, store: SharedStore, first: Term) throws {
@@ -62,10 +68,18 @@ final class CatalogTerm: Sendable {
         term.withLock { $0 = newer }
     }
 
+    /// Records how a hand-over of the primary role stands.
+    func handingOver(_ state: Handover) {
+        handover.withLock { $0 = state }
+    }
+
     /// A primary that learned that `newer` is current: stores it, empties its store (whatever it
     /// holds that the new primary lacks was never acknowledged) and exits, so that the
     /// supervisor starts it again as a backup that takes a full copy from the new primary.
+    /// During a hand-over the newer term is the one handed over: the thread waits, and the
+    /// hand-over ends the process with the store kept (or, when it failed, the step down goes on).
     func stepDown(to newer: Term) -> Never {
+        while handover.withLock({ $0 }) != .none { Thread.sleep(forTimeInterval: 0.05) }
         Log.warn("a newer epoch leads: stepping down to rejoin as a backup", [("epoch", "\(newer.epoch)"), ("primary", newer.primary)])
         do {
             try store.withLock { try $0.stepDown(to: newer) }

@@ -32,6 +32,7 @@ final class Primary: @unchecked Sendable {
     // The writer thread's alone.
     private var retention: KeyRetention
     private let leading = Atomic<Bool>(false)
+    private let gate = HandoverGate()
 
     /// What a request asked for. `attempt` names one try of a write (a retry has a new one).
     enum Write: Sendable {
@@ -160,7 +161,7 @@ final class Primary: @unchecked Sendable {
     /// `{"lease", "lease_ms", "fresh", "announced"}`; 503 for a front the primary is waiting out.
     func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
         try requireLeading()
-        guard replicator.mayGrantLeases else {
+        guard replicator.mayGrantLeases && !gate.isClosing else {
             throw .unavailable("\(name) cannot show that it still leads (its backup does not answer): no lease is granted.")
         }
         guard let grant = invalidator.leases.grant(front, renewing: held) else {
@@ -189,6 +190,8 @@ final class Primary: @unchecked Sendable {
         }
         let deadline = Monotonic.now() + (settling ? Self.settleDeadline : Self.writeDeadline).nanoseconds
         do throws(APIError) { try requireLeading() } catch { return error.response(headers: upstream) }
+        guard gate.enter() else { return Self.handedOver(name) }
+        defer { gate.leave() }
         let pending = PendingWrite(write)
         let outcome = condition.withLock { () -> Outcome in
             queue.append(pending)
@@ -210,6 +213,52 @@ final class Primary: @unchecked Sendable {
             }
             return .json(status, body(written), headers: upstream + (written.replayed ? [("Idempotent-Replayed", "true")] : []))
         }
+    }
+
+    /// How long a hand-over may wait for the writes in flight and the backup to have them all.
+    static let handoverDrain: Duration = .milliseconds(2_000)
+
+    /// Hands the primary role to the backup (`bazarctl switchover`): new writes wait; once every
+    /// write in flight is answered and the backup has them all, the backup is asked to take over
+    /// (it wins the next epoch from the witnesses and leads); then the waiting writes are
+    /// refused as not sent, so nginx passes them to the new primary, and this replica stores
+    /// the new term and exits, for the supervisor to start it again as the backup (its store
+    /// holds nothing the new primary lacks, so it is kept). 200 `{"epoch", "primary"}`, or 503
+    /// (and writes go on here) when the backup is not in sync or does not take over.
+    func handOver() -> Response {
+        guard isLeading else { return APIError.unavailable("\(name) does not lead yet.").response(headers: upstream) }
+        let term = replicator.term
+        term.handingOver(.running)
+        replicator.pauseDemotions(true)
+        let fail = { (reason: String) -> Response in
+            self.gate.reopen()
+            self.replicator.pauseDemotions(false)
+            term.handingOver(.none)
+            return APIError.unavailable(reason).response(headers: self.upstream)
+        }
+        let deadline = Monotonic.now() + Self.handoverDrain.nanoseconds
+        guard gate.close(until: deadline), replicator.waitCaughtUp(until: deadline) else {
+            return fail("The backup is not in sync: nothing was handed over.")
+        }
+        guard let won = replicator.askBackupToTakeOver() else { return fail("The backup did not take over: nothing was handed over.") }
+        term.handingOver(.done)
+        do {
+            try term.adopt(won)
+        } catch {
+            Log.error("store error storing the term handed over; exiting all the same", [("error", "\(error)")])
+        }
+        gate.handedOver()
+        Log.warn("handed the primary role over: restarting as the backup", [("epoch", "\(won.epoch)"), ("primary", won.primary)])
+        let exit = Thread { Thread.sleep(forTimeInterval: 0.5); Foundation.exit(0) }
+        exit.start()
+        return .json(200, won.json, headers: upstream)
+    }
+
+    /// A write that reached this replica after it handed its role over: refused as not sent
+    /// (no `X-Upstream`), which nginx passes to the new primary.
+    private static func handedOver(_ name: String) -> Response {
+        APIError(status: 403, code: "not_primary", message: "\(name) handed the primary role over; nothing was done.",
+                 headers: [(WriteIdentity.notSentHeader, "true")]).response()
     }
 
     private func commitNextBatch() {

@@ -1,6 +1,7 @@
 import BazarCore
 import Foundation
 import InternalHTTP
+import Synchronization
 
 /// The primary's side of catalog replication.
 ///
@@ -39,7 +40,9 @@ final class Replicator: @unchecked Sendable {
     static let takesPerPush = 200
 
     private let client: InternalClient
+    private let backup: String
     private let backupPath: String
+    private let demotionsPaused = Atomic<Bool>(false)
     private let memory: CatalogMemory
     private let store: SharedStore
     private let witnesses: WitnessRecords
@@ -73,6 +76,7 @@ final class Replicator: @unchecked Sendable {
         self.client = client
         self.store = store
         self.term = term
+        self.backup = backup
         self.backupPath = "/\(backup)/replicate"
         self.memory = memory
         self.witnesses = witnesses
@@ -101,6 +105,37 @@ final class Replicator: @unchecked Sendable {
     var mayGrantLeases: Bool {
         condition.withLock { !inSync || Monotonic.now() < lastTakenSent + Self.lease.nanoseconds }
     }
+
+    /// Stops (or resumes) demoting the backup, while a hand-over asks it to take over.
+    func pauseDemotions(_ paused: Bool) {
+        demotionsPaused.store(paused, ordering: .releasing)
+    }
+
+    /// Waits until the backup is in sync and has acknowledged every committed write; false
+    /// when `deadline` (monotonic nanoseconds) passes first.
+    func waitCaughtUp(until deadline: Int64) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !(inSync && acked >= committed) {
+            let now = Monotonic.now()
+            if now >= deadline { return false }
+            _ = condition.wait(until: Date().addingTimeInterval(Double(deadline - now) / 1e9))
+        }
+        return true
+    }
+
+    /// Asks the backup to take the primary role over (`POST /catalog-N/take-over` with this
+    /// term): the term it won, or nil.
+    func askBackupToTakeOver() -> Term? {
+        let leaving = term.current
+        guard let answer = try? client.send("POST", "/\(backup)/take-over", body: leaving.json.encoded(), timeout: Self.takeOverTimeout),
+              answer.status == 200, let won = (try? JSON.parse(answer.body)).flatMap(Term.init(json:)),
+              won.epoch > leaving.epoch, won.primary == backup else { return nil }
+        return won
+    }
+
+    /// How long a backup may take to take over (it waits out the front leases, then leads).
+    static let takeOverTimeout: Duration = .milliseconds(3_500)
 
     /// Records a committed write and wakes the push loop.
     func committed(_ seq: Int64) {
@@ -194,7 +229,7 @@ final class Replicator: @unchecked Sendable {
                 return nil
             }
             suspect = true
-            return inSync && Monotonic.now() >= lastLeaseEnd ? .demote : nil
+            return inSync && Monotonic.now() >= lastLeaseEnd && !demotionsPaused.load(ordering: .acquiring) ? .demote : nil
         }
         switch transition {
         case .promote?:

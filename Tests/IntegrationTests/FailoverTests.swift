@@ -123,6 +123,31 @@ final class FailoverTests: XCTestCase {
         XCTAssertNotEqual(read.json["price"].double, 77.25)
     }
 
+    /// (c): `bazarctl switchover` under a steady purchase load fails no request; the former
+    /// primary rejoins as the backup.
+    func testSwitchoverUnderASteadyPurchaseLoadFailsNoRequest() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        for book in 1...7 { _ = try await stack.client.update(book, #"{"stock": 1000000}"#) }
+        let failed = Failed()
+        let load = Task.detached {
+            await stack.client.load(workers: 3, seconds: 7) { _ in
+                let status = await stack.client.sendOnce("POST", "/purchase/\(Int.random(in: 1...7))")
+                await failed.record(status)
+            }
+        }
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        let (status, output) = try stack.ctl("switchover")
+        XCTAssertEqual(status, 0, output)
+        await load.value
+        let (statuses, succeeded) = (await failed.statuses, await failed.succeeded)
+        XCTAssertEqual(statuses, [:], "requests failed during the switchover (\(succeeded) succeeded)")
+        print("switchover: \(succeeded) purchases answered 200, failed: \(statuses)")
+        let level = try await waitForPrimary("catalog-2", stack)
+        XCTAssertEqual(level["epoch"].int, 2)
+    }
+
     /// (d): order numbers stay unique and increasing across two failovers, one each way.
     func testOrderNumbersGoOnAcrossTwoFailovers() async throws {
         let stack = try Stack()
@@ -176,4 +201,14 @@ actor Acknowledged {
     }
 
     func first(after date: Date) -> Date? { times.filter { $0 > date }.min() }
+}
+
+/// The answers other than 200 of a load, by status (nil: no answer).
+actor Failed {
+    private(set) var statuses: [String: Int] = [:]
+    private(set) var succeeded = 0
+
+    func record(_ status: Int?) {
+        if status == 200 { succeeded += 1 } else { statuses[status.map(String.init) ?? "none", default: 0] += 1 }
+    }
 }

@@ -49,16 +49,21 @@ final class FailoverDecisionTests: XCTestCase {
 
     func testWhenABackupRunsForTheNextEpoch() {
         let second: Int64 = 1_000_000_000
-        let cases: [(answered: Bool, silent: Int64, witnesses: Bool, expected: Candidacy.Verdict, why: String)] = [
-            (true, 0, true, .watch, "the primary answers (or a lease is held, or the backup is not current)"),
-            (true, 10 * second, true, .watch, "an answer resets the silence"),
-            (false, second / 2, true, .standIn, "silent for less than runAfter: stand in for reads only"),
-            (false, second, true, .run, "silent for runAfter: run"),
-            (false, 10 * second, false, .standIn, "without witnesses no epoch can be granted"),
+        let cases: [(current: Bool, asked: Bool, answered: Bool, silent: Int64, witnesses: Bool, expected: Candidacy.Verdict, why: String)] = [
+            (true, false, true, 0, true, .watch, "the primary answers (or a push lease is held)"),
+            (true, false, true, 10 * second, true, .watch, "an answer resets the silence"),
+            (true, false, false, second / 2, true, .standIn, "silent for less than runAfter: stand in for reads only"),
+            (true, false, false, second, true, .run, "silent for runAfter: run"),
+            (true, false, false, 10 * second, false, .standIn, "without witnesses no epoch can be granted"),
+            (false, false, false, 10 * second, true, .watch, "a backup that is not current cannot show it holds every write"),
+            (true, true, true, 0, true, .run, "asked to take over by the primary (switchover): at once"),
+            (false, true, true, 0, true, .watch, "asked to take over but not current"),
+            (true, true, true, 0, false, .watch, "asked to take over without witnesses"),
         ]
-        for (answered, silent, witnesses, expected, why) in cases {
-            XCTAssertEqual(Candidacy(primaryAnswered: answered, silentFor: silent, runAfter: second, hasWitnesses: witnesses).verdict,
-                           expected, why)
+        for (current, asked, answered, silent, witnesses, expected, why) in cases {
+            let candidacy = Candidacy(current: current, askedToTakeOver: asked, primaryAnswered: answered, silentFor: silent,
+                                      runAfter: second, hasWitnesses: witnesses)
+            XCTAssertEqual(candidacy.verdict, expected, why)
         }
     }
 
