@@ -23,6 +23,11 @@ import Synchronization
 /// push that brought it up to everything the primary had committed (a complete push, not a page
 /// of a catch-up). A push lease, too, comes only with a complete push (the primary grants none
 /// on a page, and the backup takes none from one).
+///
+/// Pushes carry the primary's term: one of an older epoch is refused. Once its primary has been
+/// silent for `failoverAfter` (or asks it to take over), a current backup runs for the next
+/// epoch (`Candidacy`, `WitnessGrant`) and, granted it, becomes the primary in this process
+/// (docs/failover.md).
 final class Backup: Sendable {
     /// How long the primary may not answer before a current backup runs for the next epoch.
     static let failoverAfter: Duration = .milliseconds(1_000)

@@ -26,6 +26,11 @@ import Synchronization
 /// all record it demoted (`Recovery` asks them); with no order replica keeping records it
 /// starts without the backup, as after a demotion. Only a push that brings the backup up to
 /// every committed write grants it a lease, never a page of a catch-up.
+///
+/// Every push carries this primary's term (`Term`) and, before any book, the orders it took
+/// that the backup lacks (with their keys): books go only in a push that carries every such
+/// order, so a backup promoted after a failover holds the key and number of every take whose
+/// stock it holds. A push refused for a newer epoch makes this primary step down.
 final class Replicator: @unchecked Sendable {
     /// How long a backup may serve reads after a push that found it in sync was sent.
     static let lease: Duration = .milliseconds(500)
