@@ -80,8 +80,8 @@ final class FaultTests: XCTestCase {
         }
     }
 
-    /// With the primary down, writes are refused (503, nothing applied), reads go on from the backup, and
-    /// everything works again once the primary is back.
+    /// With the primary down, writes are refused (503, nothing applied) until the backup takes
+    /// over, reads go on from the backup, and everything works again once the primary is back.
     func testPrimaryDownWritesAre503ReadsContinueAndItRecovers() async throws {
         let stack = try Stack(["BAZAR_CACHE_CAPACITY": "0"])
         defer { stack.stop() }
@@ -114,7 +114,6 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(info.json, bought.json["book"], "the backup has the acknowledged purchase")
         }
         let health = try await client.get("/health")
-        XCTAssertEqual(health.status, 503)
         XCTAssertEqual(health.json["status"].string, "degraded")
         XCTAssertEqual(health.json["replicas"].array.first?["status"].string, "down")
         XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
