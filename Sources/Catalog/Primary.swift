@@ -23,7 +23,7 @@ import TierCalls
 /// shown that its store holds every acknowledged write (`lead`); until then it answers 503.
 final class Primary: @unchecked Sendable {
     private let name: String
-    private let store: Mutex<CatalogStore>
+    private let store: SharedStore
     private let memory: CatalogMemory
     private let invalidator: Invalidator
     let replicator: Replicator
@@ -34,6 +34,7 @@ final class Primary: @unchecked Sendable {
     // The writer thread's alone.
     private var retention: KeyRetention
     private let leading = Atomic<Bool>(false)
+    private let gate = HandoverGate()
 
     /// What a request asked for. `attempt` names one try of a write (a retry has a new one).
     enum Write: Sendable {
@@ -90,11 +91,11 @@ final class Primary: @unchecked Sendable {
     static let settleDeadline: Duration = Timeouts.settle - .milliseconds(300)
 
     /// `updateKeyHorizon`: how many writes an update's key is kept for, at least (`KeyRetention`).
-    init(name: String, store: sending CatalogStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
+    init(name: String, store: SharedStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
          updateKeyHorizon: Int64 = KeyRetention.defaultCountHorizon) {
         self.name = name
         retention = KeyRetention(applied: memory.applied, now: Monotonic.now(), countHorizon: updateKeyHorizon)
-        self.store = Mutex(store)
+        self.store = store
         self.memory = memory
         self.invalidator = invalidator
         self.replicator = replicator
@@ -175,11 +176,15 @@ final class Primary: @unchecked Sendable {
     /// `{"lease", "lease_ms", "fresh", "announced"}`; 503 for a front the primary is waiting out.
     func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
         try requireLeading()
+        guard replicator.mayGrantLeases && !gate.isClosing else {
+            throw .unavailable("\(name) cannot show that it still leads (its backup does not answer): no lease is granted.")
+        }
         guard let grant = invalidator.leases.grant(front, renewing: held) else {
             throw .unavailable("\(front) missed an invalidation; its lease is being waited out.")
         }
         return .json(200, .object([("lease", .int(grant.lease)), ("lease_ms", .int(FrontLeases.duration.nanoseconds / 1_000_000)),
-                                   ("fresh", .bool(grant.fresh)), ("announced", .int(grant.announced))]), headers: upstream)
+                                   ("fresh", .bool(grant.fresh)), ("announced", .int(grant.announced)),
+                                   ("epoch", .int(replicator.term.current.epoch))]), headers: upstream)
     }
 
     /// A page of the orders taken, for an order replica catching up.
@@ -200,6 +205,8 @@ final class Primary: @unchecked Sendable {
         }
         let deadline = Monotonic.now() + (settling ? Self.settleDeadline : Self.writeDeadline).nanoseconds
         do throws(APIError) { try requireLeading() } catch { return error.response(headers: upstream) }
+        guard gate.enter() else { return Self.handedOver(name) }
+        defer { gate.leave() }
         let pending = PendingWrite(write)
         condition.withLock {
             queue.append(pending)
@@ -218,6 +225,52 @@ final class Primary: @unchecked Sendable {
             }
             return .json(status, body(written), headers: upstream + (written.replayed ? [("Idempotent-Replayed", "true")] : []))
         }
+    }
+
+    /// How long a hand-over may wait for the writes in flight and the backup to have them all.
+    static let handoverDrain: Duration = .milliseconds(2_000)
+
+    /// Hands the primary role to the backup (`bazarctl switchover`): new writes wait; once every
+    /// write in flight is answered and the backup has them all, the backup is asked to take over
+    /// (it wins the next epoch from the witnesses and leads); then the waiting writes are
+    /// refused as not sent, so nginx passes them to the new primary, and this replica stores
+    /// the new term and exits, for the supervisor to start it again as the backup (its store
+    /// holds nothing the new primary lacks, so it is kept). 200 `{"epoch", "primary"}`, or 503
+    /// (and writes go on here) when the backup is not in sync or does not take over.
+    func handOver() -> Response {
+        guard isLeading else { return APIError.unavailable("\(name) does not lead yet.").response(headers: upstream) }
+        let term = replicator.term
+        term.handingOver(.running)
+        replicator.pauseDemotions(true)
+        let fail = { (reason: String) -> Response in
+            self.gate.reopen()
+            self.replicator.pauseDemotions(false)
+            term.handingOver(.none)
+            return APIError.unavailable(reason).response(headers: self.upstream)
+        }
+        let deadline = Monotonic.now() + Self.handoverDrain.nanoseconds
+        guard gate.close(until: deadline), replicator.waitCaughtUp(until: deadline) else {
+            return fail("The backup is not in sync: nothing was handed over.")
+        }
+        guard let won = replicator.askBackupToTakeOver() else { return fail("The backup did not take over: nothing was handed over.") }
+        term.handingOver(.done)
+        do {
+            try term.adopt(won)
+        } catch {
+            Log.error("store error storing the term handed over; exiting all the same", [("error", "\(error)")])
+        }
+        gate.handedOver()
+        Log.warn("handed the primary role over: restarting as the backup", [("epoch", "\(won.epoch)"), ("primary", won.primary)])
+        let exit = Thread { Thread.sleep(forTimeInterval: 0.5); Foundation.exit(0) }
+        exit.start()
+        return .json(200, won.json, headers: upstream)
+    }
+
+    /// A write that reached this replica after it handed its role over: refused as not sent
+    /// (no `X-Upstream`), which nginx passes to the new primary.
+    private static func handedOver(_ name: String) -> Response {
+        APIError(status: 403, code: "not_primary", message: "\(name) handed the primary role over; nothing was done.",
+                 headers: [(WriteIdentity.notSentHeader, "true")]).response()
     }
 
     private func commitNextBatch() {

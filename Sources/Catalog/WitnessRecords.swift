@@ -11,11 +11,13 @@ import TierCalls
 final class WitnessRecords: @unchecked Sendable {
     private let client: InternalClient
     private let replicas: [String]
+    private let term: CatalogTerm
     // Used by the replicator's thread only.
     private var version: Int64 = 0
 
-    init(client: InternalClient, replicas: [String]) {
+    init(client: InternalClient, replicas: [String], term: CatalogTerm) {
         self.client = client
+        self.term = term
         self.replicas = replicas
     }
 
@@ -33,9 +35,10 @@ final class WitnessRecords: @unchecked Sendable {
     /// backup, that they may be; false when one did not store it (the writes then wait).
     /// Called from any request thread: it touches no record version.
     func acknowledge(through seq: Int64) -> Bool {
-        let body = JSON.object([("through", .int(seq))]).encoded()
+        let body = JSON.object([("through", .int(seq))] + term.current.members).encoded()
         return replicas.allSatisfy { replica in
             let answer = try? client.send("POST", "/\(replica)/acknowledged", body: body, timeout: Timeouts.peerPush, resendable: true)
+            stepDownIfRefused(answer)
             return answer?.status == 200 && (answer.flatMap { try? JSON.parse($0.body) })?["through"]?.int64Value ?? -1 >= seq
         }
     }
@@ -48,15 +51,23 @@ final class WitnessRecords: @unchecked Sendable {
     /// Sends the next record to every replica; how many stored it.
     private func record(inSync: Bool, acknowledged: Int64? = nil) -> Int {
         version += 1
-        let body = JSON.object([("version", .int(version)), ("in_sync", .bool(inSync))]
+        let body = JSON.object(term.current.members + [("version", .int(version)), ("in_sync", .bool(inSync))]
                                + (acknowledged.map { [("acknowledged", JSON.int($0))] } ?? [])).encoded()
         var stored = 0
         for replica in replicas {
             let answer = try? client.send("POST", "/\(replica)/witness", body: body, timeout: Timeouts.peerPush, resendable: true)
+            stepDownIfRefused(answer)
             let json = answer.flatMap { try? JSON.parse($0.body) }
             if answer?.status == 200, json?["recorded"]?.boolValue == true { stored += 1 }
             if let newer = json?["version"]?.int64Value, newer >= version { version = newer + 1 }
         }
         return stored
+    }
+
+    /// Steps down when a witness refused a record for a newer epoch.
+    private func stepDownIfRefused(_ answer: InternalResponse?) {
+        if let answer, let newer = Term(refusal: answer.status, body: answer.body), newer.epoch > term.current.epoch {
+            term.stepDown(to: newer)
+        }
     }
 }

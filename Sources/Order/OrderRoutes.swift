@@ -13,7 +13,7 @@ struct OrderRoutes: Sendable {
     let metrics: RequestMetrics
 
     /// The route names `metrics` counts requests by.
-    static let routeNames = ["purchase", "orders", "held", "replicate", "witness", "acknowledged", "stand-in", "health",
+    static let routeNames = ["purchase", "orders", "held", "replicate", "witness", "acknowledged", "stand-in", "epoch", "health",
                              "metrics"]
 
     func handle(_ request: Request) -> Response {
@@ -54,7 +54,9 @@ struct OrderRoutes: Sendable {
         case ("POST", "acknowledged", 1):
             return try witness.acknowledge(request.body)
         case ("POST", "stand-in", 1):
-            return try witness.standIn()
+            return try witness.standIn(request.body)
+        case ("POST", "epoch", 1):
+            return try witness.grant(request.body)
         case ("GET", "metrics", 1):
             return metrics.response { exposition in
                 exposition.applied(orders.heldThrough)

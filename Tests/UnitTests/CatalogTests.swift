@@ -34,7 +34,8 @@ final class CatalogTests: XCTestCase {
 
     /// A push; with `lease`, one from a primary that counts the backup in sync.
     func push(after: Int64, upTo: Int64, books: [Book] = [], lease: (ms: Int64, echo: Int64)? = nil) -> [UInt8] {
-        JSON.object([("after", .int(after)), ("up_to", .int(upTo)),
+        JSON.object(Term(epoch: 1, primary: "catalog-1").members + [("after", .int(after)), ("up_to", .int(upTo)),
+                     ("complete", .bool(upTo > after || books.isEmpty)), ("takes", .array([])),
                      ("lease", lease.map { .object([("ms", .int($0.ms)), ("echo", .int($0.echo))]) } ?? .null),
                      ("books", .array(books.map(\.json)))]).encoded()
     }
@@ -45,10 +46,11 @@ final class CatalogTests: XCTestCase {
     }
 
     func makeBackup() throws -> (CatalogRoutes, Backup, CatalogMemory) {
-        let store = try CatalogStore(path: dbPath, identity: .test)
-        let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
-        let backup = Backup(store: store, memory: memory)
-        let routes = CatalogRoutes(name: "catalog-2", role: .backup(backup), reads: CatalogReads(name: "catalog-2", memory: memory),
+        let store = SharedStore(try CatalogStore(path: dbPath, identity: .test))
+        let memory = CatalogMemory(books: try store.withLock { try $0.books() }, applied: try store.withLock { try $0.applied() })
+        let term = try CatalogTerm(name: "catalog-2", store: store, first: Term(epoch: 1, primary: "catalog-1"))
+        let backup = Backup(name: "catalog-2", term: term, store: store, memory: memory)
+        let routes = CatalogRoutes(name: "catalog-2", current: .init(.backup(backup)), term: term, reads: CatalogReads(name: "catalog-2", memory: memory),
                                    metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
         return (routes, backup, memory)
     }
@@ -57,15 +59,16 @@ final class CatalogTests: XCTestCase {
     /// unless `leading` is false (the replicator is not started, so writes do not wait for a
     /// backup). With `leasedFront`, a front called `front` holds a read lease from it.
     func makePrimary(internalSocket: String, leasedFront: Bool = true, leading: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
-        let store = try CatalogStore(path: dbPath, identity: .test)
-        let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
+        let store = SharedStore(try CatalogStore(path: dbPath, identity: .test))
+        let memory = CatalogMemory(books: try store.withLock { try $0.books() }, applied: try store.withLock { try $0.applied() })
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
+        let term = try CatalogTerm(name: "catalog-1", store: store, first: Term(epoch: 1, primary: "catalog-1"))
         let primary = Primary(name: "catalog-1", store: store, memory: memory,
                               invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
-                              replicator: Replicator(client: client, backup: "catalog-2", memory: memory,
-                                                     witnesses: WitnessRecords(client: client, replicas: [])))
+                              replicator: Replicator(client: client, backup: "catalog-2", memory: memory, store: store,
+                                                     witnesses: WitnessRecords(client: client, replicas: [], term: term), term: term))
         if leading { primary.lead() }
-        let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory),
+        let routes = CatalogRoutes(name: "catalog-1", current: .init(.primary(primary)), term: term, reads: CatalogReads(name: "catalog-1", memory: memory),
                                    metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
         if leasedFront { XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 200) }
         return (routes, memory)
@@ -207,7 +210,7 @@ final class CatalogTests: XCTestCase {
         let (routes, _, _) = try makeBackup()
         let response = routes.handle(internalRequest("GET", "/catalog-2/health"))
         XCTAssertEqual(response.status, 200)
-        XCTAssertEqual(response.text, "{\"name\":\"catalog-2\",\"role\":\"backup\",\"status\":\"catching_up\",\"applied\":0}")
+        XCTAssertEqual(response.text, "{\"name\":\"catalog-2\",\"role\":\"backup\",\"status\":\"catching_up\",\"applied\":0,\"epoch\":1,\"primary\":\"catalog-1\"}")
         XCTAssertEqual(response.header("X-Upstream"), "catalog-2")
     }
 
@@ -338,9 +341,11 @@ final class CatalogTests: XCTestCase {
     func testBackupRefusesPrimaryOperations() throws {
         let (routes, _, memory) = try makeBackup()
         let take = routes.handle(internalRequest("POST", "/catalog-primary/take/1", headers: ["X-Bazar-Key": "k"]))
-        XCTAssertEqual(take.status, 503)
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":2}")).status, 503)
-        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-primary/takes", query: "after=0")).status, 503)
+        XCTAssertEqual(take.status, 403, "nginx passes it to the other replica")
+        XCTAssertEqual(take.header("X-Bazar-Not-Sent"), "true")
+        XCTAssertNil(take.header("X-Upstream"))
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":2}")).status, 403)
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-primary/takes", query: "after=0")).status, 403)
         XCTAssertEqual(memory.book(1).0, defaultBooks[0])
     }
 
@@ -362,14 +367,31 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/é")).status, 404)
     }
 
+    func testBackupRefusesPushesOfAnOlderEpoch() throws {
+        let (_, backup, _) = try makeBackup()
+        func push(_ epoch: Int64, _ primary: String) -> Response {
+            backup.replicate(JSON.object(Term(epoch: epoch, primary: primary).members
+                                         + [("after", .int(0)), ("up_to", .int(0)), ("complete", .bool(true)), ("books", .array([])),
+                                            ("takes", .array([]))]).encoded())
+        }
+        XCTAssertEqual(push(2, "catalog-2").status, 200, "a newer epoch is adopted")
+        let stale = push(1, "catalog-1")
+        XCTAssertEqual(stale.status, 409)
+        XCTAssertEqual(Term(refusal: stale.status, body: stale.body), Term(epoch: 2, primary: "catalog-2"))
+        XCTAssertEqual(push(2, "catalog-1").status, 409, "another primary claiming the same epoch")
+        XCTAssertEqual(backup.replicate(Array(#"{"after":0,"up_to":0,"books":[]}"#.utf8)).status, 400, "a push names its term")
+        let (reopened, _, _) = try makeBackup()
+        XCTAssertEqual(reopened.handle(internalRequest("GET", "/catalog-2/health")).json?["epoch"]?.int64Value, 2, "kept in the store")
+    }
+
     // MARK: CatalogRoutes on a primary
 
     func testPrimaryReadsAndHealthNeedNoLease() throws {
         let (routes, _) = try makePrimary(internalSocket: frontSocket)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/3")).json.flatMap(Book.init(json:)), defaultBooks[2])
         let health = routes.handle(internalRequest("GET", "/catalog-1/health"))
-        XCTAssertEqual(health.text, "{\"name\":\"catalog-1\",\"role\":\"primary\",\"status\":\"up\",\"applied\":0}")
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-1/replicate", body: "{}")).status, 404)
+        XCTAssertEqual(health.text, "{\"name\":\"catalog-1\",\"role\":\"primary\",\"status\":\"up\",\"applied\":0,\"epoch\":1,\"primary\":\"catalog-1\"}")
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-1/replicate", body: "{}")).status, 403)
     }
 
     func testPrimaryUpdateInvalidatesTheFrontBeforeCommitting() throws {
