@@ -1,3 +1,4 @@
+import Basics
 import HTTPMessages
 
 /// Which catalog replica is the primary in which epoch (term). Epochs only grow: epoch 1 is the

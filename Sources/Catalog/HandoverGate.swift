@@ -1,3 +1,4 @@
+import Basics
 import BazarCore
 import Foundation
 import Synchronization

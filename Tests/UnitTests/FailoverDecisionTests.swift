@@ -1,3 +1,4 @@
+import Basics
 import BazarCore
 @testable import Catalog
 @testable import Order
