@@ -80,6 +80,7 @@ class Load:
         self.refused = {}    # status -> count of answers that ended a write unacknowledged
         self.unsettled = 0   # writes still in doubt when the settle bound ran out
         self.stopping = threading.Event()
+        self.stopped_at = None
         self.threads = [threading.Thread(target=self.client, args=(i,), daemon=True) for i in range(threads)]
 
     def start(self):
@@ -87,6 +88,7 @@ class Load:
             t.start()
 
     def stop(self):
+        self.stopped_at = time.time()
         self.stopping.set()
         for t in self.threads:
             t.join(SETTLE_BOUND + 30)
@@ -133,16 +135,11 @@ class Load:
                 with self.lock:
                     self.refused[status] = self.refused.get(status, 0) + 1
                 return
-            if self.stopping.is_set() and time.time() > self.stopped_at() + SETTLE_BOUND:
+            if self.stopping.is_set() and time.time() > self.stopped_at + SETTLE_BOUND:
                 with self.lock:
                     self.unsettled += 1
                 return
             time.sleep(0.2)
-
-    def stopped_at(self):
-        if not hasattr(self, "_stopped_at"):
-            self._stopped_at = time.time()
-        return self._stopped_at
 
 
 class Scenario:
@@ -273,7 +270,6 @@ def main():
         scenario.run(args.primary_kills)
     finally:
         say("stopping the clients (writes in doubt retried with their keys for up to %d s)" % SETTLE_BOUND)
-        load.stopped_at()
         load.stop()
     lost = scenario.nothing_lost()
     scenario.check("no write left in doubt", load.unsettled == 0, "%d" % load.unsettled)
