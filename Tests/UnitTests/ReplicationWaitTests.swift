@@ -3,6 +3,7 @@ import Basics
 @testable import Catalog
 import Foundation
 @testable import InternalHTTP
+import Store
 import XCTest
 
 /// A value shared between a test and the threads it starts.
@@ -74,8 +75,11 @@ final class ReplicationWaitTests: XCTestCase {
             return (200, #"{"recorded":true,"version":1}"#, [])
         }
         let client = InternalClient(.unix(path: socket), secret: "test-secret")
+        let store = SharedStore(try CatalogStore(path: directory.appendingPathComponent("catalog.db").path, identity: .test))
+        let term = try CatalogTerm(name: "catalog-1", store: store, first: Term(epoch: 1, primary: "catalog-1"))
         let replicator = Replicator(client: client, backup: "catalog-2", memory: CatalogMemory(books: defaultBooks, applied: 0),
-                                    witnesses: WitnessRecords(client: client, replicas: ["order-1"]))
+                                    store: store, witnesses: WitnessRecords(client: client, replicas: ["order-1"], term: term),
+                                    term: term)
         replicator.start(backupInSync: true)
         return (replicator, nginx)
     }
