@@ -8,7 +8,7 @@ export PATH := $(PATH):/opt/swift/usr/bin
 BAZARCTL := nginx/bazarctl
 
 .PHONY: all deps build up down status test bench clean fuzz schemathesis cve-check chaos images simulate simulate-test \
-	test-containers test-swarm
+	test-containers test-swarm test-machines
 
 all: build
 
@@ -139,3 +139,9 @@ test-containers: deps
 # Only the one-node swarm part of test-containers.
 test-swarm: deps
 	bash Tests/containers/run swarm
+
+# The stack on three machines (Docker-in-Docker nodes of one swarm, images pulled from a local
+# registry) and whole machines lost under load (Tests/machines/run, docs/machines.md). Slow
+# (minutes): not part of `make test`; CI runs it after test-containers.
+test-machines: images
+	bash Tests/machines/run
