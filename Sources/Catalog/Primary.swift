@@ -34,6 +34,11 @@ final class Primary: @unchecked Sendable {
     // The writer thread's alone.
     private var retention: KeyRetention
     private let leading = Atomic<Bool>(false)
+    /// The orders up to this number are acknowledged (replicated, or recorded by the witnesses),
+    /// or were in the store when it started leading: what `takes` serves. A take committed here
+    /// but not yet replicated is never served: an order replica that caught it up could hand it
+    /// to a backup promoted after this replica died, reviving a take its caller heard was not made.
+    private let acknowledgedTakes = Atomic<Int64>(0)
     private let gate = HandoverGate()
 
     /// What a request asked for. `attempt` names one try of a write (a retry has a new one).
@@ -169,6 +174,7 @@ final class Primary: @unchecked Sendable {
     /// served, and fronts refuse fills older than what the store holds.
     func lead() {
         _ = invalidator.leases.announce(memory.applied)
+        if let last = try? lastOrderNumber() { acknowledgedTakes.max(last, ordering: .releasing) }
         leading.store(true, ordering: .releasing)
     }
 
@@ -187,12 +193,14 @@ final class Primary: @unchecked Sendable {
                                    ("epoch", .int(replicator.term.current.epoch))]), headers: upstream)
     }
 
-    /// A page of the orders taken, for an order replica catching up.
+    /// A page of the orders taken and acknowledged (`acknowledgedTakes`), for an order replica
+    /// catching up.
     func takes(_ page: Page) throws(APIError) -> Response {
         try requireLeading()
+        let through = acknowledgedTakes.load(ordering: .acquiring)
         let orders = try APIError.unavailableOnFailure("the takes could not be read") {
             try store.withLock { try $0.takes(after: page.after, limit: page.limit) }
-        }
+        }.filter { $0.number <= through }
         return .json(200, .object([("orders", .array(orders.map(\.internalJSON)))]), headers: upstream)
     }
 
@@ -223,6 +231,8 @@ final class Primary: @unchecked Sendable {
                 Log.warn("write not acknowledged in time: outcome unknown to the caller, who settles it", [("version", "\(version)")])
                 return APIError.outcomeUnknown.response(headers: upstream)
             }
+            // Takes are numbered in the order they are replicated: this one's covers every earlier one.
+            if let order = written.order { acknowledgedTakes.max(order.number, ordering: .releasing) }
             return .json(status, body(written), headers: upstream + (written.replayed ? [("Idempotent-Replayed", "true")] : []))
         }
     }

@@ -58,7 +58,8 @@ final class CatalogTests: XCTestCase {
     /// A primary whose invalidations and replication go to `internalSocket`, leading at once
     /// unless `leading` is false (the replicator is not started, so writes do not wait for a
     /// backup). With `leasedFront`, a front called `front` holds a read lease from it.
-    func makePrimary(internalSocket: String, leasedFront: Bool = true, leading: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
+    func makePrimary(internalSocket: String, leasedFront: Bool = true, leading: Bool = true,
+                     witnesses: [String] = []) throws -> (CatalogRoutes, CatalogMemory) {
         let store = SharedStore(try CatalogStore(path: dbPath, identity: .test))
         let memory = CatalogMemory(books: try store.withLock { try $0.books() }, applied: try store.withLock { try $0.applied() })
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
@@ -66,7 +67,7 @@ final class CatalogTests: XCTestCase {
         let primary = Primary(name: "catalog-1", store: store, memory: memory,
                               invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
                               replicator: Replicator(client: client, backup: "catalog-2", memory: memory, store: store,
-                                                     witnesses: WitnessRecords(client: client, replicas: [], term: term), term: term))
+                                                     witnesses: WitnessRecords(client: client, replicas: witnesses, term: term), term: term))
         if leading { primary.lead() }
         let routes = CatalogRoutes(name: "catalog-1", current: .init(.primary(primary)), term: term, reads: CatalogReads(name: "catalog-1", memory: memory),
                                    metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
@@ -474,6 +475,23 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(takes.json?["orders"]?.arrayValue?.compactMap(Order.init(json:)).map(\.key), ["client:b"])
         let all = routes.handle(internalRequest("GET", "/catalog-primary/takes"))
         XCTAssertEqual(all.json?["orders"]?.arrayValue?.count, 2)
+    }
+
+    /// A take committed but neither replicated nor recorded by a witness is not served to an
+    /// order replica catching up: a backup promoted after this primary died would otherwise
+    /// get it back from the order replicas, reviving a take its caller heard was not made.
+    func testTakesServeOnlyAcknowledgedOrders() throws {
+        let tiers = try TestHTTPServer(path: frontSocket) { request in
+            request.path.hasSuffix("/invalidate") ? (200, "{\"dropped\":0}", []) : (503, "{}", [("X-Bazar-Not-Sent", "true")])
+        }
+        defer { tiers.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket, witnesses: ["order-1"])
+        let take = routes.handle(internalRequest("POST", "/catalog-primary/take/3", headers: ["X-Bazar-Key": "k1"]))
+        XCTAssertEqual(take.status, 504, "neither the backup nor a witness holds it: " + take.text)
+        XCTAssertEqual(memory.book(3).0?.stock, defaultBooks[2].stock - 1, "committed here")
+        let takes = routes.handle(internalRequest("GET", "/catalog-primary/takes"))
+        XCTAssertEqual(takes.status, 200)
+        XCTAssertEqual(takes.json?["orders"]?.arrayValue?.count, 0, "a take not acknowledged was served")
     }
 
     func testPrimaryTakeAtStockZeroIs409AndChangesNothing() throws {
