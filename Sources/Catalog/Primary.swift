@@ -179,14 +179,16 @@ final class Primary: @unchecked Sendable {
     }
 
     /// A read lease for a front that holds lease `held` (nil: none):
-    /// `{"lease", "lease_ms", "fresh", "announced"}`; 503 for a front the primary is waiting out.
+    /// `{"lease", "lease_ms", "fresh", "announced"}`; 409 `lease_refused` while this primary cannot
+    /// show that it leads or waits this front out (its own decision, which nginx passes to the
+    /// front as it is: a 503 would count this replica failed and turn its writes away).
     func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
         try requireLeading()
         guard replicator.mayGrantLeases && !gate.isClosing else {
-            throw .unavailable("\(name) cannot show that it still leads (its backup does not answer): no lease is granted.")
+            throw .leaseRefused("\(name) cannot show that it still leads (its backup does not answer): no lease is granted.")
         }
         guard let grant = invalidator.leases.grant(front, renewing: held) else {
-            throw .unavailable("\(front) missed an invalidation; its lease is being waited out.")
+            throw .leaseRefused("\(front) missed an invalidation; its lease is being waited out.")
         }
         return .json(200, .object([("lease", .int(grant.lease)), ("lease_ms", .int(FrontLeases.duration.nanoseconds / 1_000_000)),
                                    ("fresh", .bool(grant.fresh)), ("announced", .int(grant.announced)),

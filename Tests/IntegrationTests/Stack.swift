@@ -85,9 +85,11 @@ final class Stack: @unchecked Sendable {
         try internalCall(["http://bazar\(path)"])
     }
 
-    /// POST `body` to `path` on nginx's internal listener: the status line's code and the body.
-    func internalPost(_ path: String, body: String) throws -> (Int, String) {
-        let output = try internalCall(["-X", "POST", "-d", body, "-w", "\n%{http_code}", "http://bazar\(path)"])
+    /// POST `body` to `path` on nginx's internal listener, with `headers`: the status line's code
+    /// and the body.
+    func internalPost(_ path: String, body: String, headers: [String: String] = [:]) throws -> (Int, String) {
+        let headerArguments = headers.sorted { $0.key < $1.key }.flatMap { ["-H", "\($0.key): \($0.value)"] }
+        let output = try internalCall(headerArguments + ["-X", "POST", "-d", body, "-w", "\n%{http_code}", "http://bazar\(path)"])
         let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }

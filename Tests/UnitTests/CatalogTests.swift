@@ -531,6 +531,20 @@ final class CatalogTests: XCTestCase {
         }
     }
 
+    /// A primary whose backup, counted in sync, took no push lately cannot show that it still
+    /// leads: it refuses a front's lease as its own decision, 409 `lease_refused`, never a 503
+    /// (on `/catalog-primary/` nginx reads a 503 as "not the primary" and counts the replica
+    /// failed for a second, turning the primary's writes away).
+    func testAPrimaryThatCannotShowItLeadsRefusesALeaseAsItsOwnDecision() throws {
+        let (routes, _) = try makePrimary(internalSocket: directory.appendingPathComponent("none.sock").path, leasedFront: false,
+                                          witnesses: ["order-1"])
+        guard case .primary(let primary) = routes.current.now else { return XCTFail("not a primary") }
+        primary.replicator.start(backupInSync: true)
+        let refused = routes.handle(internalRequest("POST", "/catalog-primary/lease/front"))
+        XCTAssertEqual(refused.status, 409, refused.text)
+        XCTAssertEqual(refused.json?["error"]?["code"]?.stringValue, "lease_refused")
+    }
+
     func testPrimaryWithoutALeasedFrontTellsNoOne() throws {
         let (routes, memory) = try makePrimary(internalSocket: directory.appendingPathComponent("none.sock").path, leasedFront: false)
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}")).status, 200)
@@ -566,13 +580,14 @@ final class CatalogTests: XCTestCase {
         let (routes, memory) = try makePrimary(internalSocket: frontSocket)
         XCTAssertEqual(write(routes, "settle", 4, key: "k", attempt: "lost").json?["applied"], .bool(false))
         let late = write(routes, "take", 4, key: "k", attempt: "lost")
-        XCTAssertEqual(late.status, 503, "the attempt settled as not applied arrives late: refused")
+        XCTAssertEqual(late.status, 409, "the attempt settled as not applied arrives late: refused")
+        XCTAssertEqual(late.json?["error"]?["code"]?.stringValue, "attempt_settled")
         XCTAssertEqual(memory.book(4).0?.stock, defaultBooks[3].stock)
         XCTAssertEqual(write(routes, "take", 4, key: "k", attempt: "retry").status, 200, "a new attempt under the key buys")
         XCTAssertEqual(memory.book(4).0?.stock, defaultBooks[3].stock - 1)
         // Durable: a primary restarted on the same file still refuses it.
         let (restarted, _) = try makePrimary(internalSocket: frontSocket)
-        XCTAssertEqual(write(restarted, "take", 4, key: "k2", attempt: "lost").status, 503)
+        XCTAssertEqual(write(restarted, "take", 4, key: "k2", attempt: "lost").status, 409)
     }
 
     func testSettleOfAnUpdate() throws {
@@ -585,7 +600,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(applied.json?["book"]?["price"]?.doubleValue, 9.5)
         XCTAssertNil(applied.json?["order"])
         XCTAssertEqual(write(routes, "settle", 1, key: "u2", attempt: "u2").json?["applied"], .bool(false))
-        XCTAssertEqual(write(routes, "update", 1, key: "u2", attempt: "u2", body: "{\"price\":1}").status, 503)
+        XCTAssertEqual(write(routes, "update", 1, key: "u2", attempt: "u2", body: "{\"price\":1}").status, 409)
         XCTAssertEqual(memory.book(1).0?.price, 9.5)
     }
 }
