@@ -103,6 +103,25 @@ final class WriteOutcomeTests: XCTestCase {
         XCTAssertFalse(taken.contains(lost["X-Bazar-Key"]!), "the fenced attempt bought nothing")
     }
 
+    /// The catalog primary killed after it got a write (it may have applied it, and not
+    /// answered): nginx answers 504, and never marks that answer "not sent", which callers read
+    /// as "surely not applied" (they would answer 503 for a write that may have been applied: a
+    /// chaos run, seed 169389124, saw an update applied behind such a 503). The header came
+    /// from the 503's `add_header`, which the 504's `if` block inherited.
+    func testA504OfAPrimaryKilledMidWriteIsNeverMarkedNotSent() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        let primary = try XCTUnwrap(stack.pid("catalog-1"))
+        XCTAssertEqual(kill(primary, SIGSTOP), 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(primary, SIGKILL) }
+        let answer = try stack.internalPostAnswer("/catalog-primary/update/1", body: #"{"price": 7.25}"#,
+                                                  headers: ["X-Bazar-Key": "killed-\(UUID().uuidString)"])
+        XCTAssertEqual(answer.status, 504, answer.body)
+        XCTAssertNil(answer.headers["x-bazar-not-sent"], "a write the killed primary got is not known to be unsent")
+        _ = try await stack.waitUntilLevel()
+    }
+
     /// nginx's workers killed while writes wait on hung tiers: no request is applied twice (the
     /// tiers' client resends only what is safe to repeat, and a lost write is settled, not
     /// resent). Each purchase drops the stock by one and each restock raises it by one, so the
