@@ -179,11 +179,12 @@ final class Primary: @unchecked Sendable {
     }
 
     /// A read lease for a front that holds lease `held` (nil: none):
-    /// `{"lease", "lease_ms", "fresh", "announced"}`; 409 `lease_refused` while this primary cannot
-    /// show that it leads or waits this front out (its own decision, which nginx passes to the
-    /// front as it is: a 503 would count this replica failed and turn its writes away).
+    /// `{"lease", "lease_ms", "fresh", "announced"}`; 409 `lease_refused` while this primary
+    /// recovers, cannot show that it leads or waits this front out (its own decision, which nginx
+    /// passes to the front as it is: a 503 would count this replica failed for a second and turn
+    /// the writes of that second away, the first ones after it leads too).
     func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
-        try requireLeading()
+        guard isLeading else { throw .leaseRefused(Self.recovering(name)) }
         guard replicator.mayGrantLeases && !gate.isClosing else {
             throw .leaseRefused("\(name) cannot show that it still leads (its backup does not answer): no lease is granted.")
         }
@@ -196,9 +197,10 @@ final class Primary: @unchecked Sendable {
     }
 
     /// A page of the orders taken and acknowledged (`acknowledgedTakes`), for an order replica
-    /// catching up.
+    /// catching up; 409 `recovering` while this primary recovers (as for a lease: not a 503,
+    /// which would count it failed; the order replica asks its peer instead).
     func takes(_ page: Page) throws(APIError) -> Response {
-        try requireLeading()
+        guard isLeading else { throw APIError(status: 409, code: "recovering", message: Self.recovering(name)) }
         let through = acknowledgedTakes.load(ordering: .acquiring)
         let orders = try APIError.unavailableOnFailure("the takes could not be read") {
             try store.withLock { try $0.takes(after: page.after, limit: page.limit) }
@@ -337,9 +339,12 @@ final class Primary: @unchecked Sendable {
     }
 
     private func requireLeading() throws(APIError) {
-        guard isLeading else {
-            throw .unavailable("\(name) is recovering: it does not yet know that it holds every acknowledged write.")
-        }
+        guard isLeading else { throw .unavailable(Self.recovering(name)) }
+    }
+
+    /// Why a recovering primary refuses.
+    private static func recovering(_ name: String) -> String {
+        "\(name) is recovering: it does not yet know that it holds every acknowledged write."
     }
 
     private var upstream: [(String, String)] { Response.upstream(name) }
