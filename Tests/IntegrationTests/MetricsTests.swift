@@ -5,7 +5,8 @@ import XCTest
 /// (`MetricsScrape`).
 final class MetricsTests: StackTestCase {
     static let routes: Set = ["info", "search", "purchase", "orders", "update", "books", "health", "stats", "metrics", "invalidate",
-                              "take", "settle", "lease", "takes", "replicate", "held", "witness", "acknowledged", "state", "changes", "stand-in", "other"]
+                              "take", "settle", "lease", "takes", "replicate", "held", "witness", "acknowledged", "state", "changes", "stand-in", "epoch",
+                              "switchover", "take-over", "other"]
 
     /// Without the admin token (or with a wrong one) `/metrics` is a JSON 401.
     func testMetricsNeedTheAdminToken() async throws {
