@@ -49,8 +49,17 @@ public struct APIError: Error, Sendable, Equatable {
     public static let outcomeUnknown = APIError(
         status: 504, code: "outcome_unknown",
         message: "The write may or may not have been applied; retry with the same Idempotency-Key to settle it.")
-    /// 503 `unavailable`.
+    /// 503 `unavailable`. On `/catalog-primary/` a 503 means "not here": nginx passes the request
+    /// on to the other catalog replica and counts this one failed for a second, so the primary
+    /// answers its own refusals (`attemptSettled`, `leaseRefused`) with 409 instead.
     public static func unavailable(_ message: String) -> APIError { APIError(status: 503, code: "unavailable", message: message) }
+    /// 409 `attempt_settled`: the primary refuses, for good, a write attempt settled as not
+    /// applied (or made under one); nothing was done. Only a caller that already gave up on the
+    /// attempt gets it.
+    public static let attemptSettled = APIError(status: 409, code: "attempt_settled",
+                                                message: "This write attempt was settled as not applied; it never will be.")
+    /// 409 `lease_refused`: the primary grants no read lease to this front now.
+    public static func leaseRefused(_ message: String) -> APIError { APIError(status: 409, code: "lease_refused", message: message) }
 
     /// Runs a call into a replica's store, turning a storage failure into `503 unavailable`
     /// (logged with its cause): `what` says what could not be done.

@@ -25,8 +25,20 @@ import Wire
 /// push that brought it up to everything the primary had committed (a complete push, not a page
 /// of a catch-up). A push lease, too, comes only with a complete push (the primary grants none
 /// on a page, and the backup takes none from one).
+///
+/// Pushes carry the primary's term: one of an older epoch is refused. Once its primary has been
+/// silent for `failoverAfter` (or asks it to take over), a current backup runs for the next
+/// epoch (`Candidacy`, `WitnessGrant`) and, granted it, becomes the primary in this process
+/// (docs/failover.md).
 final class Backup: Sendable {
-    private let store: Mutex<CatalogStore>
+    /// How long the primary may not answer before a current backup runs for the next epoch.
+    static let failoverAfter: Duration = .milliseconds(1_000)
+
+    private let name: String
+    private let term: CatalogTerm
+    private let running = Atomic<Bool>(false)
+    private let askedToTakeOver = Atomic<Bool>(false)
+    private let store: SharedStore
     private let memory: CatalogMemory
     private let current = Atomic<Bool>(false)
     private let leaseEnd = Atomic<Int64>(0)
@@ -49,8 +61,10 @@ final class Backup: Sendable {
         func madeAt(_ receipt: Int64) -> Int64? { made.first { $0.receipt == receipt }?.at }
     }
 
-    init(store: sending CatalogStore, memory: CatalogMemory) {
-        self.store = Mutex(store)
+    init(name: String, term: CatalogTerm, store: SharedStore, memory: CatalogMemory) {
+        self.name = name
+        self.term = term
+        self.store = store
         self.memory = memory
     }
 
@@ -77,31 +91,37 @@ final class Backup: Sendable {
         return Response(status: 200, headers: [Response.jsonContentType], body: body)
     }
 
-    /// Applies one push (`ReplicationPush`) and answers a `PushAnswer`. 409 with this
-    /// replica's `applied` when the push starts after what it holds (the primary then resends
-    /// from there); no lease is taken from such a push. A page of a longer catch-up has `upTo`
-    /// equal to `after`: its books are stored and `applied` stays.
+    /// Applies one push (`ReplicationPush`) and answers a `PushAnswer`. A push of an older epoch
+    /// is refused (`StaleEpoch`), and so is every push while this backup runs for the next epoch
+    /// (503). 409 with this replica's `applied` when the push starts after what it holds (the
+    /// primary then resends from there); no lease is taken from such a push. A page of a longer
+    /// catch-up (not `complete`) has `upTo` equal to `after`: its books and orders are stored and
+    /// `applied` stays.
     func replicate(_ body: [UInt8]) -> Response {
         guard let push = ReplicationPush(body) else {
             return APIError.badRequest("Malformed replication push.").response()
         }
-        let (after, upTo, books, lease) = (push.after, push.upTo, push.books, push.lease)
+        let (after, upTo, complete, books, takes, lease) = (push.after, push.upTo, push.complete, push.books, push.takes, push.lease)
         return store.withLock { store in
+            if running.load(ordering: .acquiring) {
+                return APIError.unavailable("\(name) is running for the next epoch: it takes no push of this one.").response()
+            }
+            if case .refuse(let known) = term.judge(push.term) { return StaleEpoch(known: known).response }
             let applied = memory.applied
             guard after <= applied else {
-                return answer(409, applied: applied)
+                return answer(409, applied: applied, store: store)
             }
-            if upTo > applied || !books.isEmpty {
-                do {
-                    try store.apply(books, applied: upTo)
-                } catch {
-                    Log.error("store error applying a push", [("up_to", "\(upTo)"), ("error", "\(error)")])
-                    return APIError.unavailable("The backup store failed.").response()
-                }
-                memory.apply(books, applied: upTo)
+            do {
+                // The orders first: books never arrive without the orders that took their copies.
+                if !takes.isEmpty { try store.restoreTakes(takes) }
+                if upTo > applied || !books.isEmpty { try store.apply(books, applied: upTo) }
+            } catch {
+                Log.error("store error applying a push", [("up_to", "\(upTo)"), ("error", "\(error)")])
+                return APIError.unavailable("The backup store failed.").response()
             }
-            // A page leaves `applied` where it was and carries books: the backup is not current yet.
-            let page = upTo == after && !books.isEmpty
+            if upTo > applied || !books.isEmpty { memory.apply(books, applied: upTo) }
+            // A page (of books or of orders) leaves the backup behind the primary: not current yet.
+            let page = !complete
             if !page && !current.load(ordering: .acquiring) {
                 current.store(true, ordering: .releasing)
                 Log.info("backup current: a complete push brought it up to the primary", [("applied", "\(memory.applied)")])
@@ -109,33 +129,89 @@ final class Backup: Sendable {
             if !page, let lease, let start = receipts.withLock({ $0.madeAt(lease.echo) }) {
                 leaseEnd.max(start + lease.milliseconds * 1_000_000, ordering: .releasing)
             }
-            return answer(200, applied: memory.applied)
+            return answer(200, applied: memory.applied, store: store)
         }
     }
 
-    /// An answer to a push, with a fresh receipt made just before it is sent.
-    private func answer(_ status: Int, applied: Int64) -> Response {
+    /// An answer to a push, with the last order number held (`takes`, -1 when the store cannot
+    /// say) and a fresh receipt made just before it is sent.
+    private func answer(_ status: Int, applied: Int64, store: CatalogStore) -> Response {
+        let takes = (try? store.lastTakeNumber()) ?? -1
         let receipt = receipts.withLock { $0.make() }
-        return .json(status, PushAnswer(applied: applied, receipt: receipt).json)
+        return .json(status, PushAnswer(applied: applied, takes: takes, receipt: receipt).json)
     }
 
-    /// Starts the thread that, while there is no lease, checks whether the primary answers
-    /// (nginx answers for a dead or hung one: no `X-Upstream`) and, when it does not, asks the
-    /// order replicas in turn for a stand-in lease.
-    func watchPrimary(_ primary: String, witnesses: [String], client: InternalClient) {
+    /// Starts the thread that, while there is no lease, checks whether the primary of the newest
+    /// term answers (nginx answers for a dead or hung one: no `X-Upstream`) and, when it does not,
+    /// asks the order replicas in turn for a stand-in lease; once it has not answered for
+    /// `failoverAfter`, runs for the next epoch (`Candidacy`), and when a witness grants it,
+    /// hands the term to `promote` with the moment it stopped taking pushes, and stops.
+    func watchPrimary(witnesses: [String], client: InternalClient, promote: @escaping @Sendable (Term, Int64) -> Void) {
         let thread = Thread { [self] in
             var standing = false
+            var silentSince: Int64?
             while true {
-                if !leased && isCurrent && !primaryAnswers(primary, client) {
+                let asked = Monotonic.now()
+                let handedOver = askedToTakeOver.exchange(false, ordering: .acquiringAndReleasing)
+                let answered = handedOver || !isCurrent || leased || primaryAnswers(term.current.primary, client)
+                silentSince = answered ? nil : silentSince ?? asked
+                let candidacy = Candidacy(current: isCurrent, askedToTakeOver: handedOver, primaryAnswered: answered,
+                                          silentFor: Monotonic.now() - (silentSince ?? asked), runAfter: Self.failoverAfter.nanoseconds,
+                                          hasWitnesses: !witnesses.isEmpty)
+                if candidacy.verdict != .watch && !handedOver {
                     let granted = witnesses.contains { askStandIn($0, client) }
                     if granted != standing { Log.warn(granted ? "primary down: standing in" : "not standing in", [("applied", "\(memory.applied)")]) }
                     standing = granted
                 }
-                Thread.sleep(forTimeInterval: 0.1)
+                if candidacy.verdict == .run, let (won, stopped) = runForEpoch(witnesses, client, handedOver ? "asked to take over" : "the primary has not answered") {
+                    promote(won, stopped)
+                    return
+                }
+                if !askedToTakeOver.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
             }
         }
         thread.name = "primary-watch"
         thread.start()
+    }
+
+    /// Stops taking pushes of the current epoch, then asks each witness for the next one: the
+    /// term won (stored) and when pushes stopped, or nil (pushes are taken again) when none granted.
+    private func runForEpoch(_ witnesses: [String], _ client: InternalClient, _ why: String) -> (Term, Int64)? {
+        let leaving = term.current
+        store.withLock { _ in running.store(true, ordering: .releasing) }
+        let stopped = Monotonic.now()
+        defer { running.store(false, ordering: .releasing) }
+        let request = EpochRequest(candidate: name, leaving: leaving)
+        Log.warn("\(why): running for the next epoch", [("leaving", "\(leaving)"), ("applied", "\(memory.applied)")])
+        for witness in witnesses {
+            guard let answer = try? client.send("POST", "/\(witness)/epoch", body: request.json.encoded(), timeout: .milliseconds(500),
+                                                resendable: true) else { continue }
+            let epochAnswer = answer.status == 200 ? (try? JSON.parse(answer.body)).flatMap(EpochAnswer.init(json:)) : nil
+            if let epochAnswer, epochAnswer.granted, epochAnswer.term == request.asked {
+                let won = epochAnswer.term
+                do {
+                    try term.adopt(won)
+                } catch {
+                    Log.error("store error storing the epoch won; not leading", [("error", "\(error)")])
+                    return nil
+                }
+                Log.warn("won the next epoch: becoming the primary", [("epoch", "\(won.epoch)"), ("witness", witness)])
+                return (won, stopped)
+            }
+            if let newer = StaleEpoch(status: answer.status, body: answer.body)?.known { try? term.adopt(newer) }
+            if let reason = epochAnswer?.reason {
+                Log.info("a witness did not grant the next epoch", [("witness", witness), ("reason", reason)])
+            }
+        }
+        return nil
+    }
+
+    /// The primary of `leaving` asks this backup to take its role over (`bazarctl switchover`):
+    /// true when that is the current term and this backup is current (it then runs at its next look).
+    func askToTakeOver(leaving: Term) -> Bool {
+        guard leaving == term.current, isCurrent else { return false }
+        askedToTakeOver.store(true, ordering: .releasing)
+        return true
     }
 
     private func primaryAnswers(_ primary: String, _ client: InternalClient) -> Bool {
@@ -146,7 +222,8 @@ final class Backup: Sendable {
     /// backup in sync. The lease is counted from the moment it was asked for.
     private func askStandIn(_ witness: String, _ client: InternalClient) -> Bool {
         let asked = Monotonic.now()
-        guard let answer = try? client.send("POST", "/\(witness)/stand-in", timeout: .milliseconds(300), resendable: true),
+        guard let answer = try? client.send("POST", "/\(witness)/stand-in", body: TermMessage(term.current).encoded,
+                                            timeout: .milliseconds(300), resendable: true),
               answer.status == 200, let json = try? JSON.parse(answer.body),
               let milliseconds = StandInAnswer(json: json)?.leaseMilliseconds else { return false }
         standInEnd.max(asked + milliseconds * 1_000_000, ordering: .releasing)

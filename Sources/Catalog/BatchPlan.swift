@@ -112,7 +112,7 @@ struct BatchPlan {
             if attemptsAborted.contains(settled) { return true }
             return try lookUp { try store.isAborted(attempt: settled) }
         }
-        if fenced { throw .unavailable("This write attempt was settled as not applied; it never will be.") }
+        if fenced { throw .attemptSettled }
     }
 
     /// Records that `attempt` was settled as not applied, so it, and every attempt made under

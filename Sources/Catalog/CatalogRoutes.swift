@@ -1,6 +1,8 @@
 import Basics
 import BazarCore
+import Foundation
 import HTTPMessages
+import Synchronization
 import Wire
 
 /// The catalog replica's routes, on nginx's internal listener only. Paths arrive as
@@ -13,14 +15,31 @@ struct CatalogRoutes: Sendable {
         case backup(Backup)
     }
 
+    /// The role now: a backup that wins an epoch becomes the primary in the running process.
+    final class CurrentRole: Sendable {
+        private let role: Mutex<Role>
+
+        init(_ role: Role) {
+            self.role = Mutex(role)
+        }
+
+        var now: Role { role.withLock { $0 } }
+
+        func become(_ new: Role) {
+            role.withLock { $0 = new }
+        }
+    }
+
     let name: String
-    let role: Role
+    let current: CurrentRole
+    let term: CatalogTerm
     let reads: CatalogReads
     let metrics: RequestMetrics
 
     /// The catalog's operations (a `settle` route for an addition and one for a take).
     enum Operation: Sendable {
-        case info, search, health, take, update, books, settleAddition, settle, lease, takes, replicate, state, changes, metrics
+        case info, search, health, take, update, books, settleAddition, settle, lease, takes, replicate, switchover, takeOver, state,
+             changes, metrics
     }
 
     /// The operations, one line per route: its name, its segments, its method.
@@ -36,6 +55,8 @@ struct CatalogRoutes: Sendable {
         .init("lease", 2, ["POST"], .lease),
         .init("takes", 1, ["GET"], .takes),
         .init("replicate", 1, ["POST"], .replicate),
+        .init("switchover", 1, ["POST"], .switchover),
+        .init("take-over", 1, ["POST"], .takeOver),
         .init("state", 1, ["GET"], .state),
         .init("changes", 1, ["GET"], .changes),
         .init("metrics", 1, ["GET"], .metrics),
@@ -46,20 +67,26 @@ struct CatalogRoutes: Sendable {
 
     func handle(_ request: Request) -> Response {
         if Routing.isMisdirected(request, destinations: ["catalog", "catalog-primary", Substring(name)]) { return Routing.misdirected() }
-        return Routing.answer(headers: reads.upstream) { () throws(APIError) in try route(request) }
+        do {
+            return try route(request)
+        } catch {
+            // A refusal for the other role carries no X-Upstream: nginx and callers read it as not sent.
+            return error.response(headers: error.code == "not_primary" ? [] : reads.upstream)
+        }
     }
 
     private func route(_ request: Request) throws(APIError) -> Response {
+        let role = current.now
         let operation = try Routing.internalOperation(request)
         switch try Self.table.exactRoute(request.method, operation).endpoint {
         case .info:
-            try requireReadable()
+            try requireReadable(role)
             return reads.info(try PathParsing.positiveID(operation[1]))
         case .search:
-            try requireReadable()
+            try requireReadable(role)
             return reads.search(try PathParsing.decodeSegment(operation[1]), try Page(query: request.query))
         case .health:
-            return health()
+            return health(role)
         case .metrics:
             return metrics.response { exposition in
                 exposition.applied(reads.memory.applied)
@@ -71,31 +98,61 @@ struct CatalogRoutes: Sendable {
             }
         case .take:
             let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
-            return try primary().take(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
+            return try primary(role).take(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
         case .update:
             let (key, attempt) = try WriteIdentity.decode(request, needing: .nothing)
-            return try primary().update(try PathParsing.positiveID(operation[1]), try BookUpdate.parse(request.body),
+            return try primary(role).update(try PathParsing.positiveID(operation[1]), try BookUpdate.parse(request.body),
                                         key: key, attempt: attempt)
         case .books:
             let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
-            return try primary().add(try NewBooks.parse(request.body), key: key, attempt: attempt)
+            return try primary(role).add(try NewBooks.parse(request.body), key: key, attempt: attempt)
         case .settleAddition:
             let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
-            return try primary().settleAddition(key: key, attempt: attempt)
+            return try primary(role).settleAddition(key: key, attempt: attempt)
         case .settle:
             let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
-            return try primary().settle(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
+            return try primary(role).settle(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
         case .lease:
-            return try primary().lease(String(operation[1]), renewing: try heldLease(request.query))
+            return try primary(role).lease(String(operation[1]), renewing: try heldLease(request.query))
         case .takes:
-            return try primary().takes(try Page(query: request.query))
+            return try primary(role).takes(try Page(query: request.query))
         case .replicate:
-            return try backup().replicate(request.body)
+            if case .primary = role, let pushed = ReplicationPush(request.body)?.term, pushed.epoch > term.current.epoch {
+                term.stepDown(to: pushed)
+            }
+            return try backup(role).replicate(request.body)
+        case .switchover:
+            return try primary(role).handOver()
+        case .takeOver:
+            return try takeOver(try backup(role), request.body)
         case .state:
-            return try backup().state()
+            return try backup(role).state()
         case .changes:
-            return try backup().changes(after: try Page(query: request.query).after)
+            return try backup(role).changes(after: try Page(query: request.query).after)
         }
+    }
+
+    /// How long a backup asked to take over waits until it leads.
+    static let takeOverWait: Duration = .milliseconds(3_000)
+
+    /// The primary's request to take its role over (`{"epoch", "primary"}`: the term it leaves):
+    /// once this replica leads the next epoch, 200 with the new term; 409 when the term is not
+    /// the current one or this backup is not current; 503 when it did not lead in time.
+    private func takeOver(_ backup: Backup, _ body: [UInt8]) throws(APIError) -> Response {
+        guard let leaving = TermMessage(body)?.term else {
+            throw .badRequest("A take-over request is {\"epoch\": n, \"primary\": name}.")
+        }
+        guard backup.askToTakeOver(leaving: leaving) else {
+            throw APIError(status: 409, code: "not_in_sync", message: "\(name) cannot take over \(leaving): it is not current in it.")
+        }
+        let deadline = Monotonic.now() + Self.takeOverWait.nanoseconds
+        while Monotonic.now() < deadline {
+            if case .primary(let primary) = current.now, primary.isLeading {
+                return .json(200, TermMessage(term.current).json, headers: reads.upstream)
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw .unavailable("\(name) did not lead in time.")
     }
 
     /// The id of the lease a front renews (`?lease=ID`), nil when it names none.
@@ -105,7 +162,7 @@ struct CatalogRoutes: Sendable {
         return id
     }
 
-    private func requireReadable() throws(APIError) {
+    private func requireReadable(_ role: Role) throws(APIError) {
         switch role {
         case .backup(let backup) where !backup.readable:
             throw .unavailable("\(name) is catching up with the primary.")
@@ -116,21 +173,28 @@ struct CatalogRoutes: Sendable {
         }
     }
 
-    private func backup() throws(APIError) -> Backup {
-        guard case .backup(let backup) = role else { throw .notFound("Only the backup answers this.") }
+    private func backup(_ role: Role) throws(APIError) -> Backup {
+        guard case .backup(let backup) = role else { throw Self.notPrimary(name, "the backup's") }
         return backup
     }
 
-    private func primary() throws(APIError) -> Primary {
-        guard case .primary(let primary) = role else { throw .unavailable("\(name) is not the primary.") }
+    /// The primary, or on a backup the refusal nginx passes to the other replica (503
+    /// `not_primary`, surely not applied: `X-Bazar-Not-Sent`).
+    private func primary(_ role: Role) throws(APIError) -> Primary {
+        guard case .primary(let primary) = role else { throw Self.notPrimary(name, "the primary's") }
         return primary
     }
 
-    private func health() -> Response {
+    private static func notPrimary(_ name: String, _ whose: String) -> APIError {
+        APIError(status: 503, code: "not_primary", message: "\(name) does not hold the role this route is \(whose); nothing was done.",
+                 headers: [(WriteIdentity.notSentHeader, "true")])
+    }
+
+    private func health(_ role: Role) -> Response {
         let (roleName, status): (String, String) = switch role {
         case .primary(let primary): ("primary", primary.isLeading ? "up" : "catching_up")
         case .backup(let backup): ("backup", backup.readable ? "up" : "catching_up")
         }
-        return ReplicaHealth(name: name, role: roleName, status: status, applied: reads.memory.applied).response
+        return ReplicaHealth(name: name, role: roleName, status: status, applied: reads.memory.applied, term: term.current).response
     }
 }

@@ -24,7 +24,7 @@ import Wire
 /// shown that its store holds every acknowledged write (`lead`); until then it answers 503.
 final class Primary: @unchecked Sendable {
     private let name: String
-    private let store: Mutex<CatalogStore>
+    private let store: SharedStore
     private let memory: CatalogMemory
     private let invalidator: Invalidator
     let replicator: Replicator
@@ -35,6 +35,12 @@ final class Primary: @unchecked Sendable {
     // The writer thread's alone.
     private var retention: KeyRetention
     private let leading = Atomic<Bool>(false)
+    /// The orders up to this number are acknowledged (replicated, or recorded by the witnesses),
+    /// or were in the store when it started leading: what `takes` serves. A take committed here
+    /// but not yet replicated is never served: an order replica that caught it up could hand it
+    /// to a backup promoted after this replica died, reviving a take its caller heard was not made.
+    private let acknowledgedTakes = Atomic<Int64>(0)
+    private let gate = HandoverGate()
 
     /// What a request asked for. `attempt` names one try of a write (a retry has a new one).
     enum Write: Sendable {
@@ -91,11 +97,11 @@ final class Primary: @unchecked Sendable {
     static let settleDeadline: Duration = Timeouts.settle - .milliseconds(300)
 
     /// `updateKeyHorizon`: how many writes an update's key is kept for, at least (`KeyRetention`).
-    init(name: String, store: sending CatalogStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
+    init(name: String, store: SharedStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
          updateKeyHorizon: Int64 = KeyRetention.defaultCountHorizon) {
         self.name = name
         retention = KeyRetention(applied: memory.applied, now: Monotonic.now(), countHorizon: updateKeyHorizon)
-        self.store = Mutex(store)
+        self.store = store
         self.memory = memory
         self.invalidator = invalidator
         self.replicator = replicator
@@ -167,27 +173,36 @@ final class Primary: @unchecked Sendable {
     /// served, and fronts refuse fills older than what the store holds.
     func lead() {
         _ = invalidator.leases.announce(memory.applied)
+        if let last = try? lastOrderNumber() { acknowledgedTakes.max(last, ordering: .releasing) }
         leading.store(true, ordering: .releasing)
     }
 
-    /// A read lease (`LeaseGrant`) for a front that holds lease `held` (nil: none); 503 for a
-    /// front the primary is waiting out.
+    /// A read lease (`LeaseGrant`) for a front that holds lease `held` (nil: none); 409 `lease_refused` while this primary
+    /// recovers, cannot show that it leads or waits this front out (its own decision, which nginx
+    /// passes to the front as it is: a 503 would count this replica failed for a second and turn
+    /// the writes of that second away, the first ones after it leads too).
     func lease(_ front: String, renewing held: Int64?) throws(APIError) -> Response {
-        try requireLeading()
+        guard isLeading else { throw .leaseRefused(Self.recovering(name)) }
+        guard replicator.mayGrantLeases && !gate.isClosing else {
+            throw .leaseRefused("\(name) cannot show that it still leads (its backup does not answer): no lease is granted.")
+        }
         guard let grant = invalidator.leases.grant(front, renewing: held) else {
-            throw .unavailable("\(front) missed an invalidation; its lease is being waited out.")
+            throw .leaseRefused("\(front) missed an invalidation; its lease is being waited out.")
         }
         let answer = LeaseGrant(lease: grant.lease, milliseconds: FrontLeases.duration.nanoseconds / 1_000_000, fresh: grant.fresh,
-                                announced: grant.announced)
+                                announced: grant.announced, epoch: replicator.term.current.epoch)
         return .json(200, answer.json, headers: upstream)
     }
 
-    /// A page of the orders taken, for an order replica catching up.
+    /// A page of the orders taken and acknowledged (`acknowledgedTakes`), for an order replica
+    /// catching up; 409 `recovering` while this primary recovers (as for a lease: not a 503,
+    /// which would count it failed; the order replica asks its peer instead).
     func takes(_ page: Page) throws(APIError) -> Response {
-        try requireLeading()
+        guard isLeading else { throw APIError(status: 409, code: "recovering", message: Self.recovering(name)) }
+        let through = acknowledgedTakes.load(ordering: .acquiring)
         let orders = try APIError.unavailableOnFailure("the takes could not be read") {
             try store.withLock { try $0.takes(after: page.after, limit: page.limit) }
-        }
+        }.filter { $0.number <= through }
         return .json(200, OrderList(orders).json, headers: upstream)
     }
 
@@ -200,6 +215,8 @@ final class Primary: @unchecked Sendable {
         }
         let deadline = Monotonic.now() + (settling ? Self.settleDeadline : Self.writeDeadline).nanoseconds
         do throws(APIError) { try requireLeading() } catch { return error.response(headers: upstream) }
+        guard gate.enter() else { return Self.handedOver(name) }
+        defer { gate.leave() }
         let pending = PendingWrite(write)
         condition.withLock {
             queue.append(pending)
@@ -216,8 +233,56 @@ final class Primary: @unchecked Sendable {
                 Log.warn("write not acknowledged in time: outcome unknown to the caller, who settles it", [("version", "\(version)")])
                 return APIError.outcomeUnknown.response(headers: upstream)
             }
+            // Takes are numbered in the order they are replicated: this one's covers every earlier one.
+            if let order = written.order { acknowledgedTakes.max(order.number, ordering: .releasing) }
             return .json(status, body(written), headers: upstream + (written.replayed ? [("Idempotent-Replayed", "true")] : []))
         }
+    }
+
+    /// How long a hand-over may wait for the writes in flight and the backup to have them all.
+    static let handoverDrain: Duration = .milliseconds(2_000)
+
+    /// Hands the primary role to the backup (`bazarctl switchover`): new writes wait; once every
+    /// write in flight is answered and the backup has them all, the backup is asked to take over
+    /// (it wins the next epoch from the witnesses and leads); then the waiting writes are
+    /// refused as not sent, so nginx passes them to the new primary, and this replica stores
+    /// the new term and exits, for the supervisor to start it again as the backup (its store
+    /// holds nothing the new primary lacks, so it is kept). 200 `{"epoch", "primary"}`, or 503
+    /// (and writes go on here) when the backup is not in sync or does not take over.
+    func handOver() -> Response {
+        guard isLeading else { return APIError.unavailable("\(name) does not lead yet.").response(headers: upstream) }
+        let term = replicator.term
+        term.handingOver(.running)
+        replicator.pauseDemotions(true)
+        let fail = { (reason: String) -> Response in
+            self.gate.reopen()
+            self.replicator.pauseDemotions(false)
+            term.handingOver(.none)
+            return APIError.unavailable(reason).response(headers: self.upstream)
+        }
+        let deadline = Monotonic.now() + Self.handoverDrain.nanoseconds
+        guard gate.close(until: deadline), replicator.waitCaughtUp(until: deadline) else {
+            return fail("The backup is not in sync: nothing was handed over.")
+        }
+        guard let won = replicator.askBackupToTakeOver() else { return fail("The backup did not take over: nothing was handed over.") }
+        term.handingOver(.done)
+        do {
+            try term.adopt(won)
+        } catch {
+            Log.error("store error storing the term handed over; exiting all the same", [("error", "\(error)")])
+        }
+        gate.handedOver()
+        Log.warn("handed the primary role over: restarting as the backup", [("epoch", "\(won.epoch)"), ("primary", won.primary)])
+        let exit = Thread { Thread.sleep(forTimeInterval: 0.5); Foundation.exit(0) }
+        exit.start()
+        return .json(200, TermMessage(won).json, headers: upstream)
+    }
+
+    /// A write that reached this replica after it handed its role over: refused as not sent
+    /// (no `X-Upstream`), which nginx passes to the new primary.
+    private static func handedOver(_ name: String) -> Response {
+        APIError(status: 503, code: "not_primary", message: "\(name) handed the primary role over; nothing was done.",
+                 headers: [(WriteIdentity.notSentHeader, "true")]).response()
     }
 
     private func commitNextBatch() {
@@ -272,9 +337,12 @@ final class Primary: @unchecked Sendable {
     }
 
     private func requireLeading() throws(APIError) {
-        guard isLeading else {
-            throw .unavailable("\(name) is recovering: it does not yet know that it holds every acknowledged write.")
-        }
+        guard isLeading else { throw .unavailable(Self.recovering(name)) }
+    }
+
+    /// Why a recovering primary refuses.
+    private static func recovering(_ name: String) -> String {
+        "\(name) is recovering: it does not yet know that it holds every acknowledged write."
     }
 
     private var upstream: [(String, String)] { Response.upstream(name) }

@@ -14,11 +14,20 @@ import Wire
 /// key that bought settles as bought and no order number is given twice), and then leads.
 /// When no peer holds what was acknowledged it never leads: it answers 503, `/health` reports
 /// it `catching_up`, and it logs why, asking again every second.
+///
+/// A witness that holds a newer epoch with another primary means this replica was deposed
+/// while it was away: it steps down (`CatalogTerm.stepDown`) before serving anything. A backup
+/// that won an epoch (`promoted`) needs no such proof, the witness's grant was it: it copies
+/// back the orders of every order replica (so order numbers go on above every order given), and
+/// leads without its backup, which it catches up once it answers.
 struct Recovery {
     let primary: Primary
     let client: InternalClient
     let backup: String
     let witnesses: [String]
+    let term: CatalogTerm
+    /// Whether this primary is a backup that won an epoch in this process.
+    var promoted = false
 
     /// How long each peer may take to answer one question.
     static let question: Duration = .milliseconds(500)
@@ -32,9 +41,24 @@ struct Recovery {
 
     private func run() {
         var said = ""
+        while promoted {
+            if restoreOrders(from: witnesses) {
+                primary.replicator.start(backupInSync: false)
+                primary.lead()
+                Log.info("leading the epoch won", [("applied", "\(primary.applied)"), ("epoch", "\(term.current.epoch)")])
+                return
+            }
+            if said.isEmpty { Log.warn("promoted: waiting for every order replica's orders before leading") }
+            said = "waiting"
+            Thread.sleep(forTimeInterval: 0.1)
+        }
         while true {
             let applied = primary.applied
             let answers = witnesses.compactMap(askWitness)
+            if let newer = answers.map(\.answer.term).max(by: { $0.epoch < $1.epoch }), newer.epoch > term.current.epoch {
+                if newer.primary != term.name { term.stepDown(to: newer) }
+                try? term.adopt(newer)
+            }
             let decision = StartDecision(applied: applied, witnessCount: witnesses.count, witnesses: answers.map(\.answer),
                                          backup: askBackup())
             let level: Log.Level, line: String, pause: Double

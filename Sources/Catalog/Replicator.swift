@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import Foundation
 import InternalHTTP
+import Synchronization
 import Wire
 
 /// The primary's side of catalog replication.
@@ -27,6 +28,11 @@ import Wire
 /// all record it demoted (`Recovery` asks them); with no order replica keeping records it
 /// starts without the backup, as after a demotion. Only a push that brings the backup up to
 /// every committed write grants it a lease, never a page of a catch-up.
+///
+/// Every push carries this primary's term (`Term`) and, before any book, the orders it took
+/// that the backup lacks (with their keys): books go only in a push that carries every such
+/// order, so a backup promoted after a failover holds the key and number of every take whose
+/// stock it holds. A push refused for a newer epoch makes this primary step down.
 final class Replicator: @unchecked Sendable {
     /// How long a backup may serve reads after a push that found it in sync was sent.
     static let lease: Duration = .milliseconds(500)
@@ -35,13 +41,20 @@ final class Replicator: @unchecked Sendable {
     /// How long one push may take; at least `lease`, so a push that times out granted nothing
     /// still in force.
     static let pushTimeout: Duration = .seconds(1)
-    /// The most bytes of books one push carries.
+    /// The most bytes of books and orders one push carries (half each).
     static let pushBudget = 60_000
+    /// The most orders one push carries.
+    static let takesPerPush = 200
 
     private let client: InternalClient
+    private let backup: String
     private let backupPath: String
+    private let demotionsPaused = Atomic<Bool>(false)
     private let memory: CatalogMemory
+    private let store: SharedStore
     private let witnesses: WitnessRecords
+    /// The term this primary leads; a push refused for a newer one makes it step down.
+    let term: CatalogTerm
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var committed: Int64
@@ -52,6 +65,8 @@ final class Replicator: @unchecked Sendable {
     /// Since when (monotonic nanoseconds) the backup has lacked a committed write; nil while it
     /// holds every one.
     private var behindSince: Int64?
+    /// When the newest push the backup took was sent (this host's monotonic clock).
+    private var lastTakenSent: Int64 = 0
     /// While the backup is demoted: what the order replicas recorded as acknowledged without
     /// it, and whether a request thread is recording more.
     private var witnessed: Int64 = 0
@@ -65,9 +80,15 @@ final class Replicator: @unchecked Sendable {
     // version through which the backup has taken them.
     private var promoted = false
     private var pages: (from: Int64, through: Int64)?
+    // Used by the push thread only: the last order number the backup holds (nil: not known yet).
+    private var backupTakes: Int64?
 
-    init(client: InternalClient, backup: String, memory: CatalogMemory, witnesses: WitnessRecords) {
+    init(client: InternalClient, backup: String, memory: CatalogMemory, store: SharedStore, witnesses: WitnessRecords,
+         term: CatalogTerm) {
         self.client = client
+        self.store = store
+        self.term = term
+        self.backup = backup
         self.backupPath = "/\(backup)/replicate"
         self.memory = memory
         self.witnesses = witnesses
@@ -86,6 +107,47 @@ final class Replicator: @unchecked Sendable {
         thread.name = "replicator"
         thread.start()
     }
+
+    /// Whether this primary may grant the fronts read leases now: while the backup is in sync,
+    /// only within `lease` of sending a push the backup took. A backup that runs for the next
+    /// epoch takes no push from then on, so every front lease this primary grants after that
+    /// ends within `lease` plus a front lease's duration: the new primary waits that out
+    /// (`Promotion.leaseGrace`) before its first write. While the backup is demoted no witness
+    /// grants it an epoch (`WitnessGrant`), so the leases need no such bound.
+    var mayGrantLeases: Bool {
+        condition.withLock { !inSync || Monotonic.now() < lastTakenSent + Self.lease.nanoseconds }
+    }
+
+    /// Stops (or resumes) demoting the backup, while a hand-over asks it to take over.
+    func pauseDemotions(_ paused: Bool) {
+        demotionsPaused.store(paused, ordering: .releasing)
+    }
+
+    /// Waits until the backup is in sync and has acknowledged every committed write; false
+    /// when `deadline` (monotonic nanoseconds) passes first.
+    func waitCaughtUp(until deadline: Int64) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !(inSync && acked >= committed) {
+            let now = Monotonic.now()
+            if now >= deadline { return false }
+            _ = condition.wait(until: Date().addingTimeInterval(Double(deadline - now) / 1e9))
+        }
+        return true
+    }
+
+    /// Asks the backup to take the primary role over (`POST /catalog-N/take-over` with this
+    /// term): the term it won, or nil.
+    func askBackupToTakeOver() -> Term? {
+        let leaving = term.current
+        guard let answer = try? client.send("POST", "/\(backup)/take-over", body: TermMessage(leaving).encoded, timeout: Self.takeOverTimeout),
+              answer.status == 200, let won = TermMessage(answer.body)?.term,
+              won.epoch > leaving.epoch, won.primary == backup else { return nil }
+        return won
+    }
+
+    /// How long a backup may take to take over (it waits out the front leases, then leads).
+    static let takeOverTimeout: Duration = .milliseconds(3_500)
 
     /// Records a committed write and wakes the push loop.
     func committed(_ seq: Int64) {
@@ -147,7 +209,13 @@ final class Replicator: @unchecked Sendable {
             if committed <= acked { _ = condition.wait(until: Date().addingTimeInterval(Self.heartbeat.seconds)) }
             return acked
         }
-        let changes = memory.changes(after: pages?.from == after ? pages?.through ?? after : after, budget: Self.pushBudget)
+        let booksChanged = memory.changes(after: pages?.from == after ? pages?.through ?? after : after, budget: Self.pushBudget / 2)
+        // The orders taken that the backup lacks, read after the books: they cover every take of
+        // those books. Books go only with every such order, so a backup that holds a take's stock
+        // holds its key and number (a new primary settles the key and never gives the number again).
+        let takes = backupTakes.flatMap(takesAfter)
+        let changes = takes?.complete == true ? booksChanged
+            : CatalogMemory.Changes(encoded: [], through: after, complete: false, applied: booksChanged.applied)
         let upTo = changes.complete ? changes.applied : after
         // Only a complete push grants a lease: a page leaves the backup behind the primary.
         let granting = condition.withLock { () -> Bool in
@@ -156,13 +224,22 @@ final class Replicator: @unchecked Sendable {
             return true
         }
         let lease = granting ? receipt.map { ReplicationPush.Lease(milliseconds: Self.lease.nanoseconds / 1_000_000, echo: $0) } : nil
-        let push = ReplicationPush.encoded(after: after, upTo: upTo, books: changes.encoded, lease: lease)
+        let push = ReplicationPush.encoded(term: term.current, after: after, upTo: upTo, complete: changes.complete,
+                                           books: changes.encoded, takes: takes?.encoded ?? [], lease: lease)
+        let sent = Monotonic.now()
         let response = try? client.send("POST", backupPath, body: push, timeout: Self.pushTimeout)
+        if let response, let newer = StaleEpoch(status: response.status, body: response.body)?.known, newer.epoch > term.current.epoch {
+            term.stepDown(to: newer)
+        }
         let answer = response.flatMap { [200, 409].contains($0.status) ? (try? JSON.parse($0.body)).flatMap(PushAnswer.init(json:)) : nil }
         let applied = answer?.applied
         receipt = answer?.receipt
-        // A page the backup took without moving on: the next push starts after it.
-        pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
+        backupTakes = answer?.takes
+        // A page the backup took without moving on: the next push starts after it (a push that
+        // carried only orders leaves the pages where they were).
+        if takes?.complete == true {
+            pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
+        }
         let transition = condition.withLock { () -> Transition? in
             defer { wakeWaiting() }
             if let applied, let response {
@@ -174,14 +251,15 @@ final class Replicator: @unchecked Sendable {
                 }
                 guard response.status == 200 else { return nil }
                 suspect = false
-                if acked >= committed && (!inSync || !promoted) {
+                lastTakenSent = max(lastTakenSent, sent)
+                if acked >= committed && changes.complete && (!inSync || !promoted) {
                     inSync = true
                     return .promote
                 }
                 return nil
             }
             suspect = true
-            return inSync && Monotonic.now() >= lastLeaseEnd ? .demote : nil
+            return inSync && Monotonic.now() >= lastLeaseEnd && !demotionsPaused.load(ordering: .acquiring) ? .demote : nil
         }
         switch transition {
         case .promote?:
@@ -202,6 +280,21 @@ final class Replicator: @unchecked Sendable {
             break
         }
         if applied == nil { Thread.sleep(forTimeInterval: 0.02) }
+    }
+
+    /// The orders taken after `number`, encoded, within half of `pushBudget`, and whether they
+    /// are every one; nil when the store cannot be read.
+    private func takesAfter(_ number: Int64) -> (encoded: [[UInt8]], complete: Bool)? {
+        guard let orders = try? store.withLock({ try $0.takes(after: number, limit: Self.takesPerPush) }) else { return nil }
+        var encoded: [[UInt8]] = []
+        var size = 0
+        for order in orders {
+            let item = order.internalJSON.encoded()
+            if !encoded.isEmpty && size + item.count > Self.pushBudget / 2 { return (encoded, false) }
+            encoded.append(item)
+            size += item.count + 1
+        }
+        return (encoded, orders.count < Self.takesPerPush)
     }
 
     private enum Transition {

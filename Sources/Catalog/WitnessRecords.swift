@@ -12,11 +12,13 @@ import Wire
 final class WitnessRecords: @unchecked Sendable {
     private let client: InternalClient
     private let replicas: [String]
+    private let term: CatalogTerm
     // Used by the replicator's thread only.
     private var version: Int64 = 0
 
-    init(client: InternalClient, replicas: [String]) {
+    init(client: InternalClient, replicas: [String], term: CatalogTerm) {
         self.client = client
+        self.term = term
         self.replicas = replicas
     }
 
@@ -34,10 +36,12 @@ final class WitnessRecords: @unchecked Sendable {
     /// backup, that they may be; false when one did not store it (the writes then wait).
     /// Called from any request thread: it touches no record version.
     func acknowledge(through seq: Int64) -> Bool {
-        let body = AcknowledgedThrough(seq).json.encoded()
+        let body = AcknowledgedThrough(seq, term: term.current).json.encoded()
         return replicas.allSatisfy { replica in
-            guard let answer = try? client.send("POST", "/\(replica)/acknowledged", body: body, timeout: Timeouts.peerPush, resendable: true),
-                  answer.status == 200, let held = (try? JSON.parse(answer.body)).flatMap(AcknowledgedThrough.init(json:)) else { return false }
+            let answer = try? client.send("POST", "/\(replica)/acknowledged", body: body, timeout: Timeouts.peerPush, resendable: true)
+            stepDownIfRefused(answer)
+            guard let answer, answer.status == 200,
+                  let held = (try? JSON.parse(answer.body)).flatMap(AcknowledgedThrough.init(json:)) else { return false }
             return held.through >= seq
         }
     }
@@ -50,15 +54,23 @@ final class WitnessRecords: @unchecked Sendable {
     /// Sends the next record to every replica; how many stored it.
     private func record(inSync: Bool, acknowledged: Int64? = nil) -> Int {
         version += 1
-        let body = WitnessRecord(version: version, inSync: inSync, acknowledged: acknowledged).json.encoded()
+        let body = WitnessRecord(term: term.current, version: version, inSync: inSync, acknowledged: acknowledged).json.encoded()
         var stored = 0
         for replica in replicas {
             let answer = try? client.send("POST", "/\(replica)/witness", body: body, timeout: Timeouts.peerPush, resendable: true)
+            stepDownIfRefused(answer)
             guard let answer, answer.status == 200,
                   let held = (try? JSON.parse(answer.body)).flatMap(WitnessRecordAnswer.init(json:)) else { continue }
             if held.recorded { stored += 1 }
             if held.version >= version { version = held.version + 1 }
         }
         return stored
+    }
+
+    /// Steps down when a witness refused a record for a newer epoch.
+    private func stepDownIfRefused(_ answer: InternalResponse?) {
+        if let answer, let newer = StaleEpoch(status: answer.status, body: answer.body)?.known, newer.epoch > term.current.epoch {
+            term.stepDown(to: newer)
+        }
     }
 }

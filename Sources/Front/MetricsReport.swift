@@ -10,7 +10,7 @@ import Synchronization
 /// own: a front whose main socket is saturated still answers) and every replica's
 /// (`GET /<replica>/metrics`), each sample labelled `replica="…"` with the process's own name,
 /// merged family by family, plus `bazar_up` for every process, the backup's replication lag
-/// (`LastApplied`), the supervisor's restarts of each process and its count of nginx's own
+/// (`LastApplied`; the backup is the catalog replica that does not lead), the supervisor's restarts of each process and its count of nginx's own
 /// answers. Each process is asked at once, for up to 1 s; one that does not answer is
 /// `bazar_up 0` and the others still report. Gathered while holding one of `permits`, like
 /// `/health`.
@@ -55,10 +55,12 @@ struct MetricsReport: Sendable {
         exposition.family("bazar_up", .gauge, "1 if the process answered this scrape, else 0.")
         for (process, isUp) in up { exposition.sample("bazar_up", [("replica", process)], isUp ? 1 : 0) }
         if catalogs.count == 2 {
-            let applied = lastApplied.merge(families.applied)
+            let seen = lastApplied.merge(families.applied, primary: catalogs.first { families.leading.contains($0) })
+            let primary = seen.primary ?? catalogs[0]
+            let backup = catalogs.first { $0 != primary } ?? catalogs[1]
             exposition.family("bazar_replication_lag", .gauge,
                               "Writes the primary applied that the backup has not (a replica that did not answer: as last seen).")
-            exposition.sample("bazar_replication_lag", [("replica", catalogs[1])], (applied[catalogs[0]] ?? 0) - (applied[catalogs[1]] ?? 0))
+            exposition.sample("bazar_replication_lag", [("replica", backup)], (seen.applied[primary] ?? 0) - (seen.applied[backup] ?? 0))
         }
         restarts.write(to: &exposition)
         nginxAnswers.write(to: &exposition)
@@ -110,17 +112,26 @@ struct MetricsReport: Sendable {
     }
 }
 
-/// Each replica's `bazar_applied` as a front last saw it: a replica that does not answer a scrape
-/// keeps its last value, so `bazar_replication_lag` is reported all the same, and grows with the
-/// primary's writes while the backup is down.
+/// Each replica's `bazar_applied` as a front last saw it, and the catalog replica last seen
+/// leading: a replica that does not answer a scrape keeps its last value, so
+/// `bazar_replication_lag` is reported all the same, for the backup of whichever replica leads
+/// (after a failover, catalog-1), and grows with the primary's writes while the backup is down.
 final class LastApplied: Sendable {
-    private let applied = Mutex<[String: Int64]>([:])
+    /// What was last seen.
+    struct Seen: Sendable {
+        var applied: [String: Int64] = [:]
+        /// The catalog replica last seen leading (nil: none seen yet).
+        var primary: String?
+    }
 
-    /// The values last seen, after taking in `fresh` (this scrape's).
-    func merge(_ fresh: [String: Int64]) -> [String: Int64] {
-        applied.withLock { applied in
-            applied.merge(fresh) { $1 }
-            return applied
+    private let seen = Mutex(Seen())
+
+    /// What was last seen, after taking in this scrape's values and the replica it saw leading, if any.
+    func merge(_ fresh: [String: Int64], primary: String?) -> Seen {
+        seen.withLock { seen in
+            seen.applied.merge(fresh) { $1 }
+            if let primary { seen.primary = primary }
+            return seen
         }
     }
 }
@@ -143,6 +154,8 @@ private struct Families {
     var lines: [String: [String]] = [:]
     /// Each replica's `bazar_applied`.
     var applied: [String: Int64] = [:]
+    /// The replicas that reported `bazar_replication_lag_seconds`, which only a primary does.
+    var leading: Set<String> = []
 
     mutating func add(replica: String, text: String) {
         var current = ""
@@ -155,6 +168,7 @@ private struct Families {
             } else if !line.hasPrefix("#"), !current.isEmpty {
                 lines[current, default: []].append(Self.label(line, replica))
                 if line.hasPrefix("bazar_applied "), let value = Int64(line.dropFirst(14)) { applied[replica] = value }
+                if line.hasPrefix("bazar_replication_lag_seconds ") { leading.insert(replica) }
             }
         }
     }

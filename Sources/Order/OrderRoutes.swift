@@ -16,7 +16,7 @@ struct OrderRoutes: Sendable {
     /// The order replica's operations (an `orders` route for the list and one for an order, a
     /// `witness` route to record and one to read).
     enum Operation: Sendable {
-        case purchase, orderList, order, held, replicate, witness, witnessState, acknowledged, standIn, health, metrics
+        case purchase, orderList, order, held, replicate, witness, witnessState, acknowledged, standIn, epoch, health, metrics
     }
 
     /// The operations, one line per route: its name, its segments, its method.
@@ -30,6 +30,7 @@ struct OrderRoutes: Sendable {
         .init("witness", 1, ["GET"], .witnessState),
         .init("acknowledged", 1, ["POST"], .acknowledged),
         .init("stand-in", 1, ["POST"], .standIn),
+        .init("epoch", 1, ["POST"], .epoch),
         .init("health", 1, ["GET"], .health),
         .init("metrics", 1, ["GET"], .metrics),
     ])
@@ -72,7 +73,9 @@ struct OrderRoutes: Sendable {
         case .acknowledged:
             return try witness.acknowledge(request.body)
         case .standIn:
-            return try witness.standIn()
+            return try witness.standIn(request.body)
+        case .epoch:
+            return try witness.grant(request.body)
         case .metrics:
             return metrics.response { exposition in
                 exposition.applied(orders.heldThrough)

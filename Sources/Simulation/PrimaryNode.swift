@@ -280,7 +280,7 @@ final class PrimaryNode: Node {
     private func plan(_ write: Write) -> Planned {
         switch write {
         case .take(let id, let key, let attempt):
-            if fenced(attempt) { return .refused(503) }
+            if fenced(attempt) { return .refused(409) }
             guard var book = store.books[id] else { return .refused(404) }
             if let earlier = store.takes[key] {
                 guard earlier.book == id else { return .refused(400) }
@@ -290,7 +290,7 @@ final class PrimaryNode: Node {
             book.stock -= 1
             return .change(book, key: key)
         case .update(let id, let price, let key, let attempt):
-            if fenced(attempt) { return .refused(503) }
+            if fenced(attempt) { return .refused(409) }
             guard var book = store.books[id] else { return .refused(404) }
             book.price = price
             return .change(book, key: key)

@@ -34,7 +34,37 @@ public final class CatalogStore {
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta VALUES ('applied', 0);
             """,
+        // 2: the newest term this replica knows (no row: the flags' first term; see `Term`).
+        """
+            CREATE TABLE IF NOT EXISTS term (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
+                primary_name TEXT NOT NULL);
+            """,
     ])
+
+    /// The newest term this replica stored; nil when it never stored one.
+    public func term() throws -> Term? {
+        guard let row = try database.query("SELECT epoch, primary_name FROM term WHERE id = 1").first else { return nil }
+        return Term(epoch: try row[0].int, primary: try row[1].text)
+    }
+
+    /// Stores a newer term (an older or equal one changes nothing).
+    public func adopt(_ term: Term) throws {
+        try database.query("""
+            INSERT INTO term VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch,
+                primary_name = excluded.primary_name WHERE excluded.epoch > term.epoch
+            """, [.integer(term.epoch), .text(term.primary)])
+    }
+
+    /// A deposed primary's step down, in one transaction: stores `term` and empties the store
+    /// (books, keys, orders, `applied` back to 0). What it held that the new primary lacks was
+    /// never acknowledged; as a backup it takes a full copy from the new primary.
+    public func stepDown(to term: Term) throws {
+        try database.transaction {
+            for table in ["books", "takes", "updates", "additions", "aborted"] { try database.execute("DELETE FROM \(table)") }
+            try database.query("UPDATE meta SET value = 0 WHERE name = 'applied'")
+            try adopt(term)
+        }
+    }
 
     /// Every book.
     public func books() throws -> [Book] {

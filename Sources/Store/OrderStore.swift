@@ -23,7 +23,32 @@ public final class OrderStore {
             CREATE TABLE IF NOT EXISTS acknowledged (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL);
             INSERT OR IGNORE INTO acknowledged VALUES (1, 0);
             """,
+        // 2: the catalog term this witness holds (epoch 0: none yet; see `Term`).
+        """
+            CREATE TABLE IF NOT EXISTS term (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
+                primary_name TEXT NOT NULL);
+            INSERT OR IGNORE INTO term VALUES (1, 0, '');
+            """,
     ])
+
+    /// The catalog term this witness holds: the newest epoch it granted or learned, and its primary.
+    public func term() throws -> Term {
+        let row = try database.query("SELECT epoch, primary_name FROM term WHERE id = 1")[0]
+        return Term(epoch: try row[0].int, primary: try row[1].text)
+    }
+
+    /// Adopts a newer term, and in the same transaction makes the newest witness record count
+    /// the backup out of sync (a new epoch's primary starts without its backup); false (nothing
+    /// changes) when the held epoch is as new.
+    public func adopt(_ term: Term) throws -> Bool {
+        try database.transaction {
+            try database.query("UPDATE term SET epoch = ?, primary_name = ? WHERE id = 1 AND epoch < ?",
+                               [.integer(term.epoch), .text(term.primary), .integer(term.epoch)])
+            guard database.changes == 1 else { return false }
+            try database.query("UPDATE witness SET in_sync = 0 WHERE id = 1")
+            return true
+        }
+    }
 
     /// The catalog write sequence number through which the primary recorded acknowledging
     /// writes without the backup (0: none).

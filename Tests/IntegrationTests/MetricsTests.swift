@@ -5,7 +5,8 @@ import XCTest
 /// (`MetricsScrape`).
 final class MetricsTests: StackTestCase {
     static let routes: Set = ["info", "search", "purchase", "orders", "update", "books", "health", "stats", "metrics", "invalidate",
-                              "take", "settle", "lease", "takes", "replicate", "held", "witness", "acknowledged", "state", "changes", "stand-in", "other"]
+                              "take", "settle", "lease", "takes", "replicate", "held", "witness", "acknowledged", "state", "changes", "stand-in", "epoch",
+                              "switchover", "take-over", "other"]
 
     /// Without the admin token (or with a wrong one) `/metrics` is a JSON 401.
     func testMetricsNeedTheAdminToken() async throws {
@@ -20,6 +21,7 @@ final class MetricsTests: StackTestCase {
     /// after reads and a purchase, and the answer is never cached.
     func testMetricsOfEveryTierMoveAfterRequests() async throws {
         let stack = try stack
+        let (primary, backup) = try await roles()
         try await stack.warm("/info/1")
         let before = try await scrape()
         // prometheus_client names a counter's family without its samples' `_total`.
@@ -33,7 +35,7 @@ final class MetricsTests: StackTestCase {
         for replica in ["front", "catalog-1", "catalog-2", "order-1", "order-2"] {
             XCTAssertEqual(before.value("bazar_up", ["replica": replica]), 1, replica)
         }
-        XCTAssertNotNil(before.value("bazar_replication_lag", ["replica": "catalog-2"]))
+        XCTAssertNotNil(before.sample("bazar_replication_lag", ["replica": backup]), "the lag is the backup's, \(backup)")
         XCTAssertNotNil(before.value("bazar_orders_held", ["replica": "order-1"]))
         XCTAssertEqual(before.sample("bazar_orders_waiting", ["replica": "order-1"])?.value, 0, "no purchase waits while none is made")
         for sample in before.families["bazar_requests"]?.samples ?? [] {
@@ -59,7 +61,7 @@ final class MetricsTests: StackTestCase {
                                     - before.value("bazar_request_duration_seconds_count", info), 3)
         XCTAssertEqual(after.value("bazar_request_duration_seconds_bucket", info.merging(["le": "+Inf"]) { $1 }),
                        after.value("bazar_request_duration_seconds_count", info))
-        let take = ["replica": "catalog-1", "route": "take", "status": "200"]
+        let take = ["replica": primary, "route": "take", "status": "200"]
         XCTAssertEqual(after.value("bazar_requests_total", take) - before.value("bazar_requests_total", take), 1)
         let purchases = ["order-1", "order-2"].map { ["replica": $0, "route": "purchase", "status": "200"] }
         XCTAssertEqual(purchases.map { after.value("bazar_requests_total", $0) - before.value("bazar_requests_total", $0) }
@@ -82,42 +84,46 @@ final class MetricsTests: StackTestCase {
     }
 
     /// A scrape while the backup is down still has `bazar_replication_lag` (the backup as last
-    /// seen), next to `bazar_up 0` for it.
+    /// seen), next to `bazar_up 0` for it; the backup is whichever replica does not lead (the
+    /// lease test before this one hangs catalog-1 past the failover time, so catalog-2 leads).
     func testTheReplicationLagIsReportedWhileTheBackupIsDown() async throws {
         let stack = try stack
+        let (primary, backup) = try await roles()
         let before = try await scrape()
-        XCTAssertNotNil(before.sample("bazar_replication_lag", ["replica": "catalog-2"]))
-        let pid = try XCTUnwrap(stack.pid("catalog-2"))
+        XCTAssertNotNil(before.sample("bazar_replication_lag", ["replica": backup]), "no lag for the backup, \(backup)")
+        let pid = try XCTUnwrap(stack.pid(backup))
         kill(pid, SIGSTOP)
         defer { kill(pid, SIGCONT) }
         let report = try await scrape()
-        XCTAssertEqual(report.value("bazar_up", ["replica": "catalog-2"]), 0)
-        let lag = try XCTUnwrap(report.sample("bazar_replication_lag", ["replica": "catalog-2"]), "no lag while the backup is down")
-        XCTAssertEqual(lag.value, report.value("bazar_applied", ["replica": "catalog-1"])
-                       - before.value("bazar_applied", ["replica": "catalog-2"]))
+        XCTAssertEqual(report.value("bazar_up", ["replica": backup]), 0)
+        let lag = try XCTUnwrap(report.sample("bazar_replication_lag", ["replica": backup]), "no lag while the backup is down")
+        XCTAssertEqual(lag.value, report.value("bazar_applied", ["replica": primary])
+                       - before.value("bazar_applied", ["replica": backup]))
     }
 
     /// The primary reports how long the backup has lacked a write: 0 while it has every one, and
-    /// more than 0, growing, once a write committed while the backup was hung.
+    /// more than 0, growing, once a write committed while the backup was down. (Stopped, not
+    /// hung: after the lease test's failover catalog-1 is the backup, and while catalog-1 is hung
+    /// nginx holds the primary's requests on it, docs/failover.md's Not yet.)
     func testThePrimaryReportsSecondsBehindWhileTheBackupLacksAWrite() async throws {
         let stack = try stack
-        let primary = ["replica": "catalog-1"]
+        let (leader, backup) = try await roles()
+        let primary = ["replica": leader]
         var level = try await scrape()
         for _ in 0..<300 where level.value("bazar_replication_lag_seconds", primary) != 0 {
             try await Task.sleep(nanoseconds: 100_000_000)
             level = try await scrape()
         }
         XCTAssertEqual(level.value("bazar_replication_lag_seconds", primary), 0, "the backup lacks nothing at rest")
-        let pid = try XCTUnwrap(stack.pid("catalog-2"))
-        kill(pid, SIGSTOP)
-        defer { kill(pid, SIGCONT) }
+        XCTAssertEqual(try stack.ctl("stop", backup).0, 0)
+        defer { _ = try? stack.ctl("start", backup) }
         // Answered once the backup is demoted (or 504 if that takes too long): committed either way.
         _ = try await client.send("PUT", "/update/2", headers: ["Authorization": "Bearer \(Stack.adminToken)"],
                                   body: Data(#"{"stock_delta": 1}"#.utf8))
         let first = try await scrape().value("bazar_replication_lag_seconds", primary)
         XCTAssertGreaterThan(first, 0, "the backup lacks a committed write")
         let second = try await scrape().value("bazar_replication_lag_seconds", primary)
-        XCTAssertGreaterThan(second, first, "seconds behind grow while the backup stays hung")
+        XCTAssertGreaterThan(second, first, "seconds behind grow while the backup stays down")
     }
 
     /// A front reports whether it holds its read lease: not once the primary has been hung past
@@ -138,6 +144,9 @@ final class MetricsTests: StackTestCase {
             again = try await scrape()
         }
         XCTAssertEqual(again.value("bazar_front_lease_held", front), 1, "the front never held its lease again")
+        // Hung past the failover time, catalog-1 may have lost the primary role: the next tests
+        // start from a level stack, whichever replica leads.
+        _ = try await stack.waitUntilLevel()
     }
 
     /// Every process reports its own `process_*` series and `bazar_build_info`; the front its
@@ -199,6 +208,13 @@ final class MetricsTests: StackTestCase {
     }
 
     /// `GET /metrics` with the token, checked and parsed (`MetricsScrape`).
+    /// The catalog replica that leads and the other, as `/health` names them once the stack is level.
+    private func roles() async throws -> (primary: String, backup: String) {
+        let health = try await stack.waitUntilLevel()
+        let primary = try XCTUnwrap(health["primary"].string)
+        return (primary, primary == "catalog-1" ? "catalog-2" : "catalog-1")
+    }
+
     private func scrape() async throws -> MetricsScrape.Report {
         try await MetricsScrape.scrape(client)
     }

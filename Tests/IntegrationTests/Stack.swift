@@ -85,11 +85,28 @@ final class Stack: @unchecked Sendable {
         try internalCall(["http://bazar\(path)"])
     }
 
-    /// POST `body` to `path` on nginx's internal listener: the status line's code and the body.
-    func internalPost(_ path: String, body: String) throws -> (Int, String) {
-        let output = try internalCall(["-X", "POST", "-d", body, "-w", "\n%{http_code}", "http://bazar\(path)"])
-        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
-        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    /// POST `body` to `path` on nginx's internal listener, with `headers`: the status line's code
+    /// and the body.
+    func internalPost(_ path: String, body: String, headers: [String: String] = [:]) throws -> (Int, String) {
+        let answer = try internalPostAnswer(path, body: body, headers: headers)
+        return (answer.status, answer.body)
+    }
+
+    /// POST `body` to `path` on nginx's internal listener, with `headers`: the status, the
+    /// answer's headers (names lowercased) and the body.
+    func internalPostAnswer(_ path: String, body: String, headers: [String: String] = [:]) throws
+        -> (status: Int, headers: [String: String], body: String) {
+        let headerArguments = headers.sorted { $0.key < $1.key }.flatMap { ["-H", "\($0.key): \($0.value)"] }
+        let output = try internalCall(headerArguments + ["-D", "-", "-X", "POST", "-d", body, "http://bazar\(path)"])
+        let parts = output.components(separatedBy: "\r\n\r\n")
+        let head = parts.first?.components(separatedBy: "\r\n") ?? []
+        let status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        var answerHeaders: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            answerHeaders[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (status, answerHeaders, parts.dropFirst().joined(separator: "\r\n\r\n"))
     }
 
     private func internalCall(_ arguments: [String]) throws -> String {

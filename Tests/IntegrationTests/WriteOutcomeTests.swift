@@ -73,6 +73,55 @@ final class WriteOutcomeTests: XCTestCase {
         }
     }
 
+    /// The primary refuses an attempt a settle fenced (what a hung order replica sends when it
+    /// resumes after its callers settled its takes) as its own decision, so the requests right
+    /// after it still reach the primary. (Answered 503, the refusal made nginx count the primary
+    /// failed for a second and send that second's requests to catalog-2, which is not the
+    /// primary: the takes read and the purchase answered 504, and with a hung order replica
+    /// resuming, `testA503NeverHidesAPurchaseWhenATierHangs` failed.)
+    func testThePrimarysRefusalOfASettledAttemptTurnsNoRequestAway() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        let before = "before-\(UUID().uuidString)"
+        let boughtBefore = try await stack.client.send("POST", "/purchase/5", headers: ["Idempotency-Key": before])
+        XCTAssertEqual(boughtBefore.status, 200)
+        let lost = ["X-Bazar-Key": "lost-\(UUID().uuidString)", "X-Bazar-Attempt": "lost-\(UUID().uuidString)"]
+        let (settled, settleBody) = try stack.internalPost("/catalog-primary/settle/5", body: "", headers: lost)
+        XCTAssertEqual(settled, 200, settleBody)
+        XCTAssertEqual(JSONValue(try JSONSerialization.jsonObject(with: Data(settleBody.utf8)))["applied"], .bool(false))
+        let (late, lateBody) = try stack.internalPost("/catalog-primary/take/5", body: "", headers: lost)
+
+        XCTAssertTrue(try takenKeys(stack).contains(before), "the primary's takes are readable right after its refusal")
+        let after = "after-\(UUID().uuidString)"
+        let boughtAfter = try await stack.client.send("POST", "/purchase/5", headers: ["Idempotency-Key": after])
+        XCTAssertEqual(boughtAfter.status, 200, "a purchase right after the refusal reaches the primary")
+        XCTAssertEqual(late, 409, "the fenced attempt is refused by the primary itself: \(lateBody)")
+        XCTAssertEqual(JSONValue(try JSONSerialization.jsonObject(with: Data(lateBody.utf8)))["error"]["code"].string, "attempt_settled")
+        let taken = try takenKeys(stack)
+        XCTAssertTrue(taken.contains(after))
+        XCTAssertFalse(taken.contains(lost["X-Bazar-Key"]!), "the fenced attempt bought nothing")
+    }
+
+    /// The catalog primary killed after it got a write (it may have applied it, and not
+    /// answered): nginx answers 504, and never marks that answer "not sent", which callers read
+    /// as "surely not applied" (they would answer 503 for a write that may have been applied: a
+    /// chaos run, seed 169389124, saw an update applied behind such a 503). The header came
+    /// from the 503's `add_header`, which the 504's `if` block inherited.
+    func testA504OfAPrimaryKilledMidWriteIsNeverMarkedNotSent() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        let primary = try XCTUnwrap(stack.pid("catalog-1"))
+        XCTAssertEqual(kill(primary, SIGSTOP), 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(primary, SIGKILL) }
+        let answer = try stack.internalPostAnswer("/catalog-primary/update/1", body: #"{"price": 7.25}"#,
+                                                  headers: ["X-Bazar-Key": "killed-\(UUID().uuidString)"])
+        XCTAssertEqual(answer.status, 504, answer.body)
+        XCTAssertNil(answer.headers["x-bazar-not-sent"], "a write the killed primary got is not known to be unsent")
+        _ = try await stack.waitUntilLevel()
+    }
+
     /// nginx's workers killed while writes wait on hung tiers: no request is applied twice (the
     /// tiers' client resends only what is safe to repeat, and a lost write is settled, not
     /// resent). Each purchase drops the stock by one and each restock raises it by one, so the

@@ -66,7 +66,7 @@ extension CatalogTests {
         XCTAssertEqual(applied.json?["books"]?.arrayValue?.compactMap(Book.init(json:)).map(\.title), ["S"])
         let lost = settleAddition(routes, key: "lost", attempt: "lost-1")
         XCTAssertEqual(lost.json?["applied"], .bool(false))
-        XCTAssertEqual(add(routes, #"{"title":"L","topic":"t","price":1,"stock":1}"#, key: "lost", attempt: "lost-1").status, 503,
+        XCTAssertEqual(add(routes, #"{"title":"L","topic":"t","price":1,"stock":1}"#, key: "lost", attempt: "lost-1").status, 409,
                        "the attempt settled as not applied is refused for good")
         XCTAssertEqual(memory.largestID, 8)
         XCTAssertEqual(add(routes, #"{"title":"L","topic":"t","price":1,"stock":1}"#, key: "lost", attempt: "lost-2").status, 201)

@@ -46,7 +46,8 @@ final class CatalogTests: XCTestCase {
 
     /// A push; with `lease`, one from a primary that counts the backup in sync.
     func push(after: Int64, upTo: Int64, books: [Book] = [], lease: ReplicationPush.Lease? = nil) -> [UInt8] {
-        ReplicationPush(after: after, upTo: upTo, books: books, lease: lease).encoded
+        ReplicationPush(term: Term(epoch: 1, primary: "catalog-1"), after: after, upTo: upTo, complete: upTo > after || books.isEmpty,
+                        books: books, lease: lease).encoded
     }
 
     /// A lease of `Replicator.lease` echoing a fresh receipt of `backup` (from a push that changes nothing).
@@ -55,10 +56,11 @@ final class CatalogTests: XCTestCase {
     }
 
     func makeBackup() throws -> (CatalogRoutes, Backup, CatalogMemory) {
-        let store = try CatalogStore(path: dbPath, identity: .test)
-        let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
-        let backup = Backup(store: store, memory: memory)
-        let routes = CatalogRoutes(name: "catalog-2", role: .backup(backup), reads: CatalogReads(name: "catalog-2", memory: memory),
+        let store = SharedStore(try CatalogStore(path: dbPath, identity: .test))
+        let memory = CatalogMemory(books: try store.withLock { try $0.books() }, applied: try store.withLock { try $0.applied() })
+        let term = try CatalogTerm(name: "catalog-2", store: store, first: Term(epoch: 1, primary: "catalog-1"))
+        let backup = Backup(name: "catalog-2", term: term, store: store, memory: memory)
+        let routes = CatalogRoutes(name: "catalog-2", current: .init(.backup(backup)), term: term, reads: CatalogReads(name: "catalog-2", memory: memory),
                                    metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
         return (routes, backup, memory)
     }
@@ -66,16 +68,18 @@ final class CatalogTests: XCTestCase {
     /// A primary whose invalidations and replication go to `internalSocket`, leading at once
     /// unless `leading` is false (the replicator is not started, so writes do not wait for a
     /// backup). With `leasedFront`, a front called `front` holds a read lease from it.
-    func makePrimary(internalSocket: String, leasedFront: Bool = true, leading: Bool = true) throws -> (CatalogRoutes, CatalogMemory) {
-        let store = try CatalogStore(path: dbPath, identity: .test)
-        let memory = CatalogMemory(books: try store.books(), applied: try store.applied())
+    func makePrimary(internalSocket: String, leasedFront: Bool = true, leading: Bool = true,
+                     witnesses: [String] = []) throws -> (CatalogRoutes, CatalogMemory) {
+        let store = SharedStore(try CatalogStore(path: dbPath, identity: .test))
+        let memory = CatalogMemory(books: try store.withLock { try $0.books() }, applied: try store.withLock { try $0.applied() })
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
+        let term = try CatalogTerm(name: "catalog-1", store: store, first: Term(epoch: 1, primary: "catalog-1"))
         let primary = Primary(name: "catalog-1", store: store, memory: memory,
                               invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
-                              replicator: Replicator(client: client, backup: "catalog-2", memory: memory,
-                                                     witnesses: WitnessRecords(client: client, replicas: [])))
+                              replicator: Replicator(client: client, backup: "catalog-2", memory: memory, store: store,
+                                                     witnesses: WitnessRecords(client: client, replicas: witnesses, term: term), term: term))
         if leading { primary.lead() }
-        let routes = CatalogRoutes(name: "catalog-1", role: .primary(primary), reads: CatalogReads(name: "catalog-1", memory: memory),
+        let routes = CatalogRoutes(name: "catalog-1", current: .init(.primary(primary)), term: term, reads: CatalogReads(name: "catalog-1", memory: memory),
                                    metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
         if leasedFront { XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 200) }
         return (routes, memory)
@@ -217,7 +221,7 @@ final class CatalogTests: XCTestCase {
         let (routes, _, _) = try makeBackup()
         let response = routes.handle(internalRequest("GET", "/catalog-2/health"))
         XCTAssertEqual(response.status, 200)
-        XCTAssertEqual(response.text, "{\"name\":\"catalog-2\",\"role\":\"backup\",\"status\":\"catching_up\",\"applied\":0}")
+        XCTAssertEqual(response.text, "{\"name\":\"catalog-2\",\"role\":\"backup\",\"status\":\"catching_up\",\"applied\":0,\"epoch\":1,\"primary\":\"catalog-1\"}")
         XCTAssertEqual(response.header("X-Upstream"), "catalog-2")
     }
 
@@ -348,7 +352,9 @@ final class CatalogTests: XCTestCase {
     func testBackupRefusesPrimaryOperations() throws {
         let (routes, _, memory) = try makeBackup()
         let take = routes.handle(internalRequest("POST", "/catalog-primary/take/1", headers: ["X-Bazar-Key": "k"]))
-        XCTAssertEqual(take.status, 503)
+        XCTAssertEqual(take.status, 503, "nginx passes it to the other replica")
+        XCTAssertEqual(take.header("X-Bazar-Not-Sent"), "true")
+        XCTAssertNil(take.header("X-Upstream"))
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":2}")).status, 503)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-primary/takes", query: "after=0")).status, 503)
         XCTAssertEqual(memory.book(1).0, defaultBooks[0])
@@ -386,14 +392,29 @@ final class CatalogTests: XCTestCase {
         }
     }
 
+    func testBackupRefusesPushesOfAnOlderEpoch() throws {
+        let (_, backup, _) = try makeBackup()
+        func push(_ epoch: Int64, _ primary: String) -> Response {
+            backup.replicate(ReplicationPush(term: Term(epoch: epoch, primary: primary), after: 0, upTo: 0, complete: true, books: []).encoded)
+        }
+        XCTAssertEqual(push(2, "catalog-2").status, 200, "a newer epoch is adopted")
+        let stale = push(1, "catalog-1")
+        XCTAssertEqual(stale.status, 409)
+        XCTAssertEqual(StaleEpoch(status: stale.status, body: stale.body)?.known, Term(epoch: 2, primary: "catalog-2"))
+        XCTAssertEqual(push(2, "catalog-1").status, 409, "another primary claiming the same epoch")
+        XCTAssertEqual(backup.replicate(Array(#"{"after":0,"up_to":0,"books":[]}"#.utf8)).status, 400, "a push names its term")
+        let (reopened, _, _) = try makeBackup()
+        XCTAssertEqual(reopened.handle(internalRequest("GET", "/catalog-2/health")).json?["epoch"]?.int64Value, 2, "kept in the store")
+    }
+
     // MARK: CatalogRoutes on a primary
 
     func testPrimaryReadsAndHealthNeedNoLease() throws {
         let (routes, _) = try makePrimary(internalSocket: frontSocket)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/3")).json.flatMap(Book.init(json:)), defaultBooks[2])
         let health = routes.handle(internalRequest("GET", "/catalog-1/health"))
-        XCTAssertEqual(health.text, "{\"name\":\"catalog-1\",\"role\":\"primary\",\"status\":\"up\",\"applied\":0}")
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-1/replicate", body: "{}")).status, 404)
+        XCTAssertEqual(health.text, "{\"name\":\"catalog-1\",\"role\":\"primary\",\"status\":\"up\",\"applied\":0,\"epoch\":1,\"primary\":\"catalog-1\"}")
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-1/replicate", body: "{}")).status, 503)
     }
 
     func testPrimaryUpdateInvalidatesTheFrontBeforeCommitting() throws {
@@ -478,6 +499,23 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(all.json?["orders"]?.arrayValue?.count, 2)
     }
 
+    /// A take committed but neither replicated nor recorded by a witness is not served to an
+    /// order replica catching up: a backup promoted after this primary died would otherwise
+    /// get it back from the order replicas, reviving a take its caller heard was not made.
+    func testTakesServeOnlyAcknowledgedOrders() throws {
+        let tiers = try TestHTTPServer(path: frontSocket) { request in
+            request.path.hasSuffix("/invalidate") ? (200, "{\"dropped\":0}", []) : (503, "{}", [("X-Bazar-Not-Sent", "true")])
+        }
+        defer { tiers.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket, witnesses: ["order-1"])
+        let take = routes.handle(internalRequest("POST", "/catalog-primary/take/3", headers: ["X-Bazar-Key": "k1"]))
+        XCTAssertEqual(take.status, 504, "neither the backup nor a witness holds it: " + take.text)
+        XCTAssertEqual(memory.book(3).0?.stock, defaultBooks[2].stock - 1, "committed here")
+        let takes = routes.handle(internalRequest("GET", "/catalog-primary/takes"))
+        XCTAssertEqual(takes.status, 200)
+        XCTAssertEqual(takes.json?["orders"]?.arrayValue?.count, 0, "a take not acknowledged was served")
+    }
+
     func testPrimaryTakeAtStockZeroIs409AndChangesNothing() throws {
         let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
         defer { front.stop() }
@@ -515,6 +553,20 @@ final class CatalogTests: XCTestCase {
         }
     }
 
+    /// A primary whose backup, counted in sync, took no push lately cannot show that it still
+    /// leads: it refuses a front's lease as its own decision, 409 `lease_refused`, never a 503
+    /// (on `/catalog-primary/` nginx reads a 503 as "not the primary" and counts the replica
+    /// failed for a second, turning the primary's writes away).
+    func testAPrimaryThatCannotShowItLeadsRefusesALeaseAsItsOwnDecision() throws {
+        let (routes, _) = try makePrimary(internalSocket: directory.appendingPathComponent("none.sock").path, leasedFront: false,
+                                          witnesses: ["order-1"])
+        guard case .primary(let primary) = routes.current.now else { return XCTFail("not a primary") }
+        primary.replicator.start(backupInSync: true)
+        let refused = routes.handle(internalRequest("POST", "/catalog-primary/lease/front"))
+        XCTAssertEqual(refused.status, 409, refused.text)
+        XCTAssertEqual(refused.json?["error"]?["code"]?.stringValue, "lease_refused")
+    }
+
     func testPrimaryWithoutALeasedFrontTellsNoOne() throws {
         let (routes, memory) = try makePrimary(internalSocket: directory.appendingPathComponent("none.sock").path, leasedFront: false)
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":3}")).status, 200)
@@ -550,13 +602,14 @@ final class CatalogTests: XCTestCase {
         let (routes, memory) = try makePrimary(internalSocket: frontSocket)
         XCTAssertEqual(write(routes, "settle", 4, key: "k", attempt: "lost").json?["applied"], .bool(false))
         let late = write(routes, "take", 4, key: "k", attempt: "lost")
-        XCTAssertEqual(late.status, 503, "the attempt settled as not applied arrives late: refused")
+        XCTAssertEqual(late.status, 409, "the attempt settled as not applied arrives late: refused")
+        XCTAssertEqual(late.json?["error"]?["code"]?.stringValue, "attempt_settled")
         XCTAssertEqual(memory.book(4).0?.stock, defaultBooks[3].stock)
         XCTAssertEqual(write(routes, "take", 4, key: "k", attempt: "retry").status, 200, "a new attempt under the key buys")
         XCTAssertEqual(memory.book(4).0?.stock, defaultBooks[3].stock - 1)
         // Durable: a primary restarted on the same file still refuses it.
         let (restarted, _) = try makePrimary(internalSocket: frontSocket)
-        XCTAssertEqual(write(restarted, "take", 4, key: "k2", attempt: "lost").status, 503)
+        XCTAssertEqual(write(restarted, "take", 4, key: "k2", attempt: "lost").status, 409)
     }
 
     func testSettleOfAnUpdate() throws {
@@ -569,7 +622,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(applied.json?["book"]?["price"]?.doubleValue, 9.5)
         XCTAssertNil(applied.json?["order"])
         XCTAssertEqual(write(routes, "settle", 1, key: "u2", attempt: "u2").json?["applied"], .bool(false))
-        XCTAssertEqual(write(routes, "update", 1, key: "u2", attempt: "u2", body: "{\"price\":1}").status, 503)
+        XCTAssertEqual(write(routes, "update", 1, key: "u2", attempt: "u2", body: "{\"price\":1}").status, 409)
         XCTAssertEqual(memory.book(1).0?.price, 9.5)
     }
 }

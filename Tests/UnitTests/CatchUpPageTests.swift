@@ -47,8 +47,10 @@ extension CatalogTests {
     func testARecoveringPrimaryServesNothing() throws {
         let (routes, _) = try makePrimary(internalSocket: frontSocket, leasedFront: false, leading: false)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog/info/3")).status, 503)
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).status, 503)
-        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-primary/takes")).status, 503)
+        // Refused as its own decision (409), not "not here" (503), which nginx counts as a failure.
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/lease/front")).json?["error"]?["code"]?.stringValue,
+                       "lease_refused")
+        XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-primary/takes")).status, 409)
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/3", body: #"{"price": 3}"#)).status, 503)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-1/health")).json?["status"]?.stringValue, "catching_up")
     }

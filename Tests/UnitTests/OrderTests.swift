@@ -506,20 +506,23 @@ final class OrderTests: XCTestCase {
 
     // MARK: The catalog backup's witness
 
+    /// The term the catalog's messages to the witness carry in these tests.
+    private static let term = #"{"epoch":1,"primary":"catalog-1"}"#
+
     private func witnessRecord(_ routes: OrderRoutes, version: Int, inSync: Bool) -> Response {
-        routes.handle(internalRequest("POST", "/order-1/witness", body: "{\"version\":\(version),\"in_sync\":\(inSync)}"))
+        routes.handle(internalRequest("POST", "/order-1/witness", body: "{\"epoch\":1,\"primary\":\"catalog-1\",\"version\":\(version),\"in_sync\":\(inSync)}"))
     }
 
     func testWitnessKeepsTheNewestRecordDurably() throws {
         let (routes, _) = try makeRoutes()
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in")).json?["in_sync"], .bool(false),
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in", body: Self.term)).json?["in_sync"], .bool(false),
                        "a new replica has seen no primary count the backup in sync")
         XCTAssertEqual(witnessRecord(routes, version: 2, inSync: true).json?["recorded"], .bool(true))
         let stale = witnessRecord(routes, version: 1, inSync: false)
         XCTAssertEqual(stale.json?["recorded"], .bool(false))
         XCTAssertEqual(stale.json?["version"]?.int64Value, 2, "the primary learns the version to beat")
         let (reopened, _) = try makeRoutes()
-        let standIn = reopened.handle(internalRequest("POST", "/order-1/stand-in"))
+        let standIn = reopened.handle(internalRequest("POST", "/order-1/stand-in", body: Self.term))
         XCTAssertEqual(standIn.json?["in_sync"], .bool(true))
         XCTAssertEqual(standIn.json?["lease_ms"]?.int64Value, Witness.standInLease.nanoseconds / 1_000_000)
         for body in ["", "{}", "{\"version\":1}", "{\"version\":\"1\",\"in_sync\":true}"] {
@@ -530,12 +533,12 @@ final class OrderTests: XCTestCase {
     func testNoDemotionWhileTheBackupStandsIn() throws {
         let (routes, _) = try makeRoutes()
         XCTAssertEqual(witnessRecord(routes, version: 1, inSync: true).status, 200)
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in")).json?["in_sync"], .bool(true))
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in", body: Self.term)).json?["in_sync"], .bool(true))
         let refused = witnessRecord(routes, version: 2, inSync: false)
         XCTAssertEqual(refused.status, 409)
-        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in")).json?["in_sync"], .bool(true))
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/stand-in", body: Self.term)).json?["in_sync"], .bool(true))
         XCTAssertEqual(witnessRecord(routes, version: 3, inSync: true).status, 200, "promotions are always taken")
-        let acknowledged = routes.handle(internalRequest("POST", "/order-1/acknowledged", body: #"{"through": 9}"#))
+        let acknowledged = routes.handle(internalRequest("POST", "/order-1/acknowledged", body: #"{"epoch": 1, "primary": "catalog-1", "through": 9}"#))
         XCTAssertEqual(acknowledged.status, 409, "nothing is acknowledged without the backup while it stands in")
         XCTAssertEqual(routes.handle(internalRequest("GET", "/order-1/witness")).json?["acknowledged"]?.int64Value, 0)
     }
@@ -545,16 +548,16 @@ final class OrderTests: XCTestCase {
     func testWitnessKeepsWhatWasAcknowledgedWithoutTheBackup() throws {
         let (routes, _) = try makeRoutes()
         XCTAssertEqual(routes.handle(internalRequest("GET", "/order-1/witness")).text,
-                       #"{"version":0,"in_sync":false,"acknowledged":0}"#)
-        let demotion = #"{"version": 4, "in_sync": false, "acknowledged": 30}"#
+                       #"{"version":0,"in_sync":false,"acknowledged":0,"epoch":0,"primary":""}"#)
+        let demotion = #"{"epoch": 1, "primary": "catalog-1", "version": 4, "in_sync": false, "acknowledged": 30}"#
         XCTAssertEqual(routes.handle(internalRequest("POST", "/order-1/witness", body: demotion)).json?["recorded"], .bool(true))
         for (through, held) in [(35, 35), (31, 35)] {
-            let answer = routes.handle(internalRequest("POST", "/order-1/acknowledged", body: #"{"through": \#(through)}"#))
+            let answer = routes.handle(internalRequest("POST", "/order-1/acknowledged", body: #"{"epoch": 1, "primary": "catalog-1", "through": \#(through)}"#))
             XCTAssertEqual(answer.json?["through"]?.int64Value, Int64(held))
         }
         let (reopened, _) = try makeRoutes()
         XCTAssertEqual(reopened.handle(internalRequest("GET", "/order-1/witness")).text,
-                       #"{"version":4,"in_sync":false,"acknowledged":35}"#)
+                       #"{"version":4,"in_sync":false,"acknowledged":35,"epoch":1,"primary":"catalog-1"}"#)
         for body in ["", "{}", #"{"through": -1}"#, #"{"through": "3"}"#] {
             XCTAssertEqual(reopened.handle(internalRequest("POST", "/order-1/acknowledged", body: body)).status, 400, body)
         }

@@ -3,6 +3,8 @@ import Basics
 @testable import Catalog
 import Foundation
 @testable import InternalHTTP
+import Store
+import Wire
 import XCTest
 
 /// A value shared between a test and the threads it starts.
@@ -69,13 +71,16 @@ final class ReplicationWaitTests: XCTestCase {
         let socket = directory.appendingPathComponent("i.sock").path
         let nginx = try TestHTTPServer(path: socket) { request in
             if request.path == "/catalog-2/replicate" {
-                return (200, #"{"applied":\#(backupApplied.value),"receipt":1}"#, [])
+                return (200, String(decoding: PushAnswer(applied: backupApplied.value, takes: 0, receipt: 1).json.encoded(), as: UTF8.self), [])
             }
             return (200, #"{"recorded":true,"version":1}"#, [])
         }
         let client = InternalClient(.unix(path: socket), secret: "test-secret")
+        let store = SharedStore(try CatalogStore(path: directory.appendingPathComponent("catalog.db").path, identity: .test))
+        let term = try CatalogTerm(name: "catalog-1", store: store, first: Term(epoch: 1, primary: "catalog-1"))
         let replicator = Replicator(client: client, backup: "catalog-2", memory: CatalogMemory(books: defaultBooks, applied: 0),
-                                    witnesses: WitnessRecords(client: client, replicas: ["order-1"]))
+                                    store: store, witnesses: WitnessRecords(client: client, replicas: ["order-1"], term: term),
+                                    term: term)
         replicator.start(backupInSync: true)
         return (replicator, nginx)
     }

@@ -5,6 +5,7 @@ import Foundation
 import HTTPMessages
 @testable import InternalHTTP
 import Synchronization
+import Wire
 import XCTest
 
 final class ResponseCacheTests: XCTestCase {
@@ -521,6 +522,12 @@ final class ResponseCacheTests: XCTestCase {
     /// A plain GET, for the reads that look at the request's headers.
     private let get = Request(method: "GET", path: "/")
 
+    /// A primary's lease grant as it answers it (`LeaseGrant`, epoch 1).
+    private static func grant(lease: Int64, milliseconds: Int64, fresh: Bool, announced: Int64) -> String {
+        String(decoding: LeaseGrant(lease: lease, milliseconds: milliseconds, fresh: fresh, announced: announced, epoch: 1).json.encoded(),
+               as: UTF8.self)
+    }
+
     /// A catalog standing in for nginx's `catalog` upstream, and a primary granting read leases
     /// (`fresh` and `announced` as given); the lease is taken once unless `leased` is false.
     private func withCatalog(leased: Bool = true, fresh: Bool = true, announced: Int64 = 0, permits: Int = 4,
@@ -531,7 +538,7 @@ final class ResponseCacheTests: XCTestCase {
         let server = try TestHTTPServer(path: directory.appendingPathComponent("i.sock").path, respond: respond)
         defer { server.stop() }
         let primary = try TestHTTPServer(path: directory.appendingPathComponent("p.sock").path) { _ in
-            (200, "{\"lease\":7,\"lease_ms\":60000,\"fresh\":\(fresh),\"announced\":\(announced)}", [("X-Upstream", "catalog-1")])
+            (200, Self.grant(lease: 7, milliseconds: 60_000, fresh: fresh, announced: announced), [("X-Upstream", "catalog-1")])
         }
         defer { primary.stop() }
         let cache = ResponseCache<CacheEntry>(capacity: 100)
@@ -656,8 +663,7 @@ final class ResponseCacheTests: XCTestCase {
         let directory = try TestSupport.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let primary = try TestHTTPServer(path: directory.appendingPathComponent("p.sock").path) { request in
-            request.path.contains("?lease=") ? (200, "{\"lease\":41,\"lease_ms\":1000,\"fresh\":false,\"announced\":0}", [])
-                : (200, "{\"lease\":41,\"lease_ms\":1000,\"fresh\":true,\"announced\":0}", [])
+            (200, Self.grant(lease: 41, milliseconds: 1_000, fresh: !request.path.contains("?lease="), announced: 0), [])
         }
         defer { primary.stop() }
         let lease = ReadLease(name: "front-2", client: InternalClient(.unix(path: primary.path), secret: "test-secret"),

@@ -8,6 +8,8 @@ import XCTest
 final class WireTests: XCTestCase {
     let book = Book(id: 3, title: "Xen", topic: "undergraduate school", price: 15.5, stock: 7, version: 12)
     let order = Order(number: 9, bookID: 3, title: "Xen", price: 15.5, createdAt: "2026-12-07T12:00:00Z", key: "k-9")
+    let one = Term(epoch: 1, primary: "catalog-1")
+    let two = Term(epoch: 2, primary: "catalog-2")
 
     /// The message as its receiver reads it from the bytes its sender wrote.
     func received<Message>(_ json: JSON, _ read: (JSON) -> Message?) throws -> Message? {
@@ -15,18 +17,30 @@ final class WireTests: XCTestCase {
     }
 
     func testEachMessageReadsBackWhatItWrote() throws {
-        let grant = LeaseGrant(lease: 4, milliseconds: 1_000, fresh: true, announced: 17)
+        let grant = LeaseGrant(lease: 4, milliseconds: 1_000, fresh: true, announced: 17, epoch: 2)
         XCTAssertEqual(try received(grant.json, LeaseGrant.init(json:)), grant)
-        let answer = PushAnswer(applied: 12, receipt: -5)
+        let answer = PushAnswer(applied: 12, takes: 9, receipt: -5)
         XCTAssertEqual(try received(answer.json, PushAnswer.init(json:)), answer)
-        for record in [WitnessRecord(version: 3, inSync: false, acknowledged: 40), WitnessRecord(version: 4, inSync: true)] {
+        for record in [WitnessRecord(term: two, version: 3, inSync: false, acknowledged: 40), WitnessRecord(term: one, version: 4, inSync: true)] {
             XCTAssertEqual(try received(record.json, WitnessRecord.init(json:)), record)
         }
         let stored = WitnessRecordAnswer(recorded: false, version: 8)
         XCTAssertEqual(try received(stored.json, WitnessRecordAnswer.init(json:)), stored)
-        XCTAssertEqual(try received(AcknowledgedThrough(41).json, AcknowledgedThrough.init(json:)), AcknowledgedThrough(41))
-        let state = WitnessState(version: 3, inSync: false, acknowledged: 40)
+        for acknowledged in [AcknowledgedThrough(41), AcknowledgedThrough(41, term: two)] {
+            XCTAssertEqual(try received(acknowledged.json, AcknowledgedThrough.init(json:)), acknowledged)
+        }
+        let state = WitnessState(version: 3, inSync: false, acknowledged: 40, term: two)
         XCTAssertEqual(try received(state.json, WitnessState.init(json:)), state)
+        let request = EpochRequest(candidate: "catalog-2", leaving: one)
+        XCTAssertEqual(try received(request.json, EpochRequest.init(json:)), request)
+        XCTAssertEqual(request.asked, two)
+        for epochAnswer in [EpochAnswer.grant(two), EpochAnswer.refusal("no", holding: one)] {
+            XCTAssertEqual(try received(epochAnswer.json, EpochAnswer.init(json:)), epochAnswer)
+        }
+        XCTAssertEqual(TermMessage(TermMessage(two).encoded), TermMessage(two))
+        let stale = StaleEpoch(known: two).response
+        XCTAssertEqual(stale.status, 409)
+        XCTAssertEqual(StaleEpoch(status: stale.status, body: stale.body), StaleEpoch(known: two))
         for standIn in [StandInAnswer(leaseMilliseconds: 1_000), StandInAnswer(leaseMilliseconds: nil)] {
             XCTAssertEqual(try received(standIn.json, StandInAnswer.init(json:)), standIn)
         }
@@ -42,25 +56,40 @@ final class WireTests: XCTestCase {
     }
 
     func testMessagesBuiltFromEncodedPartsReadBackToo() throws {
-        let push = ReplicationPush(after: 10, upTo: 12, books: [book], lease: .init(milliseconds: 500, echo: 77))
+        let push = ReplicationPush(term: two, after: 10, upTo: 12, complete: true, books: [book], takes: [order],
+                                   lease: .init(milliseconds: 500, echo: 77))
         XCTAssertEqual(ReplicationPush(push.encoded), push)
-        XCTAssertEqual(ReplicationPush(ReplicationPush.encoded(after: 10, upTo: 12, books: [book.json.encoded()],
+        XCTAssertEqual(ReplicationPush(ReplicationPush.encoded(term: two, after: 10, upTo: 12, complete: true, books: [book.json.encoded()],
+                                                               takes: [order.internalJSON.encoded()],
                                                                lease: .init(milliseconds: 500, echo: 77))), push)
-        XCTAssertEqual(ReplicationPush(ReplicationPush(after: 3, upTo: 3, books: []).encoded)?.lease, nil)
+        let page = ReplicationPush(term: one, after: 3, upTo: 3, complete: false, books: [])
+        XCTAssertEqual(ReplicationPush(page.encoded), page)
+        XCTAssertNil(page.lease)
         let invalidation = Invalidation([.init(.book(6), seq: 41), .init(.topic("distributed systems"), seq: 42)])
         XCTAssertEqual(Invalidation(invalidation.encoded), invalidation)
-        let page = ChangesPage.encoded(books: [book.json.encoded()], through: 12, complete: false, applied: 20)
-        XCTAssertEqual(ChangesPage(json: try JSON.parse(page)), ChangesPage(books: [book], through: 12, complete: false, applied: 20))
+        let changes = ChangesPage.encoded(books: [book.json.encoded()], through: 12, complete: false, applied: 20)
+        XCTAssertEqual(ChangesPage(json: try JSON.parse(changes)), ChangesPage(books: [book], through: 12, complete: false, applied: 20))
         XCTAssertEqual(OrderList(json: try JSON.parse(OrderList.encoded([order.internalJSON.encoded()]))), OrderList([order]))
     }
 
     func testMalformedMessagesAreRefused() throws {
         let malformed: [(String, (JSON) -> Bool)] = [
-            (#"{"lease":1,"lease_ms":"1000","fresh":true,"announced":2}"#, { LeaseGrant(json: $0) == nil }),
+            (#"{"lease":1,"lease_ms":"1000","fresh":true,"announced":2,"epoch":1}"#, { LeaseGrant(json: $0) == nil }),
+            (#"{"lease":1,"lease_ms":1000,"fresh":true,"announced":2}"#, { LeaseGrant(json: $0) == nil }),
             (#"{"applied":1}"#, { PushAnswer(json: $0) == nil }),
+            (#"{"applied":1,"receipt":2}"#, { PushAnswer(json: $0) == nil }),
             (#"{"in_sync":false}"#, { WitnessRecord(json: $0) == nil }),
+            (#"{"version":1,"in_sync":true}"#, { WitnessRecord(json: $0) == nil }),
+            (#"{"epoch":-1,"primary":"catalog-1","version":1,"in_sync":true}"#, { WitnessRecord(json: $0) == nil }),
             (#"{"through":-1}"#, { AcknowledgedThrough(json: $0) == nil }),
+            (#"{"through":1,"epoch":2}"#, { AcknowledgedThrough(json: $0) == nil }),
             (#"{"version":1,"in_sync":true}"#, { WitnessState(json: $0) == nil }),
+            (#"{"version":1,"in_sync":true,"acknowledged":0}"#, { WitnessState(json: $0) == nil }),
+            (#"{}"#, { EpochRequest(json: $0) == nil }),
+            (#"{"candidate":"","epoch":1,"primary":"catalog-1"}"#, { EpochRequest(json: $0) == nil }),
+            (#"{"candidate":"c","epoch":-1,"primary":"p"}"#, { EpochRequest(json: $0) == nil }),
+            (#"{"granted":false,"epoch":1,"primary":"catalog-1"}"#, { EpochAnswer(json: $0) == nil }),
+            (#"{"granted":true,"epoch":"2","primary":"catalog-2"}"#, { EpochAnswer(json: $0) == nil }),
             (#"{"in_sync":true}"#, { StandInAnswer(json: $0) == nil }),
             (#"{"applied":true,"book":{"id":1}}"#, { SettleAnswer(json: $0) == nil }),
             (#"{"applied":true,"books":[{"id":1}]}"#, { SettleAnswer(json: $0) == nil }),
@@ -75,9 +104,18 @@ final class WireTests: XCTestCase {
         for invalidation in [#"{"items":[]}"#, #"{"items":[{"book":6}]}"#, #"{"items":[{"seq":1}]}"#] {
             XCTAssertNil(Invalidation(Array(invalidation.utf8)), invalidation)
         }
-        for push in [#"{"after":0,"up_to":1,"lease":{"ms":-1,"echo":1},"books":[]}"#, #"{"after":0,"books":[]}"#,
-                     #"{"after":0,"up_to":1,"lease":{"ms":60001,"echo":1},"books":[]}"#] {
+        let term = #""epoch":1,"primary":"catalog-1","complete":true,"takes":[]"#
+        for push in [#"{\#(term),"after":0,"up_to":1,"lease":{"ms":-1,"echo":1},"books":[]}"#, #"{\#(term),"after":0,"books":[]}"#,
+                     #"{\#(term),"after":0,"up_to":1,"lease":{"ms":60001,"echo":1},"books":[]}"#,
+                     #"{"after":0,"up_to":1,"complete":true,"books":[],"takes":[]}"#,
+                     #"{"epoch":1,"primary":"catalog-1","after":0,"up_to":1,"books":[],"takes":[]}"#,
+                     #"{"epoch":1,"primary":"catalog-1","after":0,"up_to":1,"complete":true,"books":[]}"#] {
             XCTAssertNil(ReplicationPush(Array(push.utf8)), push)
         }
+        for message in ["{}", #"{"epoch":1}"#, #"{"epoch":-2,"primary":"catalog-1"}"#, "[]", "not json"] {
+            XCTAssertNil(TermMessage(Array(message.utf8)), message)
+        }
+        XCTAssertNil(StaleEpoch(status: 409, body: Array(#"{"error":{"code":"out_of_stock"},"epoch":2,"primary":"x"}"#.utf8)))
+        XCTAssertNil(StaleEpoch(status: 200, body: StaleEpoch(known: two).response.body))
     }
 }

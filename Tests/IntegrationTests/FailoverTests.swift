@@ -1,0 +1,226 @@
+import Foundation
+import XCTest
+
+/// API.md promise 7 through real nginx and spawn-fcgi: when the primary is gone for good the
+/// backup takes over the writes with no operator action, nothing acknowledged is lost, a former
+/// primary rejoins as a backup and never acknowledges again, and order numbers go on.
+final class FailoverTests: XCTestCase {
+    /// Buys with a key, retrying (same key) until it is answered 200 or 409; records a 200.
+    private static func buy(_ stack: Stack, _ book: Int, into acknowledged: Acknowledged) async {
+        let (answer, _) = await stack.client.buyRetrying(book)
+        if let answer, answer.status == 200 { await acknowledged.order(answer, book: book) }
+    }
+
+    /// One write of the load: worker 0 updates a price, the others buy.
+    private static func write(_ worker: Int, _ stack: Stack, _ acknowledged: Acknowledged) async {
+        guard worker == 0 else { return await buy(stack, Int.random(in: 1...4), into: acknowledged) }
+        let book = Int.random(in: 5...6)
+        let answer = try? await stack.client.update(book, #"{"price": \#(Double.random(in: 1...99).rounded())}"#)
+        if let answer, answer.status == 200 { await acknowledged.update(answer, book: book) }
+    }
+
+    /// Polls (at most `seconds`) until a write is acknowledged after `date`; the time it took.
+    private func firstWrite(after date: Date, _ stack: Stack, _ acknowledged: Acknowledged, within seconds: Double = 60) async throws -> Double {
+        let deadline = date.addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let first = await acknowledged.first(after: date) { return first.timeIntervalSince(date) }
+            if let answer = try? await stack.client.update(7, #"{"stock_delta": 1}"#), answer.status == 200 {
+                await acknowledged.update(answer, book: 7)
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        XCTFail("no write was acknowledged within \(seconds) s")
+        return seconds
+    }
+
+    /// Every acknowledged order is readable as it was answered, and every book is at least at
+    /// the version last acknowledged.
+    private func checkNothingLost(_ stack: Stack, _ acknowledged: Acknowledged) async throws {
+        for (number, book, _) in await acknowledged.orders {
+            let read = try await stack.client.get("/orders/\(number)")
+            XCTAssertEqual(read.status, 200, "acknowledged order \(number) lost")
+            XCTAssertEqual(read.json["book_id"].int, book, "order \(number)")
+        }
+        for (book, version) in await acknowledged.versions {
+            let read = try await stack.client.get("/info/\(book)", headers: ["Cache-Control": "no-cache"])
+            XCTAssertGreaterThanOrEqual(read.json["version"].int ?? -1, version, "book \(book): an acknowledged write lost")
+        }
+    }
+
+    /// Polls `/health` (at most `seconds`) until it names `primary` with every replica up and level.
+    private func waitForPrimary(_ primary: String, _ stack: Stack, seconds: Double = 60) async throws -> JSONValue {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last = JSONValue.null
+        while Date() < deadline {
+            if let health = try? await stack.client.get("/health") {
+                last = health.json
+                let replicas = health.json["replicas"].array
+                let applied = Set(replicas.filter { $0["role"].string != "order" }.map { $0["applied"].int })
+                if health.status == 200, health.json["primary"].string == primary, applied.count == 1,
+                   replicas.allSatisfy({ $0["status"].string == "up" }) {
+                    return health.json
+                }
+            }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        XCTFail("\(primary) never led a level stack: \(last)")
+        return last
+    }
+
+    /// (a) and (b): catalog-1 stopped for good under purchases and updates; writes are
+    /// acknowledged again with no operator action and nothing acknowledged is lost; started
+    /// again, catalog-1 rejoins as a backup of the higher epoch.
+    func testWritesResumeWhenThePrimaryIsStoppedForGoodAndItRejoinsAsABackup() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        let acknowledged = Acknowledged()
+        let load = Task.detached { await stack.client.load(workers: 4, seconds: 8) { await FailoverTests.write($0, stack, acknowledged) } }
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        XCTAssertEqual(try stack.ctl("stop", "catalog-1").0, 0)
+        let stopped = Date()
+        await load.value
+        let took = try await firstWrite(after: stopped, stack, acknowledged)
+        print("failover: the first write was acknowledged \(String(format: "%.2f", took)) s after bazarctl stop catalog-1")
+        try await checkNothingLost(stack, acknowledged)
+        let health = try await stack.client.get("/health")
+        XCTAssertEqual(health.json["primary"].string, "catalog-2", "\(health.json)")
+        XCTAssertEqual(health.json["epoch"].int, 2, "\(health.json)")
+
+        XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
+        let level = try await waitForPrimary("catalog-2", stack)
+        XCTAssertEqual(level["epoch"].int, 2)
+        let former = level["replicas"].array.first { $0["name"].string == "catalog-1" }
+        XCTAssertEqual(former?["role"].string, "backup", "\(level)")
+        await Self.buy(stack, 2, into: acknowledged)
+        try await checkNothingLost(stack, acknowledged)
+        let status = try stack.ctl("status").1
+        XCTAssertTrue(status.contains("primary catalog-2") && status.contains("epoch 2"), status)
+    }
+
+    /// (b) fencing: a primary that hung, was replaced, and wakes up with a write it took while
+    /// hung never acknowledges it; it steps down and rejoins as a backup, and the write is gone
+    /// unless the new primary took and acknowledged it.
+    func testAWriteTheDeposedPrimaryNeverAcknowledgedIsGone() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        let hung = try XCTUnwrap(stack.pid("catalog-1"))
+        kill(hung, SIGSTOP)
+        let stopped = Date()
+        let update = Task { try await stack.client.update(5, #"{"price": 77.25}"#) }
+        // The backup takes over; nginx still tries catalog-1 first, which holds what it gets
+        // until it runs again, learns the newer epoch and steps down.
+        var health = JSONValue.null
+        while health["epoch"].int != 2 && Date() < stopped.addingTimeInterval(60) {
+            health = (try? await stack.client.get("/health"))?.json ?? .null
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        XCTAssertEqual(health["primary"].string, "catalog-2", "\(health)")
+        print("failover: catalog-2 led \(String(format: "%.2f", Date().timeIntervalSince(stopped))) s after catalog-1 hung")
+        kill(hung, SIGCONT)
+        let acknowledged = Acknowledged()
+        _ = try await firstWrite(after: Date(), stack, acknowledged)
+        let answer = try await update.value
+        _ = try await waitForPrimary("catalog-2", stack)
+        // nginx may have passed the update on to catalog-2 once catalog-1 stepped down without
+        // applying it: then catalog-2 acknowledged it, and it stays. Otherwise it is gone.
+        let acknowledgedByTheNewPrimary = answer.status == 200
+        print("failover: the update sent to the hung primary was answered \(answer.status)")
+        for path in ["/catalog-1/info/5", "/catalog-2/info/5"] {
+            let book = try stack.internalGet(path)
+            XCTAssertEqual(book.contains("77.25"), acknowledgedByTheNewPrimary, "\(path) after a \(answer.status): \(book)")
+        }
+        let read = try await stack.client.get("/info/5", headers: ["Cache-Control": "no-cache"])
+        XCTAssertEqual(read.json["price"].double == 77.25, acknowledgedByTheNewPrimary)
+    }
+
+    /// (c): `bazarctl switchover` under a steady purchase load fails no request; the former
+    /// primary rejoins as the backup.
+    func testSwitchoverUnderASteadyPurchaseLoadFailsNoRequest() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        for book in 1...7 { _ = try await stack.client.update(book, #"{"stock": 1000000}"#) }
+        let failed = Failed()
+        let load = Task.detached {
+            await stack.client.load(workers: 3, seconds: 7) { _ in
+                let status = await stack.client.sendOnce("POST", "/purchase/\(Int.random(in: 1...7))")
+                await failed.record(status)
+            }
+        }
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        let (status, output) = try stack.ctl("switchover")
+        XCTAssertEqual(status, 0, output)
+        await load.value
+        let (statuses, succeeded) = (await failed.statuses, await failed.succeeded)
+        XCTAssertEqual(statuses, [:], "requests failed during the switchover (\(succeeded) succeeded)")
+        print("switchover: \(succeeded) purchases answered 200, failed: \(statuses)")
+        let level = try await waitForPrimary("catalog-2", stack)
+        XCTAssertEqual(level["epoch"].int, 2)
+    }
+
+    /// (d): order numbers stay unique and increasing across two failovers, one each way.
+    func testOrderNumbersGoOnAcrossTwoFailovers() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        let acknowledged = Acknowledged()
+        var phases: [[Int]] = []
+        for (primary, next) in [("catalog-1", "catalog-2"), ("catalog-2", "catalog-1")] {
+            let before = await acknowledged.orders.count
+            for book in 1...4 { await Self.buy(stack, book, into: acknowledged) }
+            phases.append(await acknowledged.orders.dropFirst(before).map(\.number))
+            XCTAssertEqual(try stack.ctl("stop", primary).0, 0)
+            let stopped = Date()
+            while await acknowledged.first(after: stopped) == nil && Date() < stopped.addingTimeInterval(60) {
+                await Self.buy(stack, 1, into: acknowledged)
+            }
+            XCTAssertEqual(try stack.ctl("start", primary).0, 0)
+            _ = try await waitForPrimary(next, stack)
+        }
+        let before = await acknowledged.orders.count
+        for book in 1...4 { await Self.buy(stack, book, into: acknowledged) }
+        phases.append(await acknowledged.orders.dropFirst(before).map(\.number))
+        let numbers = await acknowledged.orders.map(\.number)
+        XCTAssertEqual(Set(numbers).count, numbers.count, "an order number given twice: \(numbers)")
+        XCTAssertEqual(numbers, numbers.sorted(), "order numbers went back: \(numbers)")
+        for (earlier, later) in zip(phases, phases.dropFirst()) {
+            XCTAssertLessThan(earlier.max() ?? 0, later.min() ?? .max, "\(phases)")
+        }
+        let health = try await stack.client.get("/health")
+        XCTAssertEqual(health.json["epoch"].int, 3, "\(health.json)")
+        try await checkNothingLost(stack, acknowledged)
+    }
+}
+
+/// The writes answered 200, with when.
+actor Acknowledged {
+    private(set) var orders: [(number: Int, book: Int, at: Date)] = []
+    private(set) var versions: [Int: Int] = [:]
+    private(set) var times: [Date] = []
+
+    func order(_ answer: HTTPAnswer, book: Int) {
+        guard let number = answer.json["order"]["number"].int else { return }
+        orders.append((number, book, Date()))
+        times.append(Date())
+    }
+
+    func update(_ answer: HTTPAnswer, book: Int) {
+        guard let version = answer.json["version"].int else { return }
+        versions[book] = max(versions[book] ?? 0, version)
+        times.append(Date())
+    }
+
+    func first(after date: Date) -> Date? { times.filter { $0 > date }.min() }
+}
+
+/// The answers other than 200 of a load, by status (nil: no answer).
+actor Failed {
+    private(set) var statuses: [String: Int] = [:]
+    private(set) var succeeded = 0
+
+    func record(_ status: Int?) {
+        if status == 200 { succeeded += 1 } else { statuses[status.map(String.init) ?? "none", default: 0] += 1 }
+    }
+}
