@@ -98,7 +98,7 @@ final class Backup: Sendable {
     /// catch-up (not `complete`) has `upTo` equal to `after`: its books and orders are stored and
     /// `applied` stays.
     func replicate(_ body: [UInt8]) -> Response {
-        guard let push = ReplicationPush(body) else {
+        guard let push = ReplicationPush(body: body) else {
             return APIError.badRequest("Malformed replication push.").response()
         }
         let (after, upTo, complete, books, takes, lease) = (push.after, push.upTo, push.complete, push.books, push.takes, push.lease)
@@ -186,7 +186,7 @@ final class Backup: Sendable {
         for witness in witnesses {
             guard let answer = try? client.send("POST", "/\(witness)/epoch", body: request.json.encoded(), timeout: .milliseconds(500),
                                                 resendable: true) else { continue }
-            let epochAnswer = answer.status == 200 ? (try? JSON.parse(answer.body)).flatMap(EpochAnswer.init(json:)) : nil
+            let epochAnswer = answer.status == 200 ? EpochAnswer(body: answer.body) : nil
             if let epochAnswer, epochAnswer.granted, epochAnswer.term == request.asked {
                 let won = epochAnswer.term
                 do {
@@ -224,8 +224,7 @@ final class Backup: Sendable {
         let asked = Monotonic.now()
         guard let answer = try? client.send("POST", "/\(witness)/stand-in", body: TermMessage(term.current).encoded,
                                             timeout: .milliseconds(300), resendable: true),
-              answer.status == 200, let json = try? JSON.parse(answer.body),
-              let milliseconds = StandInAnswer(json: json)?.leaseMilliseconds else { return false }
+              answer.status == 200, let milliseconds = StandInAnswer(body: answer.body)?.leaseMilliseconds else { return false }
         standInEnd.max(asked + milliseconds * 1_000_000, ordering: .releasing)
         return true
     }

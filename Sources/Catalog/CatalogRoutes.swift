@@ -117,7 +117,7 @@ struct CatalogRoutes: Sendable {
         case .takes:
             return try primary(role).takes(try Page(query: request.query))
         case .replicate:
-            if case .primary = role, let pushed = ReplicationPush(request.body)?.term, pushed.epoch > term.current.epoch {
+            if case .primary = role, let pushed = ReplicationPush(body: request.body)?.term, pushed.epoch > term.current.epoch {
                 term.stepDown(to: pushed)
             }
             return try backup(role).replicate(request.body)
@@ -139,7 +139,7 @@ struct CatalogRoutes: Sendable {
     /// once this replica leads the next epoch, 200 with the new term; 409 when the term is not
     /// the current one or this backup is not current; 503 when it did not lead in time.
     private func takeOver(_ backup: Backup, _ body: [UInt8]) throws(APIError) -> Response {
-        guard let leaving = TermMessage(body)?.term else {
+        guard let leaving = TermMessage(body: body)?.term else {
             throw .badRequest("A take-over request is {\"epoch\": n, \"primary\": name}.")
         }
         guard backup.askToTakeOver(leaving: leaving) else {

@@ -62,7 +62,7 @@ final class CatalogTerm: Sendable {
         guard leads else { return }
         let held = witnesses.compactMap { witness -> Term? in
             guard let answer = try? client.send("GET", "/\(witness)/witness", timeout: Recovery.question), answer.status == 200 else { return nil }
-            return (try? JSON.parse(answer.body)).flatMap(WitnessState.init(json:))?.term
+            return WitnessState(body: answer.body)?.term
         }
         guard let newer = held.max(by: { $0.epoch < $1.epoch }), newer.epoch > current.epoch, newer.primary != name else { return }
         Log.warn("a newer epoch leads: starting as a backup with an empty store", [("epoch", "\(newer.epoch)"), ("primary", newer.primary)])

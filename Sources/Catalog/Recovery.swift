@@ -92,16 +92,16 @@ struct Recovery {
     }
 
     private func askWitness(_ name: String) -> (name: String, answer: WitnessState)? {
-        ask("/\(name)/witness").flatMap(WitnessState.init(json:)).map { (name, $0) }
+        ask("/\(name)/witness", WitnessState.self).map { (name, $0) }
     }
 
     private func askBackup() -> BackupState? {
-        ask("/\(backup)/state").flatMap(BackupState.init(json:))
+        ask("/\(backup)/state", BackupState.self)
     }
 
-    private func ask(_ path: String) -> JSON? {
+    private func ask<Message: WireMessage>(_ path: String, _ message: Message.Type) -> Message? {
         guard let answer = try? client.send("GET", path, timeout: Self.question), answer.status == 200 else { return nil }
-        return try? JSON.parse(answer.body)
+        return Message(body: answer.body)
     }
 
     /// Pulls every book the backup changed after `applied`, a page at a time, into the store;
@@ -109,7 +109,7 @@ struct Recovery {
     private func pull(after applied: Int64) -> Bool {
         var after = applied
         while true {
-            guard let page = ask("/\(backup)/changes?after=\(after)").flatMap(ChangesPage.init(json:)) else { return false }
+            guard let page = ask("/\(backup)/changes?after=\(after)", ChangesPage.self) else { return false }
             do {
                 try primary.restore(books: page.books, applied: page.complete ? page.applied : primary.applied, orders: [])
             } catch {
@@ -131,7 +131,7 @@ struct Recovery {
         for replica in replicas {
             var page = Page(after: last, limit: Order.takesPageSize)
             while true {
-                guard let orders = ask("/\(replica)/held?\(page.query)").flatMap(OrderList.init(json:))?.orders else {
+                guard let orders = ask("/\(replica)/held?\(page.query)", OrderList.self)?.orders else {
                     return false
                 }
                 do {

@@ -141,7 +141,7 @@ final class Replicator: @unchecked Sendable {
     func askBackupToTakeOver() -> Term? {
         let leaving = term.current
         guard let answer = try? client.send("POST", "/\(backup)/take-over", body: TermMessage(leaving).encoded, timeout: Self.takeOverTimeout),
-              answer.status == 200, let won = TermMessage(answer.body)?.term,
+              answer.status == 200, let won = TermMessage(body: answer.body)?.term,
               won.epoch > leaving.epoch, won.primary == backup else { return nil }
         return won
     }
@@ -231,7 +231,7 @@ final class Replicator: @unchecked Sendable {
         if let response, let newer = StaleEpoch(status: response.status, body: response.body)?.known, newer.epoch > term.current.epoch {
             term.stepDown(to: newer)
         }
-        let answer = response.flatMap { [200, 409].contains($0.status) ? (try? JSON.parse($0.body)).flatMap(PushAnswer.init(json:)) : nil }
+        let answer = response.flatMap { [200, 409].contains($0.status) ? PushAnswer(body: $0.body) : nil }
         let applied = answer?.applied
         receipt = answer?.receipt
         backupTakes = answer?.takes

@@ -41,7 +41,7 @@ final class WitnessRecords: @unchecked Sendable {
             let answer = try? client.send("POST", "/\(replica)/acknowledged", body: body, timeout: Timeouts.peerPush, resendable: true)
             stepDownIfRefused(answer)
             guard let answer, answer.status == 200,
-                  let held = (try? JSON.parse(answer.body)).flatMap(AcknowledgedThrough.init(json:)) else { return false }
+                  let held = AcknowledgedThrough(body: answer.body) else { return false }
             return held.through >= seq
         }
     }
@@ -60,7 +60,7 @@ final class WitnessRecords: @unchecked Sendable {
             let answer = try? client.send("POST", "/\(replica)/witness", body: body, timeout: Timeouts.peerPush, resendable: true)
             stepDownIfRefused(answer)
             guard let answer, answer.status == 200,
-                  let held = (try? JSON.parse(answer.body)).flatMap(WitnessRecordAnswer.init(json:)) else { continue }
+                  let held = WitnessRecordAnswer(body: answer.body) else { continue }
             if held.recorded { stored += 1 }
             if held.version >= version { version = held.version + 1 }
         }

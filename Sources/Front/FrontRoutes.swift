@@ -83,7 +83,7 @@ struct FrontRoutes: Sendable {
         switch segments[1] {
         case "invalidate":
             try allow(request, ["POST"])
-            guard let invalidation = Invalidation(request.body) else {
+            guard let invalidation = Invalidation(body: request.body) else {
                 throw .badRequest("An invalidation is {\"items\": [{\"book\": id or \"topic\": name, \"seq\": n}, ...]}.")
             }
             let dropped = invalidation.items.reduce(0) { $0 + reads.cache.invalidate($1.dependency, seq: $1.seq) }

@@ -44,7 +44,7 @@ struct Health: Sendable {
     /// One replica's report, or nil when it does not answer.
     private func ask(_ name: String) -> ReplicaHealth? {
         guard let answer = try? client.send("GET", "/\(name)/health", timeout: .seconds(1)), answer.status == 200,
-              let report = (try? JSON.parse(answer.body)).flatMap(ReplicaHealth.init(json:)) else { return nil }
+              let report = ReplicaHealth(body: answer.body) else { return nil }
         return ReplicaHealth(name: name, role: report.role, status: report.status, applied: report.applied, term: report.term)
     }
 }

@@ -51,7 +51,7 @@ final class ReadLease: Sendable {
         let held = lease.load(ordering: .relaxed)
         let path = "/catalog-primary/lease/\(name)" + (held == 0 ? "" : "?lease=\(held)")
         guard let answer = try? client.send("POST", path, timeout: Self.renewal * 2, resendable: true),
-              answer.status == 200, let grant = (try? JSON.parse(answer.body)).flatMap(LeaseGrant.init(json:)) else { return }
+              answer.status == 200, let grant = LeaseGrant(body: answer.body) else { return }
         if grant.fresh { cache.reset(floor: grant.announced) }
         lease.store(grant.lease, ordering: .relaxed)
         until.store(asked + grant.milliseconds * 1_000_000, ordering: .releasing)

@@ -59,7 +59,7 @@ final class CatchUp: Sendable {
             let page = Page(after: orders.heldThrough, limit: Order.takesPageSize)
             guard let response = try? client.send("GET", "\(source)?\(page.query)", timeout: Timeouts.read),
                   response.status == 200,
-                  let missing = (try? JSON.parse(response.body)).flatMap(OrderList.init(json:))?.orders else { return false }
+                  let missing = OrderList(body: response.body)?.orders else { return false }
             do {
                 try orders.record(missing)
             } catch {

@@ -59,7 +59,7 @@ struct OrderRoutes: Sendable {
             let held = try read { try orders.orders(after: page.after, limit: page.limit) }
             return .json(200, OrderList(held).json, headers: purchases.upstream)
         case .replicate:
-            guard let pushed = (try? JSON.parse(request.body)).flatMap(OrderList.init(json:)) else {
+            guard let pushed = OrderList(body: request.body) else {
                 throw .badRequest("Malformed order push.")
             }
             try APIError.unavailableOnFailure("the orders were not recorded") {

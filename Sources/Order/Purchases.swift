@@ -35,7 +35,7 @@ struct Purchases: Sendable {
             guard answer.status == 200 else {
                 return (Response(status: answer.status, headers: [Response.jsonContentType] + upstream, body: answer.body), false)
             }
-            guard let taken = (try? JSON.parse(answer.body)).flatMap(TakeAnswer.init(json:)) else {
+            guard let taken = TakeAnswer(body: answer.body) else {
                 return settled(id, key: key, attempt: attempt, sent: sent)
             }
             return (bought(taken.order, book: taken.book, replayed: taken.replayed), false)

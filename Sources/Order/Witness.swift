@@ -41,7 +41,7 @@ final class Witness: Sendable {
     /// then on be acknowledged without the backup (kept as by `acknowledge`, in the same
     /// transaction). Answers a `WitnessRecordAnswer` (the version held).
     func record(_ body: [UInt8]) throws(APIError) -> Response {
-        guard let record = (try? JSON.parse(body)).flatMap(WitnessRecord.init(json:)) else {
+        guard let record = WitnessRecord(body: body) else {
             throw .badRequest("A witness record is {\"epoch\": n, \"primary\": name, \"version\": n, \"in_sync\": bool}.")
         }
         return try store.withLock { store throws(APIError) in
@@ -60,7 +60,7 @@ final class Witness: Sendable {
     /// without the backup: kept as the largest so far; refused (409), like a demotion, while a
     /// stand-in lease is in force. Answers the largest held, in the same form.
     func acknowledge(_ body: [UInt8]) throws(APIError) -> Response {
-        guard let record = (try? JSON.parse(body)).flatMap(AcknowledgedThrough.init(json:)), let term = record.term else {
+        guard let record = AcknowledgedThrough(body: body), let term = record.term else {
             throw .badRequest("An acknowledgement record is {\"epoch\": n, \"primary\": name, \"through\": n}.")
         }
         return try store.withLock { store throws(APIError) in
@@ -86,7 +86,7 @@ final class Witness: Sendable {
     /// when `WitnessGrant` says so; from then on every message of an older epoch is refused.
     /// Answers an `EpochAnswer`, or `StaleEpoch` to a request of an older epoch.
     func grant(_ body: [UInt8]) throws(APIError) -> Response {
-        guard let request = (try? JSON.parse(body)).flatMap(EpochRequest.init(json:)) else {
+        guard let request = EpochRequest(body: body) else {
             throw .badRequest("An epoch request is {\"candidate\": name, \"epoch\": n, \"primary\": name}.")
         }
         return try store.withLock { store throws(APIError) in
@@ -124,7 +124,7 @@ final class Witness: Sendable {
     /// The backup's question, with its term (`TermMessage`), answered by a `StandInAnswer`: a
     /// stand-in lease when the newest record says the backup is in sync, else none.
     func standIn(_ body: [UInt8]) throws(APIError) -> Response {
-        guard let term = TermMessage(body)?.term else {
+        guard let term = TermMessage(body: body)?.term else {
             throw .badRequest("A stand-in request is {\"epoch\": n, \"primary\": name}.")
         }
         return try store.withLock { store throws(APIError) in

@@ -23,7 +23,7 @@ public enum Settlement: Sendable {
         let result = client.result("POST", path, headers: WriteIdentity.headers(key: key, attempt: attempt),
                                    timeout: Timeouts.settle, resendable: true)
         guard case .success(let answer) = result, answer.status == 200, answer.header("X-Upstream") != nil,
-              let settled = (try? JSON.parse(answer.body)).flatMap(SettleAnswer.init(json:)) else { return .unknown }
+              let settled = SettleAnswer(body: answer.body) else { return .unknown }
         return decided(settled, sentFor: Monotonic.now() - sent)
     }
 

@@ -3,7 +3,7 @@ import BazarCore
 
 /// What the backup answers a restarting primary (`GET /<backup>/state`): the sequence number it
 /// has applied, and whether a complete push has brought it up to the primary since it started.
-public struct BackupState: Sendable, Equatable {
+public struct BackupState: WireMessage, Sendable, Equatable {
     /// The sequence number the backup has applied.
     public var applied: Int64
     /// Whether it is current (see `Backup`).
@@ -28,7 +28,7 @@ public struct BackupState: Sendable, Equatable {
 /// One page of the books the backup changed after a sequence number, for a recovering primary
 /// that lacks them (`GET /<backup>/changes?after=N`): `through` is the next page's `after`;
 /// once `complete`, the books reach `applied`.
-public struct ChangesPage: Sendable, Equatable {
+public struct ChangesPage: WireMessage, Sendable, Equatable {
     /// The books on this page.
     public var books: [Book]
     /// The `after` of the next page.

@@ -53,7 +53,7 @@ public struct Invalidation: Sendable, Equatable {
     public var encoded: [UInt8] { Self.encoded(items.map { $0.json.encoded() }) }
 
     /// Reads a message (skipping malformed items); nil when it is malformed or names none.
-    public init?(_ body: [UInt8]) {
+    public init?(body: [UInt8]) {
         guard let items = (try? JSON.parse(body))?["items"]?.arrayValue?.compactMap(Item.init(json:)), !items.isEmpty else {
             return nil
         }

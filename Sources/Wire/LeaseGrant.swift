@@ -4,7 +4,7 @@ import Basics
 /// the lease's id (a renewal names it), how long it lasts, whether it is fresh (the front then
 /// empties its cache) and the write sequence number the primary had announced when granting it
 /// (the floor below which the front takes no fill), and the epoch of the primary that granted it.
-public struct LeaseGrant: Sendable, Equatable {
+public struct LeaseGrant: WireMessage, Sendable, Equatable {
     /// The lease's id, which a renewal names.
     public var lease: Int64
     /// How long it lasts, counted by the front from when it asked.

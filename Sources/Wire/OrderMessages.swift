@@ -3,7 +3,7 @@ import BazarCore
 
 /// The catalog primary's answer to a take (`POST /catalog-primary/take/<id>`): the order (with
 /// its key), the book as the take left it, and whether the key had already bought.
-public struct TakeAnswer: Sendable, Equatable {
+public struct TakeAnswer: WireMessage, Sendable, Equatable {
     /// The order taken.
     public var order: Order
     /// The book as the take left it.
@@ -31,7 +31,7 @@ public struct TakeAnswer: Sendable, Equatable {
 /// `{"orders": [...]}`, orders with their keys: a page of the primary's takes or of an order
 /// replica's orders (`GET .../takes`, `GET /<order>/held`), or a push between order replicas
 /// (`POST /<order>/replicate`).
-public struct OrderList: Sendable, Equatable {
+public struct OrderList: WireMessage, Sendable, Equatable {
     /// The orders.
     public var orders: [Order]
 

@@ -5,7 +5,7 @@ import HTTPMessages
 /// One replica's report for `/health`: its name, role, whether it serves, and the last write it
 /// applied (for a catalog replica the write sequence number; for an order replica the order
 /// number up to which it holds every order).
-public struct ReplicaHealth: Sendable, Equatable {
+public struct ReplicaHealth: WireMessage, Sendable, Equatable {
     /// `catalog-1`, `order-2`, …
     public var name: String
     /// `primary`, `backup` or `order`.

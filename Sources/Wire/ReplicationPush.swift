@@ -72,7 +72,7 @@ public struct ReplicationPush: Sendable, Equatable {
     }
 
     /// Reads a push; nil when it is malformed (a lease out of `0...Lease.longest` included).
-    public init?(_ body: [UInt8]) {
+    public init?(body: [UInt8]) {
         guard let json = try? JSON.parse(body), let term = Term(members: json), let after = json["after"]?.int64Value,
               let upTo = json["up_to"]?.int64Value, let complete = json["complete"]?.boolValue,
               let books = json["books"]?.arrayValue?.compactMap(Book.init(json:)),
@@ -89,7 +89,7 @@ public struct ReplicationPush: Sendable, Equatable {
 
 /// The backup's answer to a push: what it has applied, the last order number it holds, and a
 /// fresh random receipt (a later push's lease echoes it, and is counted from its making).
-public struct PushAnswer: Sendable, Equatable {
+public struct PushAnswer: WireMessage, Sendable, Equatable {
     /// The sequence number the backup has applied.
     public var applied: Int64
     /// The last order number the backup holds (-1 when its store cannot say).

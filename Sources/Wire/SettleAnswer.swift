@@ -5,7 +5,7 @@ import BazarCore
 /// (`POST /catalog-primary/settle[/<id>]`): not applied (the attempt is refused for good), or
 /// applied, with what it left: the book as it is now and, for a take, its order; for an
 /// addition, the books added.
-public struct SettleAnswer: Sendable, Equatable {
+public struct SettleAnswer: WireMessage, Sendable, Equatable {
     /// Whether the write was applied.
     public var applied: Bool
     /// The book written, as it is now (a write on a book).

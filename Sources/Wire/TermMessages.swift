@@ -33,7 +33,7 @@ public struct TermMessage: Sendable, Equatable {
     public var encoded: [UInt8] { json.encoded() }
 
     /// Reads one; nil when it is no JSON object with a well-formed term.
-    public init?(_ body: [UInt8]) {
+    public init?(body: [UInt8]) {
         guard let json = try? JSON.parse(body), let term = Term(members: json) else { return nil }
         self.init(term)
     }
@@ -68,7 +68,7 @@ public struct StaleEpoch: Sendable, Equatable {
 
 /// A backup's request to the witnesses for the epoch after the one it leaves
 /// (`POST /<order>/epoch`): `{"candidate", "epoch", "primary"}` (the term left).
-public struct EpochRequest: Sendable, Equatable {
+public struct EpochRequest: WireMessage, Sendable, Equatable {
     /// The replica asking to become the primary.
     public var candidate: String
     /// The term it leaves (its newest): it asks for `leaving.epoch + 1`.
@@ -96,7 +96,7 @@ public struct EpochRequest: Sendable, Equatable {
 /// A witness's answer to an `EpochRequest` that names no older epoch (that one gets `StaleEpoch`):
 /// `{"granted": true, "epoch", "primary"}` naming the term granted, or `{"granted": false,
 /// "reason", "epoch", "primary"}` with the term the witness holds.
-public struct EpochAnswer: Sendable, Equatable {
+public struct EpochAnswer: WireMessage, Sendable, Equatable {
     /// Whether the epoch was granted.
     public var granted: Bool
     /// Why not (nil when granted).

@@ -5,7 +5,7 @@ import BazarCore
 /// its term: whether the backup is in sync, numbered by `version` (a replica keeps the newest),
 /// and with a demotion, the sequence number committed then, which may be acknowledged without
 /// the backup.
-public struct WitnessRecord: Sendable, Equatable {
+public struct WitnessRecord: WireMessage, Sendable, Equatable {
     /// The term of the primary that records it.
     public var term: Term
     /// The record's number; only a newer one is stored.
@@ -39,7 +39,7 @@ public struct WitnessRecord: Sendable, Equatable {
 }
 
 /// An order replica's answer to a record: whether it stored it, and the version it holds.
-public struct WitnessRecordAnswer: Sendable, Equatable {
+public struct WitnessRecordAnswer: WireMessage, Sendable, Equatable {
     /// Whether the record was stored (it was newer).
     public var recorded: Bool
     /// The version the replica holds now.
@@ -64,7 +64,7 @@ public struct WitnessRecordAnswer: Sendable, Equatable {
 /// The sequence number through which writes are acknowledged without the backup, as the primary
 /// records it on an order replica (`POST /<order>/acknowledged`, `{"through", "epoch", "primary"}`
 /// with its term) and as the replica answers it (`{"through"}`, the largest it holds).
-public struct AcknowledgedThrough: Sendable, Equatable {
+public struct AcknowledgedThrough: WireMessage, Sendable, Equatable {
     /// The sequence number.
     public var through: Int64
     /// The recording primary's term (nil in the replica's answer).
@@ -91,7 +91,7 @@ public struct AcknowledgedThrough: Sendable, Equatable {
 /// What an order replica answers a restarting primary (`GET /<order>/witness`): its newest
 /// record, the sequence number acknowledged through without the backup, and the catalog term
 /// it holds.
-public struct WitnessState: Sendable, Equatable {
+public struct WitnessState: WireMessage, Sendable, Equatable {
     /// The newest record's version (0: none).
     public var version: Int64
     /// Whether the newest record says the backup is in sync.
@@ -125,7 +125,7 @@ public struct WitnessState: Sendable, Equatable {
 /// An order replica's answer to a backup asking to stand in for a silent primary
 /// (`POST /<order>/stand-in`, whose request is the backup's `TermMessage`): a stand-in lease when its newest record says the backup is in
 /// sync, none otherwise.
-public struct StandInAnswer: Sendable, Equatable {
+public struct StandInAnswer: WireMessage, Sendable, Equatable {
     /// The lease's length in milliseconds; nil: the backup is not counted in sync.
     public var leaseMilliseconds: Int64?
 

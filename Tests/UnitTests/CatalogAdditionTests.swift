@@ -102,7 +102,7 @@ extension CatalogTests {
         var seen: [Invalidation.Item] = []
         for message in messages {
             XCTAssertLessThanOrEqual(message.count, Invalidator.messageBudget + 100)
-            seen += Invalidation(message)?.items ?? []
+            seen += Invalidation(body: message)?.items ?? []
         }
         XCTAssertEqual(seen.map(\.dependency),
                        (0..<3_000).map { CacheDependency.topic("topic-\($0)") })

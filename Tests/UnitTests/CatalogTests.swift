@@ -159,7 +159,7 @@ final class CatalogTests: XCTestCase {
     }
 
     private func changedBooks(_ memory: CatalogMemory, after seq: Int64, budget: Int = 60_000) -> [Book] {
-        memory.changes(after: seq, budget: budget).encoded.compactMap { (try? JSON.parse($0)).flatMap(Book.init(json:)) }
+        memory.changes(after: seq, budget: budget).encoded.compactMap { Book(body: $0) }
     }
 
     func testMemoryChangesAfter() {
@@ -197,7 +197,7 @@ final class CatalogTests: XCTestCase {
             let page = memory.changes(after: after, budget: 1_000)
             XCTAssertFalse(page.encoded.isEmpty)
             XCTAssertLessThanOrEqual(page.encoded.map(\.count).reduce(0, +), 1_000)
-            seen += page.encoded.compactMap { (try? JSON.parse($0)).flatMap(Book.init(json:)) }
+            seen += page.encoded.compactMap { Book(body: $0) }
             if page.complete { break }
             after = page.through
         }

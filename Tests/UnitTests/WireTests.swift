@@ -11,65 +11,72 @@ final class WireTests: XCTestCase {
     let one = Term(epoch: 1, primary: "catalog-1")
     let two = Term(epoch: 2, primary: "catalog-2")
 
-    /// The message as its receiver reads it from the bytes its sender wrote.
-    func received<Message>(_ json: JSON, _ read: (JSON) -> Message?) throws -> Message? {
-        read(try JSON.parse(json.encoded()))
+    /// The message as its receiver reads it from the body its sender wrote (`init?(body:)`).
+    func received<Message: WireMessage>(_ json: JSON, _ message: Message.Type) -> Message? {
+        Message(body: json.encoded())
     }
 
     func testEachMessageReadsBackWhatItWrote() throws {
         let grant = LeaseGrant(lease: 4, milliseconds: 1_000, fresh: true, announced: 17, epoch: 2)
-        XCTAssertEqual(try received(grant.json, LeaseGrant.init(json:)), grant)
+        XCTAssertEqual(received(grant.json, LeaseGrant.self), grant)
         let answer = PushAnswer(applied: 12, takes: 9, receipt: -5)
-        XCTAssertEqual(try received(answer.json, PushAnswer.init(json:)), answer)
+        XCTAssertEqual(received(answer.json, PushAnswer.self), answer)
         for record in [WitnessRecord(term: two, version: 3, inSync: false, acknowledged: 40), WitnessRecord(term: one, version: 4, inSync: true)] {
-            XCTAssertEqual(try received(record.json, WitnessRecord.init(json:)), record)
+            XCTAssertEqual(received(record.json, WitnessRecord.self), record)
         }
         let stored = WitnessRecordAnswer(recorded: false, version: 8)
-        XCTAssertEqual(try received(stored.json, WitnessRecordAnswer.init(json:)), stored)
+        XCTAssertEqual(received(stored.json, WitnessRecordAnswer.self), stored)
         for acknowledged in [AcknowledgedThrough(41), AcknowledgedThrough(41, term: two)] {
-            XCTAssertEqual(try received(acknowledged.json, AcknowledgedThrough.init(json:)), acknowledged)
+            XCTAssertEqual(received(acknowledged.json, AcknowledgedThrough.self), acknowledged)
         }
         let state = WitnessState(version: 3, inSync: false, acknowledged: 40, term: two)
-        XCTAssertEqual(try received(state.json, WitnessState.init(json:)), state)
+        XCTAssertEqual(received(state.json, WitnessState.self), state)
         let request = EpochRequest(candidate: "catalog-2", leaving: one)
-        XCTAssertEqual(try received(request.json, EpochRequest.init(json:)), request)
+        XCTAssertEqual(received(request.json, EpochRequest.self), request)
         XCTAssertEqual(request.asked, two)
         for epochAnswer in [EpochAnswer.grant(two), EpochAnswer.refusal("no", holding: one)] {
-            XCTAssertEqual(try received(epochAnswer.json, EpochAnswer.init(json:)), epochAnswer)
+            XCTAssertEqual(received(epochAnswer.json, EpochAnswer.self), epochAnswer)
         }
-        XCTAssertEqual(TermMessage(TermMessage(two).encoded), TermMessage(two))
+        XCTAssertEqual(TermMessage(body: TermMessage(two).encoded), TermMessage(two))
         let stale = StaleEpoch(known: two).response
         XCTAssertEqual(stale.status, 409)
         XCTAssertEqual(StaleEpoch(status: stale.status, body: stale.body), StaleEpoch(known: two))
         for standIn in [StandInAnswer(leaseMilliseconds: 1_000), StandInAnswer(leaseMilliseconds: nil)] {
-            XCTAssertEqual(try received(standIn.json, StandInAnswer.init(json:)), standIn)
+            XCTAssertEqual(received(standIn.json, StandInAnswer.self), standIn)
         }
         for settle in [SettleAnswer(applied: false), SettleAnswer(applied: true, book: book, order: order),
                        SettleAnswer(applied: true, books: [book, book])] {
-            XCTAssertEqual(try received(settle.json, SettleAnswer.init(json:)), settle)
+            XCTAssertEqual(received(settle.json, SettleAnswer.self), settle)
         }
         let backup = BackupState(applied: 12, current: true)
-        XCTAssertEqual(try received(backup.json, BackupState.init(json:)), backup)
+        XCTAssertEqual(received(backup.json, BackupState.self), backup)
         let take = TakeAnswer(order: order, book: book, replayed: true)
-        XCTAssertEqual(try received(take.json, TakeAnswer.init(json:)), take)
-        XCTAssertEqual(try received(OrderList([order, order]).json, OrderList.init(json:)), OrderList([order, order]))
+        XCTAssertEqual(received(take.json, TakeAnswer.self), take)
+        XCTAssertEqual(received(OrderList([order, order]).json, OrderList.self), OrderList([order, order]))
     }
 
     func testMessagesBuiltFromEncodedPartsReadBackToo() throws {
         let push = ReplicationPush(term: two, after: 10, upTo: 12, complete: true, books: [book], takes: [order],
                                    lease: .init(milliseconds: 500, echo: 77))
-        XCTAssertEqual(ReplicationPush(push.encoded), push)
-        XCTAssertEqual(ReplicationPush(ReplicationPush.encoded(term: two, after: 10, upTo: 12, complete: true, books: [book.json.encoded()],
+        XCTAssertEqual(ReplicationPush(body: push.encoded), push)
+        XCTAssertEqual(ReplicationPush(body: ReplicationPush.encoded(term: two, after: 10, upTo: 12, complete: true, books: [book.json.encoded()],
                                                                takes: [order.internalJSON.encoded()],
                                                                lease: .init(milliseconds: 500, echo: 77))), push)
         let page = ReplicationPush(term: one, after: 3, upTo: 3, complete: false, books: [])
-        XCTAssertEqual(ReplicationPush(page.encoded), page)
+        XCTAssertEqual(ReplicationPush(body: page.encoded), page)
         XCTAssertNil(page.lease)
         let invalidation = Invalidation([.init(.book(6), seq: 41), .init(.topic("distributed systems"), seq: 42)])
-        XCTAssertEqual(Invalidation(invalidation.encoded), invalidation)
+        XCTAssertEqual(Invalidation(body: invalidation.encoded), invalidation)
         let changes = ChangesPage.encoded(books: [book.json.encoded()], through: 12, complete: false, applied: 20)
         XCTAssertEqual(ChangesPage(json: try JSON.parse(changes)), ChangesPage(books: [book], through: 12, complete: false, applied: 20))
         XCTAssertEqual(OrderList(json: try JSON.parse(OrderList.encoded([order.internalJSON.encoded()]))), OrderList([order]))
+    }
+
+    func testABodyThatIsNotJSONIsNoMessage() {
+        for body in ["", "not json", "{", #"{"lease":1}"#] {
+            XCTAssertNil(LeaseGrant(body: Array(body.utf8)), body)
+            XCTAssertNil(OrderList(body: Array(body.utf8)), body)
+        }
     }
 
     func testMalformedMessagesAreRefused() throws {
@@ -102,7 +109,7 @@ final class WireTests: XCTestCase {
             XCTAssertTrue(refused(try JSON.parse(Array(text.utf8))), text)
         }
         for invalidation in [#"{"items":[]}"#, #"{"items":[{"book":6}]}"#, #"{"items":[{"seq":1}]}"#] {
-            XCTAssertNil(Invalidation(Array(invalidation.utf8)), invalidation)
+            XCTAssertNil(Invalidation(body: Array(invalidation.utf8)), invalidation)
         }
         let term = #""epoch":1,"primary":"catalog-1","complete":true,"takes":[]"#
         for push in [#"{\#(term),"after":0,"up_to":1,"lease":{"ms":-1,"echo":1},"books":[]}"#, #"{\#(term),"after":0,"books":[]}"#,
@@ -110,10 +117,10 @@ final class WireTests: XCTestCase {
                      #"{"after":0,"up_to":1,"complete":true,"books":[],"takes":[]}"#,
                      #"{"epoch":1,"primary":"catalog-1","after":0,"up_to":1,"books":[],"takes":[]}"#,
                      #"{"epoch":1,"primary":"catalog-1","after":0,"up_to":1,"complete":true,"books":[]}"#] {
-            XCTAssertNil(ReplicationPush(Array(push.utf8)), push)
+            XCTAssertNil(ReplicationPush(body: Array(push.utf8)), push)
         }
         for message in ["{}", #"{"epoch":1}"#, #"{"epoch":-2,"primary":"catalog-1"}"#, "[]", "not json"] {
-            XCTAssertNil(TermMessage(Array(message.utf8)), message)
+            XCTAssertNil(TermMessage(body: Array(message.utf8)), message)
         }
         XCTAssertNil(StaleEpoch(status: 409, body: Array(#"{"error":{"code":"out_of_stock"},"epoch":2,"primary":"x"}"#.utf8)))
         XCTAssertNil(StaleEpoch(status: 200, body: StaleEpoch(known: two).response.body))
