@@ -92,7 +92,7 @@ TEST_FUZZ_SECONDS ?= 20
 # loss too (a replica gone 8-14 s, its disk lost or not: the backup takes over, promise 7);
 # make chaos runs CHAOS_SECONDS.
 TEST_CHAOS_SECONDS ?= 20
-TEST_CHAOS_FAULTS ?= kill,stop,long-stop,restart,stop+kill,compound,restart-order,disk-loss,loss,disk-full,pile-up
+TEST_CHAOS_FAULTS ?= kill,stop,long-stop,restart,stop+kill,compound,restart-order,disk-loss,loss,disk-full,pile-up,switchover
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run
 

@@ -166,7 +166,7 @@ struct CatalogRoutes: Sendable {
         switch role {
         case .backup(let backup) where !backup.readable:
             throw .unavailable("\(name) is catching up with the primary.")
-        case .primary(let primary) where !primary.isLeading:
+        case .primary(let primary) where !primary.isReadable:
             throw .unavailable("\(name) is recovering: it does not yet know that it holds every acknowledged write.")
         default:
             break

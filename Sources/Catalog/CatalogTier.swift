@@ -30,16 +30,16 @@ public enum CatalogTier {
         let term = try CatalogTerm(name: name, store: store, first: Term(epoch: 1, primary: role == "primary" ? name : peer))
         try term.learnAtStart(witnesses: witnesses, client: client)
         let memory = CatalogMemory(books: try store.withLock { try $0.books() }, applied: try store.withLock { try $0.applied() })
-        let makePrimary = { @Sendable (grace: Duration) -> Primary in
+        let makePrimary = { @Sendable (grace: Duration, won: Bool) -> Primary in
             let replicator = Replicator(client: client, backup: peer, memory: memory, store: store,
                                         witnesses: WitnessRecords(client: client, replicas: witnesses, term: term), term: term)
             return Primary(name: name, store: store, memory: memory,
                            invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: grace)),
-                           replicator: replicator, updateKeyHorizon: Int64(updateKeyHorizon))
+                           replicator: replicator, updateKeyHorizon: Int64(updateKeyHorizon), won: won)
         }
         let current: CatalogRoutes.CurrentRole
         if term.leads {
-            let primary = makePrimary(FrontLeases.duration)
+            let primary = makePrimary(FrontLeases.duration, false)
             current = CatalogRoutes.CurrentRole(.primary(primary))
             Recovery(primary: primary, client: client, backup: peer, witnesses: witnesses, term: term).start()
         } else {
@@ -47,7 +47,7 @@ public enum CatalogTier {
             let role = CatalogRoutes.CurrentRole(.backup(backup))
             current = role
             backup.watchPrimary(witnesses: witnesses, client: client) { won, stopped in
-                let primary = makePrimary(Candidacy.leaseWait(stoppedAt: stopped, now: Monotonic.now()))
+                let primary = makePrimary(Candidacy.leaseWait(stoppedAt: stopped, now: Monotonic.now()), true)
                 role.become(.primary(primary))
                 Recovery(primary: primary, client: client, backup: peer, witnesses: witnesses, term: term, promoted: true).start()
             }

@@ -35,6 +35,7 @@ final class Primary: @unchecked Sendable {
     // The writer thread's alone.
     private var retention: KeyRetention
     private let leading = Atomic<Bool>(false)
+    private let won: Bool
     /// The orders up to this number are acknowledged (replicated, or recorded by the witnesses),
     /// or were in the store when it started leading: what `takes` serves. A take committed here
     /// but not yet replicated is never served: an order replica that caught it up could hand it
@@ -97,9 +98,12 @@ final class Primary: @unchecked Sendable {
     static let settleDeadline: Duration = Timeouts.settle - .milliseconds(300)
 
     /// `updateKeyHorizon`: how many writes an update's key is kept for, at least (`KeyRetention`).
+    /// `won`: this replica won its epoch as a backup the witnesses counted in sync (a
+    /// promotion), so its store already holds every acknowledged write.
     init(name: String, store: SharedStore, memory: CatalogMemory, invalidator: Invalidator, replicator: Replicator,
-         updateKeyHorizon: Int64 = KeyRetention.defaultCountHorizon) {
+         updateKeyHorizon: Int64 = KeyRetention.defaultCountHorizon, won: Bool = false) {
         self.name = name
+        self.won = won
         retention = KeyRetention(applied: memory.applied, now: Monotonic.now(), countHorizon: updateKeyHorizon)
         self.store = store
         self.memory = memory
@@ -153,6 +157,12 @@ final class Primary: @unchecked Sendable {
 
     /// Whether this primary leads (its store holds every acknowledged write).
     var isLeading: Bool { leading.load(ordering: .acquiring) }
+
+    /// Whether reads may be served: once it leads, or while a promoted primary recovers (it
+    /// won its epoch holding every acknowledged write, and the former primary can acknowledge
+    /// no more), so that reads go on through a failover or a switchover. A primary that
+    /// started from its own store serves none until it has shown it holds every acknowledged write.
+    var isReadable: Bool { won || isLeading }
 
     /// Stores what a recovering primary learned from its peers: books the backup holds newer
     /// than this store's, through `applied`, and orders the order replicas hold.

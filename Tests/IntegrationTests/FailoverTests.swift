@@ -47,7 +47,9 @@ final class FailoverTests: XCTestCase {
         }
     }
 
-    /// Polls `/health` (at most `seconds`) until it names `primary` with every replica up and level.
+    /// Polls `/health` (at most `seconds`) until it names `primary` with every replica up and
+    /// level, and the other catalog replica a backup (a former primary reports itself primary
+    /// until it has restarted as the backup).
     private func waitForPrimary(_ primary: String, _ stack: Stack, seconds: Double = 60) async throws -> JSONValue {
         let deadline = Date().addingTimeInterval(seconds)
         var last = JSONValue.null
@@ -56,8 +58,10 @@ final class FailoverTests: XCTestCase {
                 last = health.json
                 let replicas = health.json["replicas"].array
                 let applied = Set(replicas.filter { $0["role"].string != "order" }.map { $0["applied"].int })
+                let roles = replicas.filter { $0["role"].string != "order" }.map { [$0["name"].string, $0["role"].string] }
                 if health.status == 200, health.json["primary"].string == primary, applied.count == 1,
-                   replicas.allSatisfy({ $0["status"].string == "up" }) {
+                   replicas.allSatisfy({ $0["status"].string == "up" }),
+                   roles.allSatisfy({ $0[1] == ($0[0] == primary ? "primary" : "backup") }) {
                     return health.json
                 }
             }
@@ -158,6 +162,42 @@ final class FailoverTests: XCTestCase {
         print("switchover: \(succeeded) purchases answered 200, failed: \(statuses)")
         let level = try await waitForPrimary("catalog-2", stack)
         XCTAssertEqual(level["epoch"].int, 2)
+    }
+
+    /// (c) again, back and forth: three switchovers in a row under reads that skip the fronts'
+    /// caches fail no read (a promoted primary serves reads while it waits out the old leases:
+    /// with both replicas refusing, reads were 503 for a second or more), and the supervisor
+    /// starts each former primary again with no back-off, since it exited on purpose (it was
+    /// treated as crash-looping: 1 s, then 2 s and more of a stack with one catalog replica).
+    func testSwitchoversBackAndForthFailNoReadAndRestartWithoutBackOff() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        for book in 1...7 { _ = try await stack.client.update(book, #"{"stock": 1000000}"#) }
+        let reads = Failed()
+        let load = Task.detached {
+            await stack.client.load(workers: 4, seconds: 15) { worker in
+                guard worker > 0 else {
+                    _ = await stack.client.sendOnce("POST", "/purchase/\(Int.random(in: 1...7))")
+                    return
+                }
+                await reads.record(await stack.client.sendOnce("GET", "/info/\(Int.random(in: 1...7))",
+                                                                headers: ["Cache-Control": "no-cache"]))
+            }
+        }
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        for next in ["catalog-2", "catalog-1", "catalog-2"] {
+            let (status, output) = try stack.ctl("switchover")
+            XCTAssertEqual(status, 0, output)
+            _ = try await waitForPrimary(next, stack)
+        }
+        await load.value
+        let (statuses, succeeded) = (await reads.statuses, await reads.succeeded)
+        XCTAssertEqual(statuses, [:], "reads failed during the switchovers (\(succeeded) succeeded)")
+        let supervisor = try String(contentsOf: stack.variables.appendingPathComponent("log/supervisor.log"), encoding: .utf8)
+        let restarts = supervisor.split(separator: "\n").filter { $0.contains("is not running") && $0.contains("catalog-") }
+        XCTAssertEqual(restarts.count, 3, supervisor)
+        XCTAssertTrue(restarts.allSatisfy { $0.contains("starting it again in 500 ms") }, restarts.joined(separator: "\n"))
     }
 
     /// (d): order numbers stay unique and increasing across two failovers, one each way.

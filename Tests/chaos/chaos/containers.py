@@ -12,17 +12,18 @@ from .common import SECRET_HEADER, argv0_of, child_pids, log, nginx_workers_of, 
 from .web import parse_json, public_get
 
 
-# Run by ContainerStack.internal_get_many inside nginx's network namespace (nsenter): GETs to
-# the internal listener, the secret on stdin's first line and one path a line after it; prints
-# {"status", "body"} a line for each path, in order.
-NETNS_GET = r"""
+# Run by ContainerStack.internal_calls inside nginx's network namespace (nsenter): requests to
+# the internal listener, the secret on stdin's first line and one "METHOD PATH" a line after
+# it; prints {"status", "body"} a line for each, in order.
+NETNS_CALLS = r"""
 import http.client, json, sys
 host, port, timeout, header = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 secret = sys.stdin.readline().strip()
-for path in sys.stdin.read().split():
+for line in sys.stdin.read().splitlines():
+    method, path = line.split()
     try:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        conn.request("GET", path, headers={header: secret})
+        conn.request(method, path, headers={header: secret})
         answer = conn.getresponse()
         print(json.dumps({"status": answer.status, "body": answer.read().decode("utf-8", "replace")}))
     except (OSError, http.client.HTTPException) as e:
@@ -78,7 +79,7 @@ class ContainerStack:
     """
 
     KINDS = ["kill", "crash", "stop", "long-stop", "restart", "stop+kill", "compound", "restart-order",
-             "disk-loss", "loss", "pile-up", "partition"]
+             "disk-loss", "loss", "pile-up", "partition", "switchover"]
     # "front": one of the service's containers, however many it scaled to.
     TARGETS = ["front", "catalog-1", "catalog-2", "order-1", "order-2", "nginx", "nginx-worker"]
     DATA_DIR = "/var/lib/bazar"
@@ -139,17 +140,21 @@ class ContainerStack:
         return self.internal_get_many([path], timeout)[0]
 
     def internal_get_many(self, paths, timeout=5.0):
-        """GETs through nginx's internal listener, with the deployment's secret: from inside
-        nginx's network namespace (traffic never leaves the container's own address), one
-        process for all of them."""
+        return self.internal_calls([("GET", path) for path in paths], timeout)
+
+    def internal_calls(self, calls, timeout=5.0):
+        """(method, path) requests through nginx's internal listener, with the deployment's
+        secret: from inside nginx's network namespace (traffic never leaves the container's own
+        address), one process for all of them; (status, parsed body) for each."""
+        paths = [path for _, path in calls]
         where = self.nginx()
         if where is None:
             return [(None, "nginx is not running")] * len(paths)
         pid, address = where
         try:
-            done = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", NETNS_GET, address,
+            done = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", NETNS_CALLS, address,
                                    "8081", str(timeout), SECRET_HEADER],
-                                  input=self.secret + "\n" + "\n".join(paths) + "\n",
+                                  input=self.secret + "\n" + "\n".join("%s %s" % call for call in calls) + "\n",
                                   capture_output=True, text=True, timeout=timeout * len(paths) + 10)
             answers = [json.loads(line) for line in done.stdout.splitlines()]
         except (subprocess.TimeoutExpired, ValueError) as e:
@@ -254,6 +259,12 @@ class ContainerStack:
     def operator_start(self, name):
         notes = [out for c in self.service_containers(name) for rc, out in [self.docker("start", c["Id"])] if rc != 0]
         return "; ".join(notes)
+
+    def switchover(self, primary):
+        """What docs/failover.md tells an operator of the containers to do: POST
+        /<primary>/switchover on nginx's internal listener."""
+        status, body = self.internal_calls([("POST", "/%s/switchover" % primary)], timeout=10.0)[0]
+        return "switched over from %s" % primary if status == 200 else "switchover from %s: %s %s" % (primary, status, body)
 
     def wipe(self, name):
         """The data files removed from the (stopped) replica's volume, through its mount on the host."""

@@ -32,10 +32,12 @@ from .web import public_get
 #   pile-up        catalog-2, order-1 and order-2 hung 1-4 s around purchases; catalog-1
 #                  stopped; the three let go; one order replica killed; 1-3 s; catalog-1 started
 #   partition      containers: a tier cut off for 1-5 s (partition_rules)
+#   switchover     the catalog primary hands its role to the backup (bazarctl switchover; in
+#                  containers POST /catalog-N/switchover on nginx's internal listener), under load
 COMPOUND_PARTS = ["kill", "stop", "long-stop", "restart", "stop+kill", "disk-loss"]
 WITNESSES = [r for r in REPLICAS if r.startswith("order-")]
 EXPECTED = {"kill": 0.5, "crash": 0.5, "restart": 2.0, "disk-loss": 3.0, "restart-order": 4.0, "loss": 3.0,
-            "pile-up": 3.0}
+            "pile-up": 3.0, "switchover": 3.0}
 
 
 def deck(kinds, targets):
@@ -55,6 +57,8 @@ def deck(kinds, targets):
             names = ["catalog-1"] if set(REPLICAS) <= set(targets) else []
         elif kind == "disk-full":
             names = ["disk"]
+        elif kind == "switchover":
+            names = ["primary"] if set(REPLICAS) <= set(targets) else []
         elif kind == "compound":
             names = ["two"] * 3
         elif kind == "crash":
@@ -323,6 +327,10 @@ class Executor:
             notes.append(self.stack.kill(victim))
         self.wait(f["down"])
         notes.append(self.stack.operator_start("catalog-1"))
+
+    def do_switchover(self, f, notes):
+        f["primary"] = primary_name(self.port)
+        notes.append(self.stack.switchover(f["primary"]) if f["primary"] else "no primary named by /health")
 
     def do_partition(self, f, notes):
         h = self.handle(f, notes)

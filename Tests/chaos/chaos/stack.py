@@ -19,7 +19,7 @@ class Stack:
     """The stack and what the nemesis does to it. Handles are pids."""
 
     KINDS = ["kill", "stop", "long-stop", "restart", "stop+kill", "compound", "restart-order", "disk-loss",
-             "loss", "disk-full", "pile-up"]
+             "loss", "disk-full", "pile-up", "switchover"]
     TARGETS = TIERS + ["nginx", "nginx-internal", "nginx-worker"]
 
     def __init__(self, var, port, token, bin_dir, disk_mb=0):
@@ -200,6 +200,13 @@ class Stack:
         with self.lock:
             rc = self.ctl("start", name)
         return "" if rc == 0 else "bazarctl start exit %d" % rc
+
+    def switchover(self, primary):
+        """bazarctl switchover, as an operator would for maintenance: a note of how it went (the
+        primary refuses when its backup is not in sync, and hands nothing over)."""
+        with self.lock:
+            rc = self.ctl("switchover")
+        return "switched over from %s" % primary if rc == 0 else "bazarctl switchover exit %d" % rc
 
     def wipe(self, name):
         """The replica's disk lost: its data files removed (it is stopped)."""
