@@ -142,7 +142,7 @@ final class Backup: Sendable {
     }
 
     /// Starts the thread that, while there is no lease, checks whether the primary of the newest
-    /// term answers (nginx answers for a dead or hung one: no `X-Upstream`) and, when it does not,
+    /// term answers as its primary (nginx answers for a dead or hung one: no `X-Upstream`) and, when it does not,
     /// asks the order replicas in turn for a stand-in lease; once it has not answered for
     /// `failoverAfter`, runs for the next epoch (`Candidacy`), and when a witness grants it,
     /// hands the term to `promote` with the moment it stopped taking pushes, and stops.
@@ -214,8 +214,14 @@ final class Backup: Sendable {
         return true
     }
 
+    /// Whether the primary of the newest term answers as that term's primary. One that answers
+    /// as something else counts as silent: a primary that lost its disk and restarted with an
+    /// empty store while the witnesses did not answer starts as a backup of the flags' first
+    /// epoch, and waiting on it would leave the stack with no primary for good.
     private func primaryAnswers(_ primary: String, _ client: InternalClient) -> Bool {
-        (try? client.send("GET", "/\(primary)/health", timeout: .milliseconds(500)))?.header("X-Upstream") != nil
+        guard let answer = try? client.send("GET", "/\(primary)/health", timeout: .milliseconds(500)),
+              answer.header("X-Upstream") != nil, let health = ReplicaHealth(body: answer.body) else { return false }
+        return health.role == "primary" && health.term == term.current
     }
 
     /// One order replica's answer: true (and the stand-in lease taken) when it counts this

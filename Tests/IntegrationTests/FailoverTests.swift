@@ -200,6 +200,37 @@ final class FailoverTests: XCTestCase {
         XCTAssertTrue(restarts.allSatisfy { $0.contains("starting it again in 500 ms") }, restarts.joined(separator: "\n"))
     }
 
+    /// A primary whose flags say backup (catalog-2, after a switchover) loses its disk and comes
+    /// back while its backup cannot run for the next epoch (hung): with an empty store it knows
+    /// only the flags' first epoch and starts as a backup of catalog-1. Its backup, woken, must
+    /// not wait on it as on a primary (it answers as a backup): it wins the next epoch, and
+    /// writes go on with nothing lost. (The chaos run of seed 437384531 ended with both
+    /// replicas backups, each waiting on the other, and no write for good.)
+    func testAPrimaryBackWithAnEmptyStoreAsABackupDoesNotLeaveTheStackWithoutAPrimary() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        XCTAssertEqual(try stack.ctl("switchover").0, 0)
+        _ = try await waitForPrimary("catalog-2", stack)
+        let acknowledged = Acknowledged()
+        for book in 1...4 { await Self.buy(stack, book, into: acknowledged) }
+        _ = try await waitForPrimary("catalog-2", stack)
+        let backup = try XCTUnwrap(stack.pid("catalog-1"))
+        kill(backup, SIGSTOP)
+        defer { kill(backup, SIGCONT) }
+        XCTAssertEqual(try stack.ctl("stop", "catalog-2").0, 0)
+        let data = stack.variables.appendingPathComponent("data")
+        for file in try FileManager.default.contentsOfDirectory(at: data, includingPropertiesForKeys: nil)
+        where file.lastPathComponent.hasPrefix("catalog-2.db") {
+            try FileManager.default.removeItem(at: file)
+        }
+        XCTAssertEqual(try stack.ctl("start", "catalog-2").0, 0)
+        kill(backup, SIGCONT)
+        _ = try await firstWrite(after: Date(), stack, acknowledged)
+        _ = try await waitForPrimary("catalog-1", stack)
+        try await checkNothingLost(stack, acknowledged)
+    }
+
     /// (d): order numbers stay unique and increasing across two failovers, one each way.
     func testOrderNumbersGoOnAcrossTwoFailovers() async throws {
         let stack = try Stack()
