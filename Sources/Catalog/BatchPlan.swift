@@ -13,6 +13,8 @@ struct BatchPlan {
         var replayed = false
         /// For a settle: whether the settled write was applied.
         var applied = true
+        /// For a settle that was not applied: the sequence number of the abort that fences it.
+        var fence: Int64?
         /// For a new take: its position among the batch's takes (its order comes from the commit).
         var takeIndex: Int?
     }
@@ -97,12 +99,10 @@ struct BatchPlan {
             if keysUpdated[key] == id || storedUpdate == id {
                 return Planned(books: [current])
             }
-            abort(attempt)
-            return Planned(books: [current], applied: false)
+            return Planned(books: [current], applied: false, fence: abort(attempt))
         case .settleAddition(let key, let attempt):
             if let added = try booksAdded(under: key, store: store) { return Planned(books: added) }
-            abort(attempt)
-            return Planned(books: [], applied: false)
+            return Planned(books: [], applied: false, fence: abort(attempt))
         }
     }
 
@@ -116,10 +116,13 @@ struct BatchPlan {
     }
 
     /// Records that `attempt` was settled as not applied, so it, and every attempt made under
-    /// it, is refused from now on.
-    private mutating func abort(_ attempt: String) {
+    /// it, is refused from now on: a write of its own, with the next sequence number (so that
+    /// the backup is sent it, by its number, before the settle is answered). Returns the number.
+    private mutating func abort(_ attempt: String) -> Int64 {
+        seq += 1
         writes.append(.abort(attempt: attempt, seq: seq))
         attemptsAborted.insert(attempt)
+        return seq
     }
 
     /// The books added under `key` (in this batch or before), as they are now; nil if none.

@@ -44,10 +44,13 @@ final class CatalogTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// The keys part of a push from a primary that kept no key.
+    static let noKeys = ReplicationPush.Keys(after: WriteKey.noneHeld, through: WriteKey.noneHeld, updateKeysFrom: WriteKey.noneHeld, keys: [])
+
     /// A push; with `lease`, one from a primary that counts the backup in sync.
     func push(after: Int64, upTo: Int64, books: [Book] = [], lease: ReplicationPush.Lease? = nil) -> [UInt8] {
         ReplicationPush(term: Term(epoch: 1, primary: "catalog-1"), after: after, upTo: upTo, complete: upTo > after || books.isEmpty,
-                        books: books, lease: lease).encoded
+                        books: books, keys: Self.noKeys, lease: lease).encoded
     }
 
     /// A lease of `Replicator.lease` echoing a fresh receipt of `backup` (from a push that changes nothing).
@@ -395,7 +398,8 @@ final class CatalogTests: XCTestCase {
     func testBackupRefusesPushesOfAnOlderEpoch() throws {
         let (_, backup, _) = try makeBackup()
         func push(_ epoch: Int64, _ primary: String) -> Response {
-            backup.replicate(ReplicationPush(term: Term(epoch: epoch, primary: primary), after: 0, upTo: 0, complete: true, books: []).encoded)
+            backup.replicate(ReplicationPush(term: Term(epoch: epoch, primary: primary), after: 0, upTo: 0, complete: true, books: [],
+                                             keys: Self.noKeys).encoded)
         }
         XCTAssertEqual(push(2, "catalog-2").status, 200, "a newer epoch is adopted")
         let stale = push(1, "catalog-1")
