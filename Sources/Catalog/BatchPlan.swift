@@ -65,6 +65,12 @@ struct BatchPlan {
             return Planned(books: [current], takeIndex: takeCount - 1)
         case .update(let id, let update, let key, let attempt):
             try refuseAborted(attempt, store: store)
+            // Applied before under its key (a request nginx passed on from a dying primary):
+            // the book as it is, nothing applied again.
+            let storedUpdate = try lookUp { try store.book(updatedUnder: key) }
+            if keysUpdated[key] == id || storedUpdate == id {
+                return Planned(books: [try book(id)], replayed: true)
+            }
             var changed = try update.applied(to: try book(id))
             keep(&changed, announcing: .book(id))
             writes.append(.set(changed, key: key))

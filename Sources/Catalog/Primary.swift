@@ -121,7 +121,8 @@ final class Primary: @unchecked Sendable {
         }
     }
 
-    /// Applies an admin update to a book.
+    /// Applies an admin update to a book; one under a key already applied to it answers the book
+    /// as it is, marked `Idempotent-Replayed: true`.
     func update(_ id: Int64, _ update: BookUpdate, key: String, attempt: String) -> Response {
         respond(to: .update(id, update, key: key, attempt: attempt)) { $0.books[0].json }
     }

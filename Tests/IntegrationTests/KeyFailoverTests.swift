@@ -78,6 +78,25 @@ final class KeyFailoverTests: XCTestCase {
         XCTAssertEqual(Self.json(settleBody)["applied"], .bool(true), "the update applied before the switchover: \(settleBody)")
     }
 
+    /// An admin update applied by catalog-1 under a key, then `bazarctl switchover`: the same
+    /// request reaching catalog-2 (as nginx passes on a request a dying primary got) is answered
+    /// as a replay and applies nothing.
+    func testAnUpdateAppliedBeforeASwitchoverIsNotAppliedAgain() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        let key = ["X-Bazar-Key": "restock-\(UUID().uuidString)"]
+        let (updated, updateBody) = try stack.internalPost("/catalog-primary/update/6", body: #"{"stock_delta": 5}"#, headers: key)
+        XCTAssertEqual(updated, 200, updateBody)
+        let stock = Self.json(updateBody)["stock"].int
+        try await switchOver(stack)
+        let (again, againBody) = try await untilAnswered {
+            try stack.internalPost("/catalog-primary/update/6", body: #"{"stock_delta": 5}"#, headers: key)
+        }
+        XCTAssertEqual(again, 200, againBody)
+        XCTAssertEqual(Self.json(againBody)["stock"].int, stock, "the update was applied again at the new primary: \(againBody)")
+    }
+
     /// An attempt a settle fenced at catalog-1 (never applied), then `bazarctl switchover`: the
     /// attempt arriving late at catalog-2 is refused (409 `attempt_settled`), and buys nothing.
     func testAnAttemptFencedBeforeASwitchoverStaysFenced() async throws {
