@@ -67,10 +67,7 @@ struct BatchPlan {
             try refuseAborted(attempt, store: store)
             // Applied before under its key (a request nginx passed on from a dying primary):
             // the book as it is, nothing applied again.
-            let storedUpdate = try lookUp { try store.book(updatedUnder: key) }
-            if keysUpdated[key] == id || storedUpdate == id {
-                return Planned(books: [try book(id)], replayed: true)
-            }
+            if try updated(id, under: key, store: store) { return Planned(books: [try book(id)], replayed: true) }
             var changed = try update.applied(to: try book(id))
             keep(&changed, announcing: .book(id))
             writes.append(.set(changed, key: key))
@@ -101,10 +98,7 @@ struct BatchPlan {
             if let earlier = try lookUp({ try store.order(takenUnder: key) }), earlier.bookID == id {
                 return Planned(books: [current], order: earlier)
             }
-            let storedUpdate = try lookUp { try store.book(updatedUnder: key) }
-            if keysUpdated[key] == id || storedUpdate == id {
-                return Planned(books: [current])
-            }
+            if try updated(id, under: key, store: store) { return Planned(books: [current]) }
             return Planned(books: [current], applied: false, fence: abort(attempt))
         case .settleAddition(let key, let attempt):
             if let added = try booksAdded(under: key, store: store) { return Planned(books: added) }
@@ -129,6 +123,12 @@ struct BatchPlan {
         writes.append(.abort(attempt: attempt, seq: seq))
         attemptsAborted.insert(attempt)
         return seq
+    }
+
+    /// Whether an admin update of book `id` was applied under `key` (in this batch or before).
+    private func updated(_ id: Int64, under key: String, store: CatalogStore) throws(APIError) -> Bool {
+        if keysUpdated[key] == id { return true }
+        return try lookUp { try store.book(updatedUnder: key) } == id
     }
 
     /// The books added under `key` (in this batch or before), as they are now; nil if none.
