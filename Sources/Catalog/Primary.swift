@@ -64,8 +64,6 @@ final class Primary: @unchecked Sendable {
         var order: Order?
         var replayed = false
         var applied = true
-        /// For a settle that was not applied: the sequence number of the abort that fences it.
-        var fence: Int64?
     }
 
     typealias Outcome = Result<Written, APIError>
@@ -125,8 +123,7 @@ final class Primary: @unchecked Sendable {
         }
     }
 
-    /// Applies an admin update to a book; one under a key already applied to it answers the book
-    /// as it is, marked `Idempotent-Replayed: true`.
+    /// Applies an admin update to a book.
     func update(_ id: Int64, _ update: BookUpdate, key: String, attempt: String) -> Response {
         respond(to: .update(id, update, key: key, attempt: attempt)) { $0.books[0].json }
     }
@@ -258,10 +255,8 @@ final class Primary: @unchecked Sendable {
         case .failure(let error):
             return error.response(headers: upstream)
         case .success(let written):
-            // The books' versions cover the write (a settled one too): each is its book's latest
-            // change; a settle that was not applied waits for its abort, so that a backup that
-            // takes over holds the fence.
-            if let version = written.applied ? written.books.map(\.version).max() : written.fence,
+            // The books' versions cover the write (a settled one too): each is its book's latest change.
+            if written.applied, let version = written.books.map(\.version).max(),
                !replicator.waitReplicated(version, until: deadline) {
                 Log.warn("write not acknowledged in time: outcome unknown to the caller, who settles it", [("version", "\(version)")])
                 return APIError.outcomeUnknown.response(headers: upstream)
@@ -300,8 +295,6 @@ final class Primary: @unchecked Sendable {
         guard let won = replicator.askBackupToTakeOver() else { return fail("The backup did not take over: nothing was handed over.") }
         term.handingOver(.done)
         do {
-            // As the backup it holds every key it made: the new primary pushes the later ones.
-            try store.withLock { try $0.setKeysHeld(try $0.applied()) }
             try term.adopt(won)
         } catch {
             Log.error("store error storing the term handed over; exiting all the same", [("error", "\(error)")])
@@ -351,7 +344,7 @@ final class Primary: @unchecked Sendable {
             return planned.map { result in
                 result.map { planned in
                     Written(books: planned.books, order: planned.takeIndex.map { orders[$0] } ?? planned.order,
-                            replayed: planned.replayed, applied: planned.applied, fence: planned.fence)
+                            replayed: planned.replayed, applied: planned.applied)
                 }
             }
         } catch {
