@@ -168,7 +168,7 @@ struct CatalogRoutes: Sendable {
             throw .unavailable("\(name) is catching up with the primary.")
         case .primary(let primary) where !primary.isReadable:
             throw .unavailable("\(name) is recovering: it does not yet know that it holds every acknowledged write.")
-        case .primary(let primary) where !primary.mayServeReads():
+        case .primary(let primary) where !primary.mayServeReads:
             throw .unavailable("\(name) has not heard from its backup lately: another replica may lead now.")
         default:
             break

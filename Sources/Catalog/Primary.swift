@@ -164,23 +164,10 @@ final class Primary: @unchecked Sendable {
     /// started from its own store serves none until it has shown it holds every acknowledged write.
     var isReadable: Bool { won || isLeading }
 
-    /// How long a read waits for the backup to take a push before it is refused.
-    static let readWait: Duration = .milliseconds(300)
-
-    /// Whether this primary may answer a read now: only while no other replica can have won a
-    /// newer epoch and acknowledged writes (`Replicator.mayGrantLeases`: the backup took a push
-    /// within `Replicator.lease`, or it is out of sync and no witness grants it an epoch). A
-    /// primary that was paused past that (a hung process, a stalled host) and wakes still
-    /// believing it leads would otherwise answer reads from before writes its successor
-    /// acknowledged. Waits up to `readWait` for the next push to be taken, then false.
-    func mayServeReads() -> Bool {
-        let deadline = Monotonic.now() + Self.readWait.nanoseconds
-        while !replicator.mayGrantLeases {
-            if Monotonic.now() >= deadline { return false }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        return true
-    }
+    /// Whether this primary may answer a read now (`Replicator.mayServeReads`): a primary that
+    /// was paused past its replacement (a hung process, a stalled host) wakes still believing
+    /// it leads, and would otherwise answer reads from before writes its successor acknowledged.
+    var mayServeReads: Bool { replicator.mayServeReads }
 
     /// Stores what a recovering primary learned from its peers: books the backup holds newer
     /// than this store's, through `applied`, and orders the order replicas hold.

@@ -118,6 +118,13 @@ final class Replicator: @unchecked Sendable {
         condition.withLock { !inSync || Monotonic.now() < lastTakenSent + Self.lease.nanoseconds }
     }
 
+    /// Whether this primary may answer reads: no other replica can have acknowledged a write
+    /// it lacks. True while it may grant leases (`mayGrantLeases`), else when an order replica
+    /// confirms, after the read arrived, that it still holds this primary's term
+    /// (`WitnessRecords.oneStillHoldsTheTerm`): the backup down and its demotion not yet
+    /// recorded, say.
+    var mayServeReads: Bool { mayGrantLeases || witnesses.oneStillHoldsTheTerm() }
+
     /// Stops (or resumes) demoting the backup, while a hand-over asks it to take over.
     func pauseDemotions(_ paused: Bool) {
         demotionsPaused.store(paused, ordering: .releasing)

@@ -67,6 +67,18 @@ final class WitnessRecords: @unchecked Sendable {
         return stored
     }
 
+    /// Whether an order replica still holds this primary's term. While one does, no newer
+    /// primary has acknowledged a write: a promoted primary's backup is out of sync, so it
+    /// acknowledges only what every witness recorded under its own term. Any thread.
+    func oneStillHoldsTheTerm() -> Bool {
+        let mine = term.current
+        return replicas.contains { replica in
+            guard let answer = try? client.send("GET", "/\(replica)/witness", timeout: Timeouts.peerPush),
+                  answer.status == 200 else { return false }
+            return WitnessState(body: answer.body)?.term == mine
+        }
+    }
+
     /// Steps down when a witness refused a record for a newer epoch.
     private func stepDownIfRefused(_ answer: InternalResponse?) {
         if let answer, let newer = StaleEpoch(status: answer.status, body: answer.body)?.known, newer.epoch > term.current.epoch {
