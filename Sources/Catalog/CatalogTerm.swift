@@ -54,19 +54,28 @@ final class CatalogTerm: Sendable {
         term.withLock { if newer.epoch > $0.epoch { $0 = newer } }
     }
 
-    /// At start, before anything is served: a replica whose store says it leads asks the witnesses
-    /// (`GET /order-N/witness`) for their term, and when one holds a newer epoch with another
-    /// primary, it steps down at once (its store emptied, the newer term stored) and starts as a
-    /// backup. A witness that does not answer is asked again by `Recovery` before it leads.
+    /// Asks the witnesses (`GET /order-N/witness`) for their term before this replica serves
+    /// anything (one that does not answer is asked again by `Recovery` before it leads). A newer epoch
+    /// granted to this replica (it ran for it, and died before it heard the grant) makes it that
+    /// epoch's primary: it held every acknowledged write when granted, and waiting as a backup
+    /// of the epoch before would leave the stack with no primary (the old primary steps down
+    /// for the newer epoch). A newer epoch of another primary, when this store says it leads,
+    /// makes it start as a backup with an empty store.
     func learnAtStart(witnesses: [String], client: InternalClient) throws {
-        guard leads else { return }
         let held = witnesses.compactMap { witness -> Term? in
             guard let answer = try? client.send("GET", "/\(witness)/witness", timeout: Recovery.question), answer.status == 200 else { return nil }
             return WitnessState(body: answer.body)?.term
         }
-        guard let newer = held.max(by: { $0.epoch < $1.epoch }), newer.epoch > current.epoch, newer.primary != name else { return }
-        Log.warn("a newer epoch leads: starting as a backup with an empty store", [("epoch", "\(newer.epoch)"), ("primary", newer.primary)])
-        try store.withLock { try $0.stepDown(to: newer) }
+        guard let newer = held.max(by: { $0.epoch < $1.epoch }), newer.epoch > current.epoch else { return }
+        if newer.primary == name {
+            Log.warn("the witnesses granted this replica a newer epoch: starting as its primary", [("epoch", "\(newer.epoch)")])
+            try store.withLock { try $0.adopt(newer) }
+        } else if leads {
+            Log.warn("a newer epoch leads: starting as a backup with an empty store", [("epoch", "\(newer.epoch)"), ("primary", newer.primary)])
+            try store.withLock { try $0.stepDown(to: newer) }
+        } else {
+            return
+        }
         term.withLock { $0 = newer }
     }
 
