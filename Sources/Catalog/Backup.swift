@@ -93,8 +93,11 @@ final class Backup: Sendable {
 
     /// Applies one push (`ReplicationPush`) and answers a `PushAnswer`. A push of an older epoch
     /// is refused (`StaleEpoch`), and so is every push while this backup runs for the next epoch
-    /// (503). 409 with this replica's `applied` when the push starts after what it holds (the
-    /// primary then resends from there); no lease is taken from such a push. A page of a longer
+    /// (503). 409 with this replica's `applied` and key cursor when the push starts after what it
+    /// holds, books or keys (the primary then resends from there); no lease is taken from such a
+    /// push. The keys (`ReplicationPush.Keys`) are stored first, moving the cursor to what the
+    /// push says (lower, too: a primary that lost its store numbers its writes again from its
+    /// backup's `applied`), and the update keys the primary forgot are forgotten. A page of a longer
     /// catch-up (not `complete`) has `upTo` equal to `after`: its books and orders are stored and
     /// `applied` stays.
     func replicate(_ body: [UInt8]) -> Response {
@@ -108,11 +111,15 @@ final class Backup: Sendable {
             }
             if case .refuse(let known) = term.judge(push.term) { return StaleEpoch(known: known).response }
             let applied = memory.applied
-            guard after <= applied else {
+            guard after <= applied, let keysHeld = try? store.keysHeld(), (push.keys?.after ?? keysHeld) <= keysHeld else {
                 return answer(409, applied: applied, store: store)
             }
             do {
-                // The orders first: books never arrive without the orders that took their copies.
+                // The keys and orders first: books never arrive without the keys of the writes
+                // that made them, nor without the orders that took their copies.
+                if let keys = push.keys, keys.through != keysHeld || !keys.keys.isEmpty {
+                    try store.storeKeys(keys.keys, through: keys.through, updateKeysFrom: keys.updateKeysFrom)
+                }
                 if !takes.isEmpty { try store.restoreTakes(takes) }
                 if upTo > applied || !books.isEmpty { try store.apply(books, applied: upTo) }
             } catch {
@@ -120,8 +127,8 @@ final class Backup: Sendable {
                 return APIError.unavailable("The backup store failed.").response()
             }
             if upTo > applied || !books.isEmpty { memory.apply(books, applied: upTo) }
-            // A page (of books or of orders) leaves the backup behind the primary: not current yet.
-            let page = !complete
+            // A page (of books, orders or keys) leaves the backup behind the primary: not current yet.
+            let page = !complete || push.keys == nil
             if !page && !current.load(ordering: .acquiring) {
                 current.store(true, ordering: .releasing)
                 Log.info("backup current: a complete push brought it up to the primary", [("applied", "\(memory.applied)")])
@@ -134,11 +141,13 @@ final class Backup: Sendable {
     }
 
     /// An answer to a push, with the last order number held (`takes`, -1 when the store cannot
-    /// say) and a fresh receipt made just before it is sent.
+    /// say), the key cursor (`WriteKey.noneHeld` when the store cannot say) and a fresh receipt
+    /// made just before it is sent.
     private func answer(_ status: Int, applied: Int64, store: CatalogStore) -> Response {
         let takes = (try? store.lastTakeNumber()) ?? -1
+        let keys = (try? store.keysHeld()) ?? WriteKey.noneHeld
         let receipt = receipts.withLock { $0.make() }
-        return .json(status, PushAnswer(applied: applied, takes: takes, receipt: receipt).json)
+        return .json(status, PushAnswer(applied: applied, takes: takes, keys: keys, receipt: receipt).json)
     }
 
     /// Starts the thread that, while there is no lease, checks whether the primary of the newest

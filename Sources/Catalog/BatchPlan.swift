@@ -13,6 +13,8 @@ struct BatchPlan {
         var replayed = false
         /// For a settle: whether the settled write was applied.
         var applied = true
+        /// For a settle that was not applied: the sequence number of the abort that fences it.
+        var fence: Int64?
         /// For a new take: its position among the batch's takes (its order comes from the commit).
         var takeIndex: Int?
     }
@@ -63,6 +65,9 @@ struct BatchPlan {
             return Planned(books: [current], takeIndex: takeCount - 1)
         case .update(let id, let update, let key, let attempt):
             try refuseAborted(attempt, store: store)
+            // Applied before under its key (a request nginx passed on from a dying primary):
+            // the book as it is, nothing applied again.
+            if try updated(id, under: key, store: store) { return Planned(books: [try book(id)], replayed: true) }
             var changed = try update.applied(to: try book(id))
             keep(&changed, announcing: .book(id))
             writes.append(.set(changed, key: key))
@@ -93,16 +98,11 @@ struct BatchPlan {
             if let earlier = try lookUp({ try store.order(takenUnder: key) }), earlier.bookID == id {
                 return Planned(books: [current], order: earlier)
             }
-            let storedUpdate = try lookUp { try store.book(updatedUnder: key) }
-            if keysUpdated[key] == id || storedUpdate == id {
-                return Planned(books: [current])
-            }
-            abort(attempt)
-            return Planned(books: [current], applied: false)
+            if try updated(id, under: key, store: store) { return Planned(books: [current]) }
+            return Planned(books: [current], applied: false, fence: abort(attempt))
         case .settleAddition(let key, let attempt):
             if let added = try booksAdded(under: key, store: store) { return Planned(books: added) }
-            abort(attempt)
-            return Planned(books: [], applied: false)
+            return Planned(books: [], applied: false, fence: abort(attempt))
         }
     }
 
@@ -116,10 +116,19 @@ struct BatchPlan {
     }
 
     /// Records that `attempt` was settled as not applied, so it, and every attempt made under
-    /// it, is refused from now on.
-    private mutating func abort(_ attempt: String) {
+    /// it, is refused from now on: a write of its own, with the next sequence number (so that
+    /// the backup is sent it, by its number, before the settle is answered). Returns the number.
+    private mutating func abort(_ attempt: String) -> Int64 {
+        seq += 1
         writes.append(.abort(attempt: attempt, seq: seq))
         attemptsAborted.insert(attempt)
+        return seq
+    }
+
+    /// Whether an admin update of book `id` was applied under `key` (in this batch or before).
+    private func updated(_ id: Int64, under key: String, store: CatalogStore) throws(APIError) -> Bool {
+        if keysUpdated[key] == id { return true }
+        return try lookUp { try store.book(updatedUnder: key) } == id
     }
 
     /// The books added under `key` (in this batch or before), as they are now; nil if none.

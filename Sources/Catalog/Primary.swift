@@ -64,6 +64,8 @@ final class Primary: @unchecked Sendable {
         var order: Order?
         var replayed = false
         var applied = true
+        /// For a settle that was not applied: the sequence number of the abort that fences it.
+        var fence: Int64?
     }
 
     typealias Outcome = Result<Written, APIError>
@@ -123,7 +125,8 @@ final class Primary: @unchecked Sendable {
         }
     }
 
-    /// Applies an admin update to a book.
+    /// Applies an admin update to a book; one under a key already applied to it answers the book
+    /// as it is, marked `Idempotent-Replayed: true`.
     func update(_ id: Int64, _ update: BookUpdate, key: String, attempt: String) -> Response {
         respond(to: .update(id, update, key: key, attempt: attempt)) { $0.books[0].json }
     }
@@ -242,8 +245,10 @@ final class Primary: @unchecked Sendable {
         case .failure(let error):
             return error.response(headers: upstream)
         case .success(let written):
-            // The books' versions cover the write (a settled one too): each is its book's latest change.
-            if written.applied, let version = written.books.map(\.version).max(),
+            // The books' versions cover the write (a settled one too): each is its book's latest
+            // change; a settle that was not applied waits for its abort, so that a backup that
+            // takes over holds the fence.
+            if let version = written.applied ? written.books.map(\.version).max() : written.fence,
                !replicator.waitReplicated(version, until: deadline) {
                 Log.warn("write not acknowledged in time: outcome unknown to the caller, who settles it", [("version", "\(version)")])
                 return APIError.outcomeUnknown.response(headers: upstream)
@@ -282,6 +287,8 @@ final class Primary: @unchecked Sendable {
         guard let won = replicator.askBackupToTakeOver() else { return fail("The backup did not take over: nothing was handed over.") }
         term.handingOver(.done)
         do {
+            // As the backup it holds every key it made: the new primary pushes the later ones.
+            try store.withLock { try $0.setKeysHeld(try $0.applied()) }
             try term.adopt(won)
         } catch {
             Log.error("store error storing the term handed over; exiting all the same", [("error", "\(error)")])
@@ -331,7 +338,7 @@ final class Primary: @unchecked Sendable {
             return planned.map { result in
                 result.map { planned in
                     Written(books: planned.books, order: planned.takeIndex.map { orders[$0] } ?? planned.order,
-                            replayed: planned.replayed, applied: planned.applied)
+                            replayed: planned.replayed, applied: planned.applied, fence: planned.fence)
                 }
             }
         } catch {

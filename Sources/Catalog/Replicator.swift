@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import Foundation
 import InternalHTTP
+import Store
 import Synchronization
 import Wire
 
@@ -30,9 +31,12 @@ import Wire
 /// every committed write grants it a lease, never a page of a catch-up.
 ///
 /// Every push carries this primary's term (`Term`) and, before any book, the orders it took
-/// that the backup lacks (with their keys): books go only in a push that carries every such
-/// order, so a backup promoted after a failover holds the key and number of every take whose
-/// stock it holds. A push refused for a newer epoch makes this primary step down.
+/// that the backup lacks (with their keys), and the keys of its other writes (`WriteKey`:
+/// admin updates, additions, aborted attempts) after the backup's key cursor: books go only in
+/// a push that carries every such order and key, so a backup promoted after a failover holds
+/// the key and number of every take whose stock it holds, the key of every update and
+/// addition whose books it holds, and every attempt fenced before the write it holds. A push
+/// refused for a newer epoch makes this primary step down.
 final class Replicator: @unchecked Sendable {
     /// How long a backup may serve reads after a push that found it in sync was sent.
     static let lease: Duration = .milliseconds(500)
@@ -41,10 +45,13 @@ final class Replicator: @unchecked Sendable {
     /// How long one push may take; at least `lease`, so a push that times out granted nothing
     /// still in force.
     static let pushTimeout: Duration = .seconds(1)
-    /// The most bytes of books and orders one push carries (half each).
+    /// The most bytes of books, orders and keys one push carries (half books, a quarter each
+    /// orders and keys).
     static let pushBudget = 60_000
     /// The most orders one push carries.
     static let takesPerPush = 200
+    /// The most keys one push carries.
+    static let keysPerPush = 200
 
     private let client: InternalClient
     private let backup: String
@@ -82,6 +89,8 @@ final class Replicator: @unchecked Sendable {
     private var pages: (from: Int64, through: Int64)?
     // Used by the push thread only: the last order number the backup holds (nil: not known yet).
     private var backupTakes: Int64?
+    // Used by the push thread only: the backup's key cursor (nil: not known yet).
+    private var backupKeys: Int64?
 
     init(client: InternalClient, backup: String, memory: CatalogMemory, store: SharedStore, witnesses: WitnessRecords,
          term: CatalogTerm) {
@@ -221,7 +230,10 @@ final class Replicator: @unchecked Sendable {
         // those books. Books go only with every such order, so a backup that holds a take's stock
         // holds its key and number (a new primary settles the key and never gives the number again).
         let takes = backupTakes.flatMap(takesAfter)
-        let changes = takes?.complete == true ? booksChanged
+        // The keys likewise: books go only with every key of the writes that made them.
+        let keys = backupKeys.flatMap { keysAfter($0, backupApplied: after) }
+        let carriesEvery = takes?.complete == true && keys?.complete == true
+        let changes = carriesEvery ? booksChanged
             : CatalogMemory.Changes(encoded: [], through: after, complete: false, applied: booksChanged.applied)
         let upTo = changes.complete ? changes.applied : after
         // Only a complete push grants a lease: a page leaves the backup behind the primary.
@@ -232,7 +244,8 @@ final class Replicator: @unchecked Sendable {
         }
         let lease = granting ? receipt.map { ReplicationPush.Lease(milliseconds: Self.lease.nanoseconds / 1_000_000, echo: $0) } : nil
         let push = ReplicationPush.encoded(term: term.current, after: after, upTo: upTo, complete: changes.complete,
-                                           books: changes.encoded, takes: takes?.encoded ?? [], lease: lease)
+                                           books: changes.encoded, takes: takes?.encoded ?? [],
+                                           keys: keys?.keys, lease: lease)
         let sent = Monotonic.now()
         let response = try? client.send("POST", backupPath, body: push, timeout: Self.pushTimeout)
         if let response, let newer = StaleEpoch(status: response.status, body: response.body)?.known, newer.epoch > term.current.epoch {
@@ -242,9 +255,10 @@ final class Replicator: @unchecked Sendable {
         let applied = answer?.applied
         receipt = answer?.receipt
         backupTakes = answer?.takes
+        backupKeys = answer?.keys
         // A page the backup took without moving on: the next push starts after it (a push that
-        // carried only orders leaves the pages where they were).
-        if takes?.complete == true {
+        // carried only orders or keys leaves the pages where they were).
+        if carriesEvery {
             pages = response?.status == 200 && applied == after && !changes.complete ? (after, changes.through) : nil
         }
         let transition = condition.withLock { () -> Transition? in
@@ -289,7 +303,7 @@ final class Replicator: @unchecked Sendable {
         if applied == nil { Thread.sleep(forTimeInterval: 0.02) }
     }
 
-    /// The orders taken after `number`, encoded, within half of `pushBudget`, and whether they
+    /// The orders taken after `number`, encoded, within a quarter of `pushBudget`, and whether they
     /// are every one; nil when the store cannot be read.
     private func takesAfter(_ number: Int64) -> (encoded: [[UInt8]], complete: Bool)? {
         guard let orders = try? store.withLock({ try $0.takes(after: number, limit: Self.takesPerPush) }) else { return nil }
@@ -297,11 +311,33 @@ final class Replicator: @unchecked Sendable {
         var size = 0
         for order in orders {
             let item = order.internalJSON.encoded()
-            if !encoded.isEmpty && size + item.count > Self.pushBudget / 2 { return (encoded, false) }
+            if !encoded.isEmpty && size + item.count > Self.pushBudget / 4 { return (encoded, false) }
             encoded.append(item)
             size += item.count + 1
         }
         return (encoded, orders.count < Self.takesPerPush)
+    }
+
+    /// The keys after the backup's cursor `cursor`, within a quarter of `pushBudget`, and whether
+    /// they are every one; nil when the store cannot be read. A cursor beyond this primary's
+    /// `applied` is another store's (this one was lost and rebuilt from the backup's books, and
+    /// numbers its writes again from there): the keys then go from the backup's `applied`.
+    private func keysAfter(_ cursor: Int64, backupApplied: Int64) -> (keys: ReplicationPush.Keys, complete: Bool)? {
+        guard let (after, page) = try? store.withLock({ store -> (Int64, CatalogStore.KeyPage) in
+            let after = cursor > (try store.applied()) ? backupApplied : cursor
+            return (after, try store.keys(after: after, limit: Self.keysPerPush))
+        }) else { return nil }
+        var keys: [WriteKey] = []
+        var size = 0
+        for key in page.keys {
+            let length = key.json.encoded().count
+            if !keys.isEmpty && size + length > Self.pushBudget / 4 {
+                return (.init(after: after, through: keys[keys.count - 1].seq, updateKeysFrom: page.updateKeysFrom, keys: keys), false)
+            }
+            keys.append(key)
+            size += length + 1
+        }
+        return (.init(after: after, through: page.through, updateKeysFrom: page.updateKeysFrom, keys: keys), page.complete)
     }
 
     private enum Transition {

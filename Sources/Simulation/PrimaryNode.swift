@@ -225,9 +225,17 @@ final class PrimaryNode: Node {
             wait(pending, seq: book.version, .answer(call: pending.call, WriteReply(status: 200, book: book, order: order, replayed: true)))
             finishWrite()
         case .settled(let applied, let book, let order):
-            if !applied { store.aborted.insert(attemptOf(pending.write)) }
             let message = Message.settled(call: pending.call, applied: applied, book: book, order: order)
-            if applied { wait(pending, seq: book.version, message) } else { reply(pending.from, message) }
+            if applied {
+                wait(pending, seq: book.version, message)
+            } else {
+                // The abort is a write of its own: answered once the backup holds it.
+                store.aborted.insert(attemptOf(pending.write))
+                store.applied += 1
+                committed = store.applied
+                wait(pending, seq: store.applied, message)
+                wakePush()
+            }
             afterCommit()
             finishWrite()
         case .change(let book, let key):

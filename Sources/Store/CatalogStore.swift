@@ -3,7 +3,8 @@ import BazarCore
 /// The catalog replica's SQLite file: books, the applied write sequence number, and (on the
 /// primary) every purchase taken, keyed by idempotency key, the keys of recent admin updates,
 /// the key each added book was added under, and the write attempts settled as not applied
-/// (which may never be applied later). It records whose it is (`StoreIdentity`).
+/// (which may never be applied later); on the backup, the same keys as pushed, and the cursor
+/// through which it holds them (`WriteKey`). It records whose it is (`StoreIdentity`).
 public final class CatalogStore {
     private let database: Database
 
@@ -39,6 +40,17 @@ public final class CatalogStore {
             CREATE TABLE IF NOT EXISTS term (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
                 primary_name TEXT NOT NULL);
             """,
+        // 3: every kept key has its write's sequence number, no two the same (`WriteKey`): an
+        // addition's is its book's first version; keys stored before have numbers below every
+        // write's (additions even, aborts odd). A backup's cursor: nothing held yet.
+        """
+            ALTER TABLE additions ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+            UPDATE additions SET seq = -2 * book_id;
+            UPDATE aborted SET seq = -2 * rowid - 1;
+            CREATE INDEX IF NOT EXISTS additions_seq ON additions(seq);
+            CREATE INDEX IF NOT EXISTS aborted_seq ON aborted(seq);
+            INSERT OR IGNORE INTO meta VALUES ('keys', -9223372036854775807 - 1);
+            """,
     ])
 
     /// The newest term this replica stored; nil when it never stored one.
@@ -56,12 +68,13 @@ public final class CatalogStore {
     }
 
     /// A deposed primary's step down, in one transaction: stores `term` and empties the store
-    /// (books, keys, orders, `applied` back to 0). What it held that the new primary lacks was
+    /// (books, keys, orders, `applied` back to 0, no key held). What it held that the new primary lacks was
     /// never acknowledged; as a backup it takes a full copy from the new primary.
     public func stepDown(to term: Term) throws {
         try database.transaction {
             for table in ["books", "takes", "updates", "additions", "aborted"] { try database.execute("DELETE FROM \(table)") }
             try database.query("UPDATE meta SET value = 0 WHERE name = 'applied'")
+            try setKeysHeld(WriteKey.noneHeld)
             try adopt(term)
         }
     }
@@ -84,7 +97,7 @@ public final class CatalogStore {
         case set(Book, key: String)
         /// Store a new book and the key it was added under.
         case add(Book, key: String)
-        /// Record that a write attempt was settled as not applied.
+        /// Record that a write attempt was settled as not applied (at a sequence number of its own).
         case abort(attempt: String, seq: Int64)
     }
 
@@ -120,7 +133,7 @@ public final class CatalogStore {
                                        [.text(key), .integer(book.id), .integer(book.version)])
                 case .add(let book, let key):
                     try setBook(book)
-                    try database.query("INSERT INTO additions VALUES (?, ?)", [.integer(book.id), .text(key)])
+                    try database.query("INSERT INTO additions VALUES (?, ?, ?)", [.integer(book.id), .text(key), .integer(book.version)])
                 case .abort(let attempt, let seq):
                     try database.query("INSERT OR IGNORE INTO aborted VALUES (?, ?)", [.text(attempt), .integer(seq)])
                 }
@@ -153,6 +166,73 @@ public final class CatalogStore {
     /// Whether a write attempt was settled as not applied.
     public func isAborted(attempt: String) throws -> Bool {
         try !database.query("SELECT 1 FROM aborted WHERE attempt = ?", [.text(attempt)]).isEmpty
+    }
+
+    /// The keys kept after sequence number `seq` (`WriteKey`), oldest first.
+    public struct KeyPage: Sendable, Equatable {
+        /// At most the limit asked for.
+        public var keys: [WriteKey]
+        /// Whether they are every key kept after `seq`.
+        public var complete: Bool
+        /// The sequence number through which they hold every key: `applied` when complete (a later
+        /// key's write is a later one), else the last key's.
+        public var through: Int64
+        /// The primary holds no update key below this one any more (it forgot them).
+        public var updateKeysFrom: Int64
+    }
+
+    /// The keys kept after sequence number `seq`, oldest first, at most `limit` (`KeyPage`).
+    public func keys(after seq: Int64, limit: Int) throws -> KeyPage {
+        do {
+            let bounds: [SQLValue] = [.integer(seq), .integer(Int64(limit) + 1)]
+            var keys = try database.query("SELECT key, book_id, seq FROM updates WHERE seq > ? ORDER BY seq LIMIT ?", bounds)
+                .map { WriteKey(.update, key: try $0[0].text, bookID: try $0[1].int, seq: try $0[2].int) }
+            keys += try database.query("SELECT key, book_id, seq FROM additions WHERE seq > ? ORDER BY seq LIMIT ?", bounds)
+                .map { WriteKey(.addition, key: try $0[0].text, bookID: try $0[1].int, seq: try $0[2].int) }
+            keys += try database.query("SELECT attempt, seq FROM aborted WHERE seq > ? ORDER BY seq LIMIT ?", bounds)
+                .map { WriteKey(.abort, key: try $0[0].text, seq: try $0[1].int) }
+            keys.sort { $0.seq < $1.seq }
+            let complete = keys.count <= limit
+            keys = Array(keys.prefix(limit))
+            let through = complete ? max(seq, try applied()) : keys.last?.seq ?? seq
+            let oldestUpdate = try database.query("SELECT MIN(seq) FROM updates")[0][0]
+            let updateKeysFrom = oldestUpdate == .null ? through + 1 : try oldestUpdate.int
+            return KeyPage(keys: keys, complete: complete, through: through, updateKeysFrom: updateKeysFrom)
+        }
+    }
+
+    /// Stores keys pushed by the primary (known ones are ignored), moves the cursor to `through`
+    /// (every key up to it is held), and forgets the update keys below `updateKeysFrom`, as
+    /// the primary did, in one transaction.
+    public func storeKeys(_ keys: [WriteKey], through: Int64, updateKeysFrom: Int64) throws {
+        try database.transaction {
+            for key in keys {
+                switch key.kind {
+                case .update:
+                    try database.query("INSERT OR IGNORE INTO updates VALUES (?, ?, ?)",
+                                       [.text(key.key), .integer(key.bookID), .integer(key.seq)])
+                case .addition:
+                    try database.query("INSERT OR IGNORE INTO additions VALUES (?, ?, ?)",
+                                       [.integer(key.bookID), .text(key.key), .integer(key.seq)])
+                case .abort:
+                    try database.query("INSERT OR IGNORE INTO aborted VALUES (?, ?)", [.text(key.key), .integer(key.seq)])
+                }
+            }
+            try setKeysHeld(through)
+            try forgetUpdateKeys(below: updateKeysFrom)
+        }
+    }
+
+    /// The sequence number through which this replica holds every key of the primary's
+    /// (`WriteKey.noneHeld`: none).
+    public func keysHeld() throws -> Int64 {
+        try database.query("SELECT value FROM meta WHERE name = 'keys'").first?.first?.int ?? WriteKey.noneHeld
+    }
+
+    /// Records that this replica holds every key through `seq` (a backup's cursor; a primary
+    /// that hands its role over holds every key through its `applied`).
+    public func setKeysHeld(_ seq: Int64) throws {
+        try database.query("UPDATE meta SET value = ? WHERE name = 'keys'", [.integer(seq)])
     }
 
     /// Orders taken after `number`, oldest first, at most `limit`.

@@ -44,10 +44,13 @@ final class CatalogTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// The keys part of a push from a primary that kept no key.
+    static let noKeys = ReplicationPush.Keys(after: WriteKey.noneHeld, through: WriteKey.noneHeld, updateKeysFrom: WriteKey.noneHeld, keys: [])
+
     /// A push; with `lease`, one from a primary that counts the backup in sync.
     func push(after: Int64, upTo: Int64, books: [Book] = [], lease: ReplicationPush.Lease? = nil) -> [UInt8] {
         ReplicationPush(term: Term(epoch: 1, primary: "catalog-1"), after: after, upTo: upTo, complete: upTo > after || books.isEmpty,
-                        books: books, lease: lease).encoded
+                        books: books, keys: Self.noKeys, lease: lease).encoded
     }
 
     /// A lease of `Replicator.lease` echoing a fresh receipt of `backup` (from a push that changes nothing).
@@ -395,7 +398,8 @@ final class CatalogTests: XCTestCase {
     func testBackupRefusesPushesOfAnOlderEpoch() throws {
         let (_, backup, _) = try makeBackup()
         func push(_ epoch: Int64, _ primary: String) -> Response {
-            backup.replicate(ReplicationPush(term: Term(epoch: epoch, primary: primary), after: 0, upTo: 0, complete: true, books: []).encoded)
+            backup.replicate(ReplicationPush(term: Term(epoch: epoch, primary: primary), after: 0, upTo: 0, complete: true, books: [],
+                                             keys: Self.noKeys).encoded)
         }
         XCTAssertEqual(push(2, "catalog-2").status, 200, "a newer epoch is adopted")
         let stale = push(1, "catalog-1")
@@ -621,8 +625,50 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(applied.json?["applied"], .bool(true))
         XCTAssertEqual(applied.json?["book"]?["price"]?.doubleValue, 9.5)
         XCTAssertNil(applied.json?["order"])
+        let again = write(routes, "update", 1, key: "u1", attempt: "u1", body: "{\"stock_delta\":1}")
+        XCTAssertEqual(again.header("Idempotent-Replayed"), "true", "an update under a key applied is not applied again")
+        XCTAssertEqual(memory.book(1).0?.stock, defaultBooks[0].stock)
         XCTAssertEqual(write(routes, "settle", 1, key: "u2", attempt: "u2").json?["applied"], .bool(false))
         XCTAssertEqual(write(routes, "update", 1, key: "u2", attempt: "u2", body: "{\"price\":1}").status, 409)
         XCTAssertEqual(memory.book(1).0?.price, 9.5)
+    }
+    /// Each abort is a write with a sequence number of its own, even in a batch that holds
+    /// nothing else and follows one that ended with an abort: the key cursor never skips one.
+    func testEachAbortTakesASequenceNumberOfItsOwn() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        XCTAssertEqual(write(routes, "update", 1, key: "u", attempt: "u", body: "{\"price\":2}").status, 200)
+        for attempt in ["b", "a"] {
+            XCTAssertEqual(write(routes, "settle", 2, key: attempt, attempt: attempt).json?["applied"], .bool(false))
+        }
+        XCTAssertEqual(memory.applied, 3)
+        let store = try CatalogStore(path: dbPath, identity: .test)
+        XCTAssertEqual(try store.keys(after: 1, limit: 1).keys, [WriteKey(.abort, key: "b", seq: 2)])
+        XCTAssertEqual(try store.keys(after: 2, limit: 1).keys, [WriteKey(.abort, key: "a", seq: 3)],
+                       "the second abort, though its key sorts first, comes after the cursor")
+    }
+
+    /// The backup stores the keys of a push before its books, refuses (409, naming its cursor)
+    /// keys that start after what it holds, and is current only after a push that carries keys.
+    func testTheBackupTakesKeysByItsCursor() throws {
+        let (_, backup, _) = try makeBackup()
+        let term = Term(epoch: 1, primary: "catalog-1")
+        let key = WriteKey(.addition, key: "k", bookID: 8, seq: 1)
+        let book = Book(id: 8, title: "New", topic: "t", price: 1, stock: 1, version: 1)
+        func push(keys: ReplicationPush.Keys?, books: [Book] = [], upTo: Int64 = 0) -> Response {
+            backup.replicate(ReplicationPush(term: term, after: 0, upTo: upTo, complete: true, books: books, keys: keys).encoded)
+        }
+        XCTAssertEqual(push(keys: nil).status, 200)
+        XCTAssertFalse(backup.isCurrent, "a push without keys is a page")
+        let ahead = push(keys: .init(after: 0, through: 1, updateKeysFrom: 0, keys: [key]), books: [book], upTo: 1)
+        XCTAssertEqual(ahead.status, 409)
+        XCTAssertEqual(ahead.json.flatMap(PushAnswer.init(json:))?.keys, WriteKey.noneHeld)
+        XCTAssertFalse(backup.isCurrent)
+        let taken = push(keys: .init(after: WriteKey.noneHeld, through: 1, updateKeysFrom: 0, keys: [key]), books: [book], upTo: 1)
+        XCTAssertEqual(taken.status, 200)
+        XCTAssertEqual(taken.json.flatMap(PushAnswer.init(json:))?.keys, 1)
+        XCTAssertTrue(backup.isCurrent)
+        XCTAssertEqual(try CatalogStore(path: dbPath, identity: .test).books(addedUnder: "k"), [8])
     }
 }

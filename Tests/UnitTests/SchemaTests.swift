@@ -70,6 +70,11 @@ final class SchemaTests: XCTestCase {
         XCTAssertEqual(try store.book(updatedUnder: "u1"), 1)
         XCTAssertEqual(try store.books(addedUnder: "a1"), [1])
         XCTAssertTrue(try store.isAborted(attempt: "attempt-1"))
+        XCTAssertEqual(try store.keys(after: WriteKey.noneHeld, limit: 10).keys,
+                       [WriteKey(.abort, key: "attempt-1", seq: -3), WriteKey(.addition, key: "a1", bookID: 1, seq: -2),
+                        WriteKey(.update, key: "u1", bookID: 1, seq: 6)],
+                       "keys kept before migration 3 get numbers of their own, below every write's")
+        XCTAssertEqual(try store.keysHeld(), WriteKey.noneHeld)
         XCTAssertEqual(try CatalogStore(path: path, identity: .test).applied(), 7, "opening it again changes nothing")
         XCTAssertEqual(try version(path), CatalogStore.schema.version)
     }

@@ -214,6 +214,52 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try OrderStore(path: directory.appendingPathComponent("missing/o.db").path, identity: .test))
     }
 
+    /// The keys go out by their sequence numbers, a page at a time, however many a batch
+    /// holds, each write's (aborts included) its own; the backup stores them, holds them
+    /// through the page's cursor, and forgets the update keys the primary forgot.
+    func testKeysGoToTheBackupInOrderAPageAtATimeAndAreForgottenAsOnThePrimary() throws {
+        let primary = try CatalogStore(path: path, identity: .test)
+        var book = defaultBooks[0]
+        book.version = 1
+        let added = [Book(id: 8, title: "A", topic: "t", price: 1, stock: 1, version: 2),
+                     Book(id: 9, title: "B", topic: "t", price: 1, stock: 1, version: 3)]
+        _ = try primary.commit([.set(book, key: "u"), .add(added[0], key: "a"), .add(added[1], key: "a"),
+                                .abort(attempt: "x", seq: 4)], applied: 4)
+        _ = try primary.commit([.abort(attempt: "y", seq: 5), .abort(attempt: "b", seq: 6)], applied: 6)
+
+        let first = try primary.keys(after: WriteKey.noneHeld, limit: 2)
+        XCTAssertEqual(first.keys, [WriteKey(.update, key: "u", bookID: 1, seq: 1), WriteKey(.addition, key: "a", bookID: 8, seq: 2)])
+        XCTAssertFalse(first.complete)
+        XCTAssertEqual(first.through, 2)
+        let second = try primary.keys(after: first.through, limit: 4)
+        XCTAssertEqual(second.keys, [WriteKey(.addition, key: "a", bookID: 9, seq: 3), WriteKey(.abort, key: "x", seq: 4),
+                                     WriteKey(.abort, key: "y", seq: 5), WriteKey(.abort, key: "b", seq: 6)])
+        XCTAssertTrue(second.complete, "exactly the limit left is every key")
+        XCTAssertEqual(second.through, 6)
+        XCTAssertEqual(second.updateKeysFrom, 1)
+        XCTAssertEqual(try primary.keys(after: 6, limit: 4), CatalogStore.KeyPage(keys: [], complete: true, through: 6, updateKeysFrom: 1))
+
+        let backup = try CatalogStore(path: directory.appendingPathComponent("backup.db").path, identity: .test)
+        XCTAssertEqual(try backup.keysHeld(), WriteKey.noneHeld)
+        for page in [first, second] { try backup.storeKeys(page.keys, through: page.through, updateKeysFrom: page.updateKeysFrom) }
+        try backup.storeKeys(second.keys, through: second.through, updateKeysFrom: second.updateKeysFrom)   // a resent page
+        XCTAssertEqual(try backup.keysHeld(), 6)
+        XCTAssertEqual(try backup.book(updatedUnder: "u"), 1)
+        XCTAssertEqual(try backup.books(addedUnder: "a"), [8, 9])
+        for attempt in ["x", "y", "b"] { XCTAssertTrue(try backup.isAborted(attempt: attempt), attempt) }
+        XCTAssertEqual(try backup.keys(after: WriteKey.noneHeld, limit: 10).keys, try primary.keys(after: WriteKey.noneHeld, limit: 10).keys)
+
+        try primary.forgetUpdateKeys(below: 2)
+        let forgotten = try primary.keys(after: 6, limit: 4)
+        XCTAssertEqual(forgotten.updateKeysFrom, 7, "no update key is left")
+        try backup.storeKeys(forgotten.keys, through: forgotten.through, updateKeysFrom: forgotten.updateKeysFrom)
+        XCTAssertNil(try backup.book(updatedUnder: "u"), "the backup forgets what the primary forgot")
+        XCTAssertEqual(try backup.books(addedUnder: "a"), [8, 9])
+
+        try backup.stepDown(to: Term(epoch: 2, primary: "catalog-2"))
+        XCTAssertEqual(try backup.keysHeld(), WriteKey.noneHeld, "a step down holds no key")
+    }
+
     // MARK: OrderStore
 
     func testOrderStoreInsertOrIgnoreAndOldestFirst() throws {

@@ -19,7 +19,7 @@ final class WireTests: XCTestCase {
     func testEachMessageReadsBackWhatItWrote() throws {
         let grant = LeaseGrant(lease: 4, milliseconds: 1_000, fresh: true, announced: 17, epoch: 2)
         XCTAssertEqual(received(grant.json, LeaseGrant.self), grant)
-        let answer = PushAnswer(applied: 12, takes: 9, receipt: -5)
+        let answer = PushAnswer(applied: 12, takes: 9, keys: WriteKey.noneHeld, receipt: -5)
         XCTAssertEqual(received(answer.json, PushAnswer.self), answer)
         for record in [WitnessRecord(term: two, version: 3, inSync: false, acknowledged: 40), WitnessRecord(term: one, version: 4, inSync: true)] {
             XCTAssertEqual(received(record.json, WitnessRecord.self), record)
@@ -56,15 +56,19 @@ final class WireTests: XCTestCase {
     }
 
     func testMessagesBuiltFromEncodedPartsReadBackToo() throws {
-        let push = ReplicationPush(term: two, after: 10, upTo: 12, complete: true, books: [book], takes: [order],
+        let keys = ReplicationPush.Keys(after: 4, through: 12, updateKeysFrom: 2, keys: [
+            WriteKey(.update, key: "u", bookID: 3, seq: 5), WriteKey(.addition, key: "a", bookID: 8, seq: 6),
+            WriteKey(.abort, key: "x", seq: 7)])
+        let push = ReplicationPush(term: two, after: 10, upTo: 12, complete: true, books: [book], takes: [order], keys: keys,
                                    lease: .init(milliseconds: 500, echo: 77))
         XCTAssertEqual(ReplicationPush(body: push.encoded), push)
         XCTAssertEqual(ReplicationPush(body: ReplicationPush.encoded(term: two, after: 10, upTo: 12, complete: true, books: [book.json.encoded()],
-                                                               takes: [order.internalJSON.encoded()],
+                                                               takes: [order.internalJSON.encoded()], keys: keys,
                                                                lease: .init(milliseconds: 500, echo: 77))), push)
         let page = ReplicationPush(term: one, after: 3, upTo: 3, complete: false, books: [])
         XCTAssertEqual(ReplicationPush(body: page.encoded), page)
         XCTAssertNil(page.lease)
+        XCTAssertNil(page.keys)
         let invalidation = Invalidation([.init(.book(6), seq: 41), .init(.topic("distributed systems"), seq: 42)])
         XCTAssertEqual(Invalidation(body: invalidation.encoded), invalidation)
         let changes = ChangesPage.encoded(books: [book.json.encoded()], through: 12, complete: false, applied: 20)
@@ -85,6 +89,8 @@ final class WireTests: XCTestCase {
             (#"{"lease":1,"lease_ms":1000,"fresh":true,"announced":2}"#, { LeaseGrant(json: $0) == nil }),
             (#"{"applied":1}"#, { PushAnswer(json: $0) == nil }),
             (#"{"applied":1,"receipt":2}"#, { PushAnswer(json: $0) == nil }),
+            (#"{"applied":1,"takes":2,"receipt":2}"#, { PushAnswer(json: $0) == nil }),
+            (#"{"applied":1,"takes":2,"keys":"3","receipt":2}"#, { PushAnswer(json: $0) == nil }),
             (#"{"in_sync":false}"#, { WitnessRecord(json: $0) == nil }),
             (#"{"version":1,"in_sync":true}"#, { WitnessRecord(json: $0) == nil }),
             (#"{"epoch":-1,"primary":"catalog-1","version":1,"in_sync":true}"#, { WitnessRecord(json: $0) == nil }),
@@ -111,12 +117,23 @@ final class WireTests: XCTestCase {
         for invalidation in [#"{"items":[]}"#, #"{"items":[{"book":6}]}"#, #"{"items":[{"seq":1}]}"#] {
             XCTAssertNil(Invalidation(body: Array(invalidation.utf8)), invalidation)
         }
-        let term = #""epoch":1,"primary":"catalog-1","complete":true,"takes":[]"#
+        let term = #""epoch":1,"primary":"catalog-1","complete":true,"takes":[],"keys":null"#
         for push in [#"{\#(term),"after":0,"up_to":1,"lease":{"ms":-1,"echo":1},"books":[]}"#, #"{\#(term),"after":0,"books":[]}"#,
                      #"{\#(term),"after":0,"up_to":1,"lease":{"ms":60001,"echo":1},"books":[]}"#,
                      #"{"after":0,"up_to":1,"complete":true,"books":[],"takes":[]}"#,
                      #"{"epoch":1,"primary":"catalog-1","after":0,"up_to":1,"books":[],"takes":[]}"#,
-                     #"{"epoch":1,"primary":"catalog-1","after":0,"up_to":1,"complete":true,"books":[]}"#] {
+                     #"{"epoch":1,"primary":"catalog-1","after":0,"up_to":1,"complete":true,"books":[],"keys":null}"#] {
+            XCTAssertNil(ReplicationPush(body: Array(push.utf8)), push)
+        }
+        let keyless = #""epoch":1,"primary":"catalog-1","after":0,"up_to":1,"complete":true,"books":[],"takes":[]"#
+        let key = #"{"kind":"update","key":"k","book_id":1,"seq":5}"#
+        for keys in ["", #","keys":[]"#, #","keys":{"after":0,"through":9,"keys":[]}"#,
+                     #","keys":{"after":9,"through":8,"update_keys_from":0,"keys":[]}"#,
+                     #","keys":{"after":5,"through":9,"update_keys_from":0,"keys":[\#(key)]}"#,
+                     #","keys":{"after":0,"through":4,"update_keys_from":0,"keys":[\#(key)]}"#,
+                     #","keys":{"after":0,"through":9,"update_keys_from":0,"keys":[{"kind":"delete","key":"k","book_id":1,"seq":5}]}"#,
+                     #","keys":{"after":0,"through":9,"update_keys_from":0,"keys":[{"kind":"abort","key":"k","seq":5}]}"#] {
+            let push = "{\(keyless)\(keys)}"
             XCTAssertNil(ReplicationPush(body: Array(push.utf8)), push)
         }
         for message in ["{}", #"{"epoch":1}"#, #"{"epoch":-2,"primary":"catalog-1"}"#, "[]", "not json"] {
