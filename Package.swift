@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "InternalHTTP", dependencies: ["HTTPMessages", "SystemCalls"]),
         .target(name: "BazarCore", dependencies: ["Basics", "HTTPMessages", "SystemCalls"]),
         .target(name: "Wire", dependencies: ["Basics", "BazarCore", "HTTPMessages"]),
-        .target(name: "Store", dependencies: ["CSQLite", "BazarCore"]),
+        .target(name: "Store", dependencies: ["CSQLite", "BazarCore", "SystemCalls"]),
         .target(name: "TierCalls", dependencies: ["BazarCore", "InternalHTTP", "Wire"]),
         .target(name: "Front", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "SystemCalls", "TierCalls", "Wire"]),
         .target(name: "Catalog", dependencies: ["BazarCore", "HTTPMessages", "InternalHTTP", "Store", "TierCalls", "Wire"]),

@@ -95,11 +95,12 @@ final class Backup: Sendable {
     /// is refused (`StaleEpoch`), and so is every push while this backup runs for the next epoch
     /// (503). 409 with this replica's `applied` and key cursor when the push starts after what it
     /// holds, books or keys (the primary then resends from there); no lease is taken from such a
-    /// push. The keys (`ReplicationPush.Keys`) are stored first, moving the cursor to what the
-    /// push says (lower, too: a primary that lost its store numbers its writes again from its
-    /// backup's `applied`), and the update keys the primary forgot are forgotten. A page of a longer
-    /// catch-up (not `complete`) has `upTo` equal to `after`: its books and orders are stored and
-    /// `applied` stays.
+    /// push. The keys (`ReplicationPush.Keys`), orders and books are stored in one transaction,
+    /// the keys moving the cursor to what the push says (lower, too: a primary that lost its
+    /// store numbers its writes again from its backup's `applied`) and forgetting the update
+    /// keys the primary forgot. A page of a longer catch-up (not `complete`) has `upTo` equal to
+    /// `after`: its books and orders are stored and `applied` stays. Every answer says how much
+    /// room the backup's disk has left (`DiskReserve`).
     func replicate(_ body: [UInt8]) -> Response {
         guard let push = ReplicationPush(body: body) else {
             return APIError.badRequest("Malformed replication push.").response()
@@ -114,19 +115,20 @@ final class Backup: Sendable {
             guard after <= applied, let keysHeld = try? store.keysHeld(), (push.keys?.after ?? keysHeld) <= keysHeld else {
                 return answer(409, applied: applied, store: store)
             }
+            let moves = upTo > applied || !books.isEmpty
             do {
-                // The keys and orders first: books never arrive without the keys of the writes
-                // that made them, nor without the orders that took their copies.
-                if let keys = push.keys, keys.through != keysHeld || !keys.keys.isEmpty {
-                    try store.storeKeys(keys.keys, through: keys.through, updateKeysFrom: keys.updateKeysFrom)
+                // In one transaction: books never arrive without the keys of the writes that
+                // made them, nor without the orders that took their copies.
+                let keys = push.keys.flatMap { $0.through != keysHeld || !$0.keys.isEmpty ? $0 : nil }
+                if keys != nil || !takes.isEmpty || moves {
+                    try store.storePush(keys: keys.map { ($0.keys, through: $0.through, updateKeysFrom: $0.updateKeysFrom) },
+                                        takes: takes, books: books, applied: moves ? upTo : nil)
                 }
-                if !takes.isEmpty { try store.restoreTakes(takes) }
-                if upTo > applied || !books.isEmpty { try store.apply(books, applied: upTo) }
             } catch {
                 Log.error("store error applying a push", [("up_to", "\(upTo)"), ("error", "\(error)")])
                 return APIError.unavailable("The backup store failed.").response()
             }
-            if upTo > applied || !books.isEmpty { memory.apply(books, applied: upTo) }
+            if moves { memory.apply(books, applied: upTo) }
             // A page (of books, orders or keys) leaves the backup behind the primary: not current yet.
             let page = !complete || push.keys == nil
             if !page && !current.load(ordering: .acquiring) {
@@ -141,13 +143,15 @@ final class Backup: Sendable {
     }
 
     /// An answer to a push, with the last order number held (`takes`, -1 when the store cannot
-    /// say), the key cursor (`WriteKey.noneHeld` when the store cannot say) and a fresh receipt
-    /// made just before it is sent.
+    /// say), the key cursor (`WriteKey.noneHeld` when the store cannot say), the bytes free on
+    /// the store's disk (-1 when that cannot be told) and a fresh receipt made just before it
+    /// is sent.
     private func answer(_ status: Int, applied: Int64, store: CatalogStore) -> Response {
         let takes = (try? store.lastTakeNumber()) ?? -1
         let keys = (try? store.keysHeld()) ?? WriteKey.noneHeld
+        let free = store.freeBytes() ?? -1
         let receipt = receipts.withLock { $0.make() }
-        return .json(status, PushAnswer(applied: applied, takes: takes, keys: keys, receipt: receipt).json)
+        return .json(status, PushAnswer(applied: applied, takes: takes, keys: keys, free: free, receipt: receipt).json)
     }
 
     /// Starts the thread that, while there is no lease, checks whether the primary of the newest

@@ -55,6 +55,14 @@ final class Primary: @unchecked Sendable {
         case settle(Int64, key: String, attempt: String)
         /// Decide, for good, whether the addition under `key` was applied.
         case settleAddition(key: String, attempt: String)
+
+        /// Whether this is a settle (which a nearly full disk lets through: `DiskReserve`).
+        var isSettle: Bool {
+            switch self {
+            case .settle, .settleAddition: true
+            case .take, .update, .add: false
+            }
+        }
     }
 
     /// A write's result: the books it leaves behind (one, or those added), for a take its
@@ -227,11 +235,7 @@ final class Primary: @unchecked Sendable {
     /// Queues a write, waits for its batch, then for the backup; answers `status` with `body`
     /// of the result.
     private func respond(to write: Write, status: Int = 200, _ body: (Written) -> JSON) -> Response {
-        let settling = switch write {
-        case .settle, .settleAddition: true
-        default: false
-        }
-        let deadline = Monotonic.now() + (settling ? Self.settleDeadline : Self.writeDeadline).nanoseconds
+        let deadline = Monotonic.now() + (write.isSettle ? Self.settleDeadline : Self.writeDeadline).nanoseconds
         do throws(APIError) { try requireLeading() } catch { return error.response(headers: upstream) }
         guard gate.enter() else { return Self.handedOver(name) }
         defer { gate.leave() }
@@ -314,15 +318,28 @@ final class Primary: @unchecked Sendable {
             queue.removeFirst(batch.count)
             return batch
         }
-        let outcomes = store.withLock { commit(batch, in: $0) }
+        let backupFree = replicator.backupFreeBytes
+        let outcomes = store.withLock { store in
+            let free = store.freeBytes()
+            let roomy = DiskReserve.admitsWrites(primaryFree: free, backupFree: backupFree)
+            if !roomy {
+                Log.limited("disk-reserve", perSecond: 1, .warn, "a disk is nearly full: refusing writes, settling only",
+                            [("free", "\(free ?? -1)"), ("backup_free", "\(backupFree ?? -1)"), ("reserve", "\(DiskReserve.bytes)")])
+            }
+            return commit(batch, admittingWrites: roomy, in: store)
+        }
         for (pending, outcome) in zip(batch, outcomes) { pending.decide(outcome) }
     }
 
-    /// Decides, announces, commits and applies one batch; one outcome per write.
-    private func commit(_ batch: [PendingWrite], in store: CatalogStore) -> [Outcome] {
+    /// Decides, announces, commits and applies one batch; one outcome per write. Without
+    /// `admittingWrites` (a disk nearly full: `DiskReserve`) only its settles are decided.
+    private func commit(_ batch: [PendingWrite], admittingWrites: Bool, in store: CatalogStore) -> [Outcome] {
         var plan = BatchPlan(memory: memory)
         let planned = batch.map { pending in
-            Result { () throws(APIError) in try plan.add(pending.write, store: store) }
+            Result { () throws(APIError) in
+                guard admittingWrites || pending.write.isSettle else { throw DiskReserve.refusal }
+                return try plan.add(pending.write, store: store)
+            }
         }
         do throws(APIError) {
             var orders: [Order] = []

@@ -78,6 +78,8 @@ final class Replicator: @unchecked Sendable {
     /// it, and whether a request thread is recording more.
     private var witnessed: Int64 = 0
     private var recording = false
+    /// The bytes free on the backup's disk, as its latest answer said (nil: it could not tell).
+    private var backupFree: Int64?
     /// The request threads waiting in `waitReplicated`.
     private var waiting = WaitingWrites()
     // Used by the push thread only: the receipt of the backup's last answer.
@@ -133,6 +135,13 @@ final class Replicator: @unchecked Sendable {
     /// (`WitnessRecords.oneStillHoldsTheTerm`): the backup down and its demotion not yet
     /// recorded, say.
     var mayServeReads: Bool { mayGrantLeases || witnesses.oneStillHoldsTheTerm() }
+
+    /// The bytes free on the disk of a backup that writes wait for (in sync), as its latest
+    /// answer to a push said; nil while it is demoted (writes are acknowledged without it) or
+    /// when it could not tell (`DiskReserve`).
+    var backupFreeBytes: Int64? {
+        condition.withLock { inSync ? backupFree : nil }
+    }
 
     /// Stops (or resumes) demoting the backup, while a hand-over asks it to take over.
     func pauseDemotions(_ paused: Bool) {
@@ -263,6 +272,7 @@ final class Replicator: @unchecked Sendable {
         }
         let transition = condition.withLock { () -> Transition? in
             defer { wakeWaiting() }
+            if let answer { backupFree = answer.free >= 0 ? answer.free : nil }
             if let applied, let response {
                 acked = applied
                 if acked >= committed {

@@ -1,4 +1,5 @@
 import BazarCore
+import SystemCalls
 
 /// The catalog replica's SQLite file: books, the applied write sequence number, and (on the
 /// primary) every purchase taken, keyed by idempotency key, the keys of recent admin updates,
@@ -7,10 +8,12 @@ import BazarCore
 /// through which it holds them (`WriteKey`). It records whose it is (`StoreIdentity`).
 public final class CatalogStore {
     private let database: Database
+    private let path: String
 
     /// Opens the store as `identity`'s (another's is moved aside), brought up to `schema` (a
     /// newer one is refused), with the default books on first start.
     public init(path: String, identity: StoreIdentity) throws {
+        self.path = path
         database = try identity.open(path, schema: Self.schema)
         try database.transaction {
             for book in defaultBooks {
@@ -52,6 +55,11 @@ public final class CatalogStore {
             INSERT OR IGNORE INTO meta VALUES ('keys', -9223372036854775807 - 1);
             """,
     ])
+
+    /// The bytes still free on the disk that holds this store; nil when that cannot be told.
+    public func freeBytes() -> Int64? {
+        try? Posix.freeBytes(onFilesystemOf: path)
+    }
 
     /// The newest term this replica stored; nil when it never stored one.
     public func term() throws -> Term? {
@@ -201,26 +209,36 @@ public final class CatalogStore {
         }
     }
 
-    /// Stores keys pushed by the primary (known ones are ignored), moves the cursor to `through`
-    /// (every key up to it is held), and forgets the update keys below `updateKeysFrom`, as
-    /// the primary did, in one transaction.
-    public func storeKeys(_ keys: [WriteKey], through: Int64, updateKeysFrom: Int64) throws {
+    /// Stores one push the backup takes, in one transaction, so that a push that fails (a full
+    /// disk) leaves nothing of it: never the keys of writes whose books were not stored. `keys`
+    /// (nil: none to store) are the primary's keys (known ones are ignored), the cursor they move
+    /// this store's to (every key up to it is held), and the oldest update key the primary
+    /// keeps (those below are forgotten, as the primary did); `takes` are stored as
+    /// `restoreTakes` does, and `books` with `applied` as `apply` does (`applied` nil: neither).
+    public func storePush(keys: (keys: [WriteKey], through: Int64, updateKeysFrom: Int64)?, takes: [Order], books: [Book],
+                          applied: Int64?) throws {
         try database.transaction {
-            for key in keys {
-                switch key.kind {
-                case .update:
-                    try database.query("INSERT OR IGNORE INTO updates VALUES (?, ?, ?)",
-                                       [.text(key.key), .integer(key.bookID), .integer(key.seq)])
-                case .addition:
-                    try database.query("INSERT OR IGNORE INTO additions VALUES (?, ?, ?)",
-                                       [.integer(key.bookID), .text(key.key), .integer(key.seq)])
-                case .abort:
-                    try database.query("INSERT OR IGNORE INTO aborted VALUES (?, ?)", [.text(key.key), .integer(key.seq)])
-                }
-            }
-            try setKeysHeld(through)
-            try forgetUpdateKeys(below: updateKeysFrom)
+            if let keys { try insertKeys(keys.keys, through: keys.through, updateKeysFrom: keys.updateKeysFrom) }
+            try insertTakes(takes)
+            if let applied { try setBooks(books, applied: applied) }
         }
+    }
+
+    private func insertKeys(_ keys: [WriteKey], through: Int64, updateKeysFrom: Int64) throws {
+        for key in keys {
+            switch key.kind {
+            case .update:
+                try database.query("INSERT OR IGNORE INTO updates VALUES (?, ?, ?)",
+                                   [.text(key.key), .integer(key.bookID), .integer(key.seq)])
+            case .addition:
+                try database.query("INSERT OR IGNORE INTO additions VALUES (?, ?, ?)",
+                                   [.integer(key.bookID), .text(key.key), .integer(key.seq)])
+            case .abort:
+                try database.query("INSERT OR IGNORE INTO aborted VALUES (?, ?)", [.text(key.key), .integer(key.seq)])
+            }
+        }
+        try setKeysHeld(through)
+        try forgetUpdateKeys(below: updateKeysFrom)
     }
 
     /// The sequence number through which this replica holds every key of the primary's
@@ -250,12 +268,14 @@ public final class CatalogStore {
     /// which hold every order answered), so their keys settle and their numbers are not given
     /// again; known numbers are ignored.
     public func restoreTakes(_ orders: [Order]) throws {
-        try database.transaction {
-            for order in orders {
-                try database.query("INSERT OR IGNORE INTO takes VALUES (?, ?, ?, ?, ?, ?)",
-                                   [.integer(order.number), .text(order.key), .integer(order.bookID), .text(order.title),
-                                    .real(order.price), .text(order.createdAt)])
-            }
+        try database.transaction { try insertTakes(orders) }
+    }
+
+    private func insertTakes(_ orders: [Order]) throws {
+        for order in orders {
+            try database.query("INSERT OR IGNORE INTO takes VALUES (?, ?, ?, ?, ?, ?)",
+                               [.integer(order.number), .text(order.key), .integer(order.bookID), .text(order.title),
+                                .real(order.price), .text(order.createdAt)])
         }
     }
 
@@ -263,10 +283,12 @@ public final class CatalogStore {
     /// sequence number, in one transaction: a replicated push on the backup, or the books a
     /// recovering primary pulls from it.
     public func apply(_ books: [Book], applied: Int64) throws {
-        try database.transaction {
-            for book in books { try setBook(book) }
-            try setApplied(applied)
-        }
+        try database.transaction { try setBooks(books, applied: applied) }
+    }
+
+    private func setBooks(_ books: [Book], applied: Int64) throws {
+        for book in books { try setBook(book) }
+        try setApplied(applied)
     }
 
     /// Inserts a new book, or stores a newer price, stock and version of one (a book's title and

@@ -228,6 +228,14 @@ public enum Posix {
         _ = try checked("chmod") { Glibc.chmod(path, mode) }
     }
 
+    /// The bytes an unprivileged writer may still use on the filesystem that holds `path`
+    /// (`statvfs`: `f_bavail` blocks of `f_frsize` bytes).
+    public static func freeBytes(onFilesystemOf path: String) throws(SystemError) -> Int64 {
+        var info = statvfs()
+        _ = try checked("statvfs") { () -> Int32 in statvfs(path, &info) }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
+
     /// Gives a file the group of the directory it is in (its owner stays).
     public static func adoptDirectoryGroup(_ path: String) throws(SystemError) {
         let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."

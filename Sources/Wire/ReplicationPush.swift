@@ -133,7 +133,9 @@ public struct ReplicationPush: Sendable, Equatable {
 }
 
 /// The backup's answer to a push: what it has applied, the last order number it holds, the
-/// cursor through which it holds the primary's other keys (`WriteKey`), and a fresh random receipt (a later push's lease echoes it, and is counted from its making).
+/// cursor through which it holds the primary's other keys (`WriteKey`), the room left on its
+/// store's disk, and a fresh random receipt (a later push's lease echoes it, and is counted
+/// from its making).
 public struct PushAnswer: WireMessage, Sendable, Equatable {
     /// The sequence number the backup has applied.
     public var applied: Int64
@@ -142,26 +144,31 @@ public struct PushAnswer: WireMessage, Sendable, Equatable {
     /// The sequence number through which the backup holds every key (`WriteKey.noneHeld` when
     /// it holds none, or its store cannot say).
     public var keys: Int64
+    /// The bytes free on the disk that holds the backup's store (-1 when it cannot tell).
+    public var free: Int64
     /// A fresh random receipt, made just before the answer was sent.
     public var receipt: Int64
 
     /// An answer from its parts.
-    public init(applied: Int64, takes: Int64, keys: Int64, receipt: Int64) {
+    public init(applied: Int64, takes: Int64, keys: Int64, free: Int64, receipt: Int64) {
         self.applied = applied
         self.takes = takes
         self.keys = keys
+        self.free = free
         self.receipt = receipt
     }
 
-    /// `{"applied", "takes", "keys", "receipt"}`.
+    /// `{"applied", "takes", "keys", "free", "receipt"}`.
     public var json: JSON {
-        .object([("applied", .int(applied)), ("takes", .int(takes)), ("keys", .int(keys)), ("receipt", .int(receipt))])
+        .object([("applied", .int(applied)), ("takes", .int(takes)), ("keys", .int(keys)), ("free", .int(free)),
+                 ("receipt", .int(receipt))])
     }
 
     /// Reads an answer; nil when a field is missing or of the wrong kind.
     public init?(json: JSON) {
         guard let applied = json["applied"]?.int64Value, let takes = json["takes"]?.int64Value,
-              let keys = json["keys"]?.int64Value, let receipt = json["receipt"]?.int64Value else { return nil }
-        self.init(applied: applied, takes: takes, keys: keys, receipt: receipt)
+              let keys = json["keys"]?.int64Value, let free = json["free"]?.int64Value,
+              let receipt = json["receipt"]?.int64Value else { return nil }
+        self.init(applied: applied, takes: takes, keys: keys, free: free, receipt: receipt)
     }
 }

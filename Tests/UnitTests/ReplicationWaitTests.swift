@@ -71,7 +71,7 @@ final class ReplicationWaitTests: XCTestCase {
         let socket = directory.appendingPathComponent("i.sock").path
         let nginx = try TestHTTPServer(path: socket) { request in
             if request.path == "/catalog-2/replicate" {
-                return (200, String(decoding: PushAnswer(applied: backupApplied.value, takes: 0, keys: WriteKey.noneHeld, receipt: 1).json.encoded(), as: UTF8.self), [])
+                return (200, String(decoding: PushAnswer(applied: backupApplied.value, takes: 0, keys: WriteKey.noneHeld, free: -1, receipt: 1).json.encoded(), as: UTF8.self), [])
             }
             return (200, #"{"recorded":true,"version":1}"#, [])
         }

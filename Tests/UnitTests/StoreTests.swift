@@ -241,8 +241,8 @@ final class StoreTests: XCTestCase {
 
         let backup = try CatalogStore(path: directory.appendingPathComponent("backup.db").path, identity: .test)
         XCTAssertEqual(try backup.keysHeld(), WriteKey.noneHeld)
-        for page in [first, second] { try backup.storeKeys(page.keys, through: page.through, updateKeysFrom: page.updateKeysFrom) }
-        try backup.storeKeys(second.keys, through: second.through, updateKeysFrom: second.updateKeysFrom)   // a resent page
+        for page in [first, second] { try store(page, in: backup) }
+        try store(second, in: backup)   // a resent page
         XCTAssertEqual(try backup.keysHeld(), 6)
         XCTAssertEqual(try backup.book(updatedUnder: "u"), 1)
         XCTAssertEqual(try backup.books(addedUnder: "a"), [8, 9])
@@ -252,12 +252,37 @@ final class StoreTests: XCTestCase {
         try primary.forgetUpdateKeys(below: 2)
         let forgotten = try primary.keys(after: 6, limit: 4)
         XCTAssertEqual(forgotten.updateKeysFrom, 7, "no update key is left")
-        try backup.storeKeys(forgotten.keys, through: forgotten.through, updateKeysFrom: forgotten.updateKeysFrom)
+        try store(forgotten, in: backup)
         XCTAssertNil(try backup.book(updatedUnder: "u"), "the backup forgets what the primary forgot")
         XCTAssertEqual(try backup.books(addedUnder: "a"), [8, 9])
 
         try backup.stepDown(to: Term(epoch: 2, primary: "catalog-2"))
         XCTAssertEqual(try backup.keysHeld(), WriteKey.noneHeld, "a step down holds no key")
+    }
+
+    /// A push the backup cannot store whole (here a book its store refuses; on a full disk, the
+    /// commit) leaves nothing of it: not its keys without its books, nor its orders.
+    func testAPushThatFailsStoresNoneOfItsKeysOrdersOrBooks() throws {
+        let backup = try CatalogStore(path: path, identity: .test)
+        let keys = [WriteKey(.addition, key: "a", bookID: 8, seq: 1)]
+        let order = Order(number: 1, bookID: 1, title: "t", price: 1, createdAt: "2026-01-01T00:00:00Z", key: "k")
+        let refused = Book(id: 8, title: "A", topic: "t", price: 1, stock: -1, version: 1)
+        XCTAssertThrowsError(try backup.storePush(keys: (keys, through: 1, updateKeysFrom: 2), takes: [order], books: [refused], applied: 1))
+        XCTAssertEqual(try backup.keysHeld(), WriteKey.noneHeld)
+        XCTAssertEqual(try backup.books(addedUnder: "a"), [])
+        XCTAssertEqual(try backup.lastTakeNumber(), 0)
+        XCTAssertEqual(try backup.applied(), 0)
+
+        try backup.storePush(keys: (keys, through: 1, updateKeysFrom: 2), takes: [order], books: [Book(id: 8, title: "A", topic: "t", price: 1, stock: 1, version: 1)],
+                             applied: 1)
+        XCTAssertEqual(try backup.keysHeld(), 1)
+        XCTAssertEqual(try backup.books(addedUnder: "a"), [8])
+        XCTAssertEqual(try backup.lastTakeNumber(), 1)
+        XCTAssertEqual(try backup.applied(), 1)
+    }
+
+    private func store(_ page: CatalogStore.KeyPage, in backup: CatalogStore) throws {
+        try backup.storePush(keys: (page.keys, through: page.through, updateKeysFrom: page.updateKeysFrom), takes: [], books: [], applied: nil)
     }
 
     // MARK: OrderStore

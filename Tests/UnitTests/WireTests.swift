@@ -19,7 +19,7 @@ final class WireTests: XCTestCase {
     func testEachMessageReadsBackWhatItWrote() throws {
         let grant = LeaseGrant(lease: 4, milliseconds: 1_000, fresh: true, announced: 17, epoch: 2)
         XCTAssertEqual(received(grant.json, LeaseGrant.self), grant)
-        let answer = PushAnswer(applied: 12, takes: 9, keys: WriteKey.noneHeld, receipt: -5)
+        let answer = PushAnswer(applied: 12, takes: 9, keys: WriteKey.noneHeld, free: 1_048_576, receipt: -5)
         XCTAssertEqual(received(answer.json, PushAnswer.self), answer)
         for record in [WitnessRecord(term: two, version: 3, inSync: false, acknowledged: 40), WitnessRecord(term: one, version: 4, inSync: true)] {
             XCTAssertEqual(received(record.json, WitnessRecord.self), record)
@@ -90,7 +90,8 @@ final class WireTests: XCTestCase {
             (#"{"applied":1}"#, { PushAnswer(json: $0) == nil }),
             (#"{"applied":1,"receipt":2}"#, { PushAnswer(json: $0) == nil }),
             (#"{"applied":1,"takes":2,"receipt":2}"#, { PushAnswer(json: $0) == nil }),
-            (#"{"applied":1,"takes":2,"keys":"3","receipt":2}"#, { PushAnswer(json: $0) == nil }),
+            (#"{"applied":1,"takes":2,"keys":"3","free":4,"receipt":2}"#, { PushAnswer(json: $0) == nil }),
+            (#"{"applied":1,"takes":2,"keys":3,"receipt":2}"#, { PushAnswer(json: $0) == nil }),
             (#"{"in_sync":false}"#, { WitnessRecord(json: $0) == nil }),
             (#"{"version":1,"in_sync":true}"#, { WitnessRecord(json: $0) == nil }),
             (#"{"epoch":-1,"primary":"catalog-1","version":1,"in_sync":true}"#, { WitnessRecord(json: $0) == nil }),
