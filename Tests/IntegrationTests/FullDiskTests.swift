@@ -135,6 +135,14 @@ final class FullDiskTests: XCTestCase {
         let refusal = try XCTUnwrap(refused, "3000 books fitted on 8 MB")
         XCTAssertTrue([503, 507].contains(refusal.status), "a write on a full disk: \(refusal.status) \(refusal.json)")
 
+        // A write under the client's own key is settled before it is answered 503 (an earlier try
+        // under the key may have applied it): the settle's fence must still be recorded, and held
+        // by the backup, on the full disk.
+        let key = "full-\(UUID().uuidString.prefix(8))"
+        let keyedBody = Data(#"{"title": "Under a key on a full disk", "topic": "\#(key)", "price": 1.5, "stock": 1}"#.utf8)
+        let keyed = try await stack.client.send("POST", "/books", headers: admin.merging(["Idempotency-Key": key]) { $1 }, body: keyedBody)
+        XCTAssertTrue([503, 507].contains(keyed.status), "a keyed write on a full disk: \(keyed.status) \(keyed.json)")
+
         // A log line for every refused /metrics (rate-limited: several seconds' worth).
         let logging = Date().addingTimeInterval(3)
         var metrics = 401
@@ -186,6 +194,11 @@ final class FullDiskTests: XCTestCase {
             try await Task.sleep(nanoseconds: 200_000_000)
         }
         XCTAssertNotNil(added, "no book could be added within 30 s of space returning")
+        let retried = try await stack.client.send("POST", "/books", headers: admin.merging(["Idempotency-Key": key]) { $1 }, body: keyedBody)
+        XCTAssertEqual(retried.status, 201, "the keyed write refused on the full disk, retried: \(retried.json)")
+        XCTAssertNil(retried.header("Idempotent-Replayed"), "the keyed write refused on the full disk had been applied")
+        let found = try await stack.client.get("/search/\(key)", headers: ["Cache-Control": "no-cache"])
+        XCTAssertEqual(found.json["items"].array.count, 1, "the book added under the key: \(found.json)")
         _ = try await stack.waitUntilLevel()
         let updated = try await stack.client.send("PUT", "/update/3", headers: admin, body: Data(#"{"price": 78.5}"#.utf8))
         XCTAssertEqual(updated.status, 200, "\(updated.json)")
