@@ -195,6 +195,16 @@ final class Primary: @unchecked Sendable {
         try store.withLock { try $0.lastTakeNumber() }
     }
 
+    /// Forgets the keys of writes after `applied`, before this primary leads: a promoted backup
+    /// may hold such keys without the writes' books (a push brings the keys through the old
+    /// primary's latest write, and its books may stop short of it). A settle here must not
+    /// answer "applied" for a write whose books it lacks, and its own writes number on from
+    /// `applied`. None of those writes was acknowledged, nor any such fence answered: an
+    /// acknowledgement needs the backup's `applied` to reach the write.
+    func forgetKeysOfWritesNotHeld() throws {
+        try store.withLock { try $0.forgetKeys(after: memory.applied) }
+    }
+
     /// Starts leading (once the replicator is started): reads, writes and fronts' leases are
     /// served, and fronts refuse fills older than what the store holds.
     func lead() {

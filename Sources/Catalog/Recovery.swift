@@ -42,9 +42,7 @@ struct Recovery {
     private func run() {
         var said = ""
         while promoted {
-            if restoreOrders(from: witnesses) {
-                primary.replicator.start(backupInSync: false)
-                primary.lead()
+            if restoreOrders(from: witnesses), lead(backupInSync: false) {
                 Log.info("leading the epoch won", [("applied", "\(primary.applied)"), ("epoch", "\(term.current.epoch)")])
                 return
             }
@@ -64,9 +62,7 @@ struct Recovery {
             let level: Log.Level, line: String, pause: Double
             switch decision.verdict {
             case .lead(let inSync):
-                if restoreOrders(from: answers.map(\.name)) {
-                    primary.replicator.start(backupInSync: inSync)
-                    primary.lead()
+                if restoreOrders(from: answers.map(\.name)), lead(backupInSync: inSync) {
                     Log.info("leading: the store holds every acknowledged write",
                              [("applied", "\(primary.applied)"), ("backup_in_sync", "\(inSync)")])
                     return
@@ -89,6 +85,21 @@ struct Recovery {
             }
             Thread.sleep(forTimeInterval: pause)
         }
+    }
+
+    /// Makes the primary lead once it forgot the keys of writes its store does not hold
+    /// (`Primary.forgetKeysOfWritesNotHeld`), starting its replicator first; false on a store
+    /// error, logged (the caller tries again).
+    private func lead(backupInSync: Bool) -> Bool {
+        do {
+            try primary.forgetKeysOfWritesNotHeld()
+        } catch {
+            Log.error("store error forgetting the keys of writes this store does not hold; not leading yet", [("error", "\(error)")])
+            return false
+        }
+        primary.replicator.start(backupInSync: backupInSync)
+        primary.lead()
+        return true
     }
 
     private func askWitness(_ name: String) -> (name: String, answer: WitnessState)? {

@@ -166,6 +166,18 @@ public final class CatalogStore {
         try database.query("DELETE FROM updates WHERE seq < ?", [.integer(seq)])
     }
 
+    /// Forgets every key of a write after sequence number `seq` (update and addition keys,
+    /// aborted attempts), in one transaction: a backup may hold keys of writes whose books it
+    /// does not (a push brings the keys through the primary's latest write), which it must not
+    /// answer by once it leads.
+    public func forgetKeys(after seq: Int64) throws {
+        try database.transaction {
+            for table in ["updates", "additions", "aborted"] {
+                try database.query("DELETE FROM \(table) WHERE seq > ?", [.integer(seq)])
+            }
+        }
+    }
+
     /// The books added under `key`, by id.
     public func books(addedUnder key: String) throws -> [Int64] {
         try database.query("SELECT book_id FROM additions WHERE key = ? ORDER BY book_id", [.text(key)]).map { try $0[0].int }

@@ -671,4 +671,47 @@ final class CatalogTests: XCTestCase {
         XCTAssertTrue(backup.isCurrent)
         XCTAssertEqual(try CatalogStore(path: dbPath, identity: .test).books(addedUnder: "k"), [8])
     }
+
+    /// A backup may hold keys of writes whose books it lacks: a push brings the keys through the
+    /// primary's latest write, its books may stop short of it (a page, or a write committed
+    /// between the two reads). Promoted, it forgets them before it leads (`Recovery`): a settle
+    /// there of such a write answers "not applied", never "applied" with a book the write did
+    /// not change; one of a write it holds answers "applied"; its writes number on from `applied`.
+    func testAPromotedBackupForgetsTheKeysOfWritesWhoseBooksItLacks() throws {
+        let (_, backup, memory) = try makeBackup()
+        var held = defaultBooks[0]
+        held.price = 9
+        held.version = 1
+        let keys = [WriteKey(.update, key: "held", bookID: 1, seq: 1), WriteKey(.update, key: "lacked", bookID: 2, seq: 2),
+                    WriteKey(.addition, key: "added", bookID: 8, seq: 3)]
+        let push = ReplicationPush(term: Term(epoch: 1, primary: "catalog-1"), after: 0, upTo: 1, complete: true, books: [held],
+                                   keys: .init(after: WriteKey.noneHeld, through: 3, updateKeysFrom: 1, keys: keys))
+        XCTAssertEqual(backup.replicate(push.encoded).status, 200)
+        XCTAssertEqual(memory.applied, 1)
+
+        let store = SharedStore(try CatalogStore(path: dbPath, identity: .test))
+        let client = InternalClient(.unix(path: frontSocket), secret: "test-secret")
+        let term = try CatalogTerm(name: "catalog-2", store: store, first: Term(epoch: 2, primary: "catalog-2"))
+        let primary = Primary(name: "catalog-2", store: store, memory: memory,
+                              invalidator: Invalidator(client: client, leases: FrontLeases(applied: memory.applied, grace: .zero)),
+                              replicator: Replicator(client: client, backup: "catalog-1", memory: memory, store: store,
+                                                     witnesses: WitnessRecords(client: client, replicas: [], term: term), term: term),
+                              won: true)
+        Recovery(primary: primary, client: client, backup: "catalog-1", witnesses: [], term: term, promoted: true).start()
+        let deadline = Date().addingTimeInterval(60)
+        while !primary.isLeading && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertTrue(primary.isLeading, "the promoted backup never led")
+        let routes = CatalogRoutes(name: "catalog-2", current: .init(.primary(primary)), term: term,
+                                   reads: CatalogReads(name: "catalog-2", memory: memory), metrics: RequestMetrics(routes: CatalogRoutes.routeNames))
+
+        XCTAssertEqual(write(routes, "settle", 2, key: "lacked", attempt: "lacked.2").json?["applied"], .bool(false),
+                       "an update whose book the new primary never got")
+        let added = routes.handle(internalRequest("POST", "/catalog-primary/settle",
+                                                  headers: [WriteIdentity.keyHeader: "added", WriteIdentity.attemptHeader: "added.2"]))
+        XCTAssertEqual(added.json?["applied"], .bool(false), "an addition whose book the new primary never got")
+        let kept = write(routes, "settle", 1, key: "held", attempt: "held.2")
+        XCTAssertEqual(kept.json?["applied"], .bool(true))
+        XCTAssertEqual(kept.json?["book"]?["price"]?.doubleValue, 9)
+        XCTAssertEqual(memory.applied, 3, "the two fences numbered on from the books held")
+    }
 }
