@@ -71,6 +71,18 @@ final class FailoverTests: XCTestCase {
         return last
     }
 
+    /// Hands a new stack to catalog-2 (`bazarctl switchover`) and buys four books there; returns
+    /// the purchases acknowledged, once catalog-1 is level again as the backup.
+    private func handToCatalog2(_ stack: Stack) async throws -> Acknowledged {
+        _ = try await stack.waitUntilLevel()
+        XCTAssertEqual(try stack.ctl("switchover").0, 0)
+        _ = try await waitForPrimary("catalog-2", stack)
+        let acknowledged = Acknowledged()
+        for book in 1...4 { await Self.buy(stack, book, into: acknowledged) }
+        _ = try await waitForPrimary("catalog-2", stack)
+        return acknowledged
+    }
+
     /// (a) and (b): catalog-1 stopped for good under purchases and updates; writes are
     /// acknowledged again with no operator action and nothing acknowledged is lost; started
     /// again, catalog-1 rejoins as a backup of the higher epoch.
@@ -210,12 +222,7 @@ final class FailoverTests: XCTestCase {
     func testAPrimaryBackWithAnEmptyStoreAsABackupDoesNotLeaveTheStackWithoutAPrimary() async throws {
         let stack = try Stack()
         defer { stack.stop() }
-        _ = try await stack.waitUntilLevel()
-        XCTAssertEqual(try stack.ctl("switchover").0, 0)
-        _ = try await waitForPrimary("catalog-2", stack)
-        let acknowledged = Acknowledged()
-        for book in 1...4 { await Self.buy(stack, book, into: acknowledged) }
-        _ = try await waitForPrimary("catalog-2", stack)
+        let acknowledged = try await handToCatalog2(stack)
         let backup = try XCTUnwrap(stack.pid("catalog-1"))
         kill(backup, SIGSTOP)
         defer { kill(backup, SIGCONT) }
@@ -242,16 +249,13 @@ final class FailoverTests: XCTestCase {
     func testADeposedPrimaryThatWakesAnswersNoStaleRead() async throws {
         let stack = try Stack()
         defer { stack.stop() }
-        _ = try await stack.waitUntilLevel()
         // catalog-2 leads, so that nginx, which tries catalog-1 first, reaches the successor
         // while the deposed primary hangs.
-        XCTAssertEqual(try stack.ctl("switchover").0, 0)
-        _ = try await waitForPrimary("catalog-2", stack)
+        let acknowledged = try await handToCatalog2(stack)
         let before = try await stack.client.get("/info/5", headers: ["Cache-Control": "no-cache"]).json["price"]
         let hung = try XCTUnwrap(stack.pid("catalog-2"))
         kill(hung, SIGSTOP)
         defer { kill(hung, SIGCONT) }
-        let acknowledged = Acknowledged()
         _ = try await firstWrite(after: Date(), stack, acknowledged)
         let update = try await stack.client.update(5, #"{"price": 61.5}"#)
         XCTAssertEqual(update.status, 200)
@@ -274,12 +278,7 @@ final class FailoverTests: XCTestCase {
     func testABackupThatDiedBeforeHearingItWonLeadsWhenItComesBack() async throws {
         let stack = try Stack()
         defer { stack.stop() }
-        _ = try await stack.waitUntilLevel()
-        XCTAssertEqual(try stack.ctl("switchover").0, 0)
-        _ = try await waitForPrimary("catalog-2", stack)
-        let acknowledged = Acknowledged()
-        for book in 1...4 { await Self.buy(stack, book, into: acknowledged) }
-        _ = try await waitForPrimary("catalog-2", stack)
+        let acknowledged = try await handToCatalog2(stack)
         XCTAssertEqual(try stack.ctl("stop", "catalog-1").0, 0)
         let request = #"{"candidate": "catalog-1", "epoch": 2, "primary": "catalog-2"}"#
         let (status, answer) = try stack.internalPost("/order-1/epoch", body: request)
