@@ -151,18 +151,22 @@ final class FailoverTests: XCTestCase {
         XCTAssertEqual(read.json["price"].double == 77.25, acknowledgedByTheNewPrimary)
     }
 
-    /// (c): `bazarctl switchover` under a steady purchase load fails no request; the former
-    /// primary rejoins as the backup.
-    func testSwitchoverUnderASteadyPurchaseLoadFailsNoRequest() async throws {
+    /// (c): `bazarctl switchover` under a steady load of purchases and price updates fails no
+    /// request; the former primary rejoins as the backup.
+    func testSwitchoverUnderASteadyWriteLoadFailsNoRequest() async throws {
         let stack = try Stack()
         defer { stack.stop() }
         _ = try await stack.waitUntilLevel()
         for book in 1...7 { _ = try await stack.client.update(book, #"{"stock": 1000000}"#) }
         let failed = Failed()
         let load = Task.detached {
-            await stack.client.load(workers: 3, seconds: 7) { _ in
-                let status = await stack.client.sendOnce("POST", "/purchase/\(Int.random(in: 1...7))")
-                await failed.record(status)
+            await stack.client.load(workers: 3, seconds: 7) { worker in
+                guard worker > 0 else {
+                    return await failed.record(await stack.client.sendOnce("PUT", "/update/\(Int.random(in: 1...7))",
+                                                                            headers: ["Authorization": "Bearer \(Stack.adminToken)"],
+                                                                            body: #"{"price": 12.5}"#))
+                }
+                await failed.record(await stack.client.sendOnce("POST", "/purchase/\(Int.random(in: 1...7))"))
             }
         }
         try await Task.sleep(nanoseconds: 2_000_000_000)
@@ -171,26 +175,29 @@ final class FailoverTests: XCTestCase {
         await load.value
         let (statuses, succeeded) = (await failed.statuses, await failed.succeeded)
         XCTAssertEqual(statuses, [:], "requests failed during the switchover (\(succeeded) succeeded)")
-        print("switchover: \(succeeded) purchases answered 200, failed: \(statuses)")
+        print("switchover: \(succeeded) writes answered 200, failed: \(statuses)")
         let level = try await waitForPrimary("catalog-2", stack)
         XCTAssertEqual(level["epoch"].int, 2)
     }
 
     /// (c) again, back and forth: three switchovers in a row under reads that skip the fronts'
-    /// caches fail no read (a promoted primary serves reads while it waits out the old leases:
+    /// caches, price updates and purchases fail no request (a promoted primary serves reads while it waits out the old leases:
     /// with both replicas refusing, reads were 503 for a second or more), and the supervisor
     /// starts each former primary again with no back-off, since it exited on purpose (it was
     /// treated as crash-looping: 1 s, then 2 s and more of a stack with one catalog replica).
-    func testSwitchoversBackAndForthFailNoReadAndRestartWithoutBackOff() async throws {
+    func testSwitchoversBackAndForthFailNoRequestAndRestartWithoutBackOff() async throws {
         let stack = try Stack()
         defer { stack.stop() }
         _ = try await stack.waitUntilLevel()
         for book in 1...7 { _ = try await stack.client.update(book, #"{"stock": 1000000}"#) }
-        let reads = Failed()
+        let reads = Failed(), writes = Failed()
         let load = Task.detached {
             await stack.client.load(workers: 4, seconds: 15) { worker in
                 guard worker > 0 else {
-                    _ = await stack.client.sendOnce("POST", "/purchase/\(Int.random(in: 1...7))")
+                    await writes.record(await stack.client.sendOnce("PUT", "/update/\(Int.random(in: 1...7))",
+                                                                     headers: ["Authorization": "Bearer \(Stack.adminToken)"],
+                                                                     body: #"{"price": 12.5}"#))
+                    await writes.record(await stack.client.sendOnce("POST", "/purchase/\(Int.random(in: 1...7))"))
                     return
                 }
                 await reads.record(await stack.client.sendOnce("GET", "/info/\(Int.random(in: 1...7))",
@@ -206,6 +213,8 @@ final class FailoverTests: XCTestCase {
         await load.value
         let (statuses, succeeded) = (await reads.statuses, await reads.succeeded)
         XCTAssertEqual(statuses, [:], "reads failed during the switchovers (\(succeeded) succeeded)")
+        let (writeStatuses, written) = (await writes.statuses, await writes.succeeded)
+        XCTAssertEqual(writeStatuses, [:], "writes failed during the switchovers (\(written) succeeded)")
         let supervisor = try String(contentsOf: stack.variables.appendingPathComponent("log/supervisor.log"), encoding: .utf8)
         let restarts = supervisor.split(separator: "\n").filter { $0.contains("is not running") && $0.contains("catalog-") }
         XCTAssertEqual(restarts.count, 3, supervisor)
