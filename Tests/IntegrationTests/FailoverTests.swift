@@ -299,6 +299,25 @@ final class FailoverTests: XCTestCase {
         try await checkNothingLost(stack, acknowledged)
     }
 
+    /// A hung backup holds no write: catalog-1, the backup after a switchover, is paused, and
+    /// purchases and updates go on at catalog-2, each answered 200 at its first try. Callers
+    /// address the primary they learned: nginx's `/catalog-primary/`, which tries catalog-1
+    /// first, waited on the paused replica until every caller gave up (504).
+    func testAHungBackupHoldsNoWrite() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await handToCatalog2(stack)
+        let backup = try XCTUnwrap(stack.pid("catalog-1"))
+        kill(backup, SIGSTOP)
+        defer { kill(backup, SIGCONT) }
+        var statuses: [String] = []
+        for book in 1...3 {
+            statuses.append("purchase \(try await stack.client.send("POST", "/purchase/\(book)").status)")
+            statuses.append("update \(try await stack.client.update(book + 3, #"{"price": 33.5}"#).status)")
+        }
+        XCTAssertEqual(statuses, (1...3).flatMap { _ in ["purchase 200", "update 200"] })
+    }
+
     /// (d): order numbers stay unique and increasing across two failovers, one each way.
     func testOrderNumbersGoOnAcrossTwoFailovers() async throws {
         let stack = try Stack()
