@@ -176,20 +176,19 @@ struct CatalogRoutes: Sendable {
     }
 
     private func backup(_ role: Role) throws(APIError) -> Backup {
-        guard case .backup(let backup) = role else { throw Self.notPrimary(name, "the backup's") }
+        guard case .backup(let backup) = role else { throw notPrimary("the backup's") }
         return backup
     }
 
     /// The primary, or on a backup the refusal nginx passes to the other replica (503
     /// `not_primary`, surely not applied: `X-Bazar-Not-Sent`).
     private func primary(_ role: Role) throws(APIError) -> Primary {
-        guard case .primary(let primary) = role else { throw Self.notPrimary(name, "the primary's") }
+        guard case .primary(let primary) = role else { throw notPrimary("the primary's") }
         return primary
     }
 
-    private static func notPrimary(_ name: String, _ whose: String) -> APIError {
-        APIError(status: 503, code: "not_primary", message: "\(name) does not hold the role this route is \(whose); nothing was done.",
-                 headers: [(WriteIdentity.notSentHeader, "true")])
+    private func notPrimary(_ whose: String) -> APIError {
+        .notPrimary("\(name) does not hold the role this route is \(whose); nothing was done.", primary: term.current.primary, refusedBy: name)
     }
 
     private func health(_ role: Role) -> Response {

@@ -247,7 +247,7 @@ final class Primary: @unchecked Sendable {
     private func respond(to write: Write, status: Int = 200, _ body: (Written) -> JSON) -> Response {
         let deadline = Monotonic.now() + (write.isSettle ? Self.settleDeadline : Self.writeDeadline).nanoseconds
         do throws(APIError) { try requireLeading() } catch { return error.response(headers: upstream) }
-        guard gate.enter() else { return Self.handedOver(name) }
+        guard gate.enter() else { return Self.handedOver(name, to: replicator.term.current.primary) }
         defer { gate.leave() }
         let pending = PendingWrite(write)
         condition.withLock {
@@ -314,11 +314,10 @@ final class Primary: @unchecked Sendable {
         return .json(200, TermMessage(won).json, headers: upstream)
     }
 
-    /// A write that reached this replica after it handed its role over: refused as not sent
-    /// (no `X-Upstream`), which nginx passes to the new primary.
-    private static func handedOver(_ name: String) -> Response {
-        APIError(status: 503, code: "not_primary", message: "\(name) handed the primary role over; nothing was done.",
-                 headers: [(WriteIdentity.notSentHeader, "true")]).response()
+    /// A write that reached this replica after it handed its role over to `primary`: refused as
+    /// not sent (no `X-Upstream`), which nginx passes to the new primary.
+    private static func handedOver(_ name: String, to primary: String) -> Response {
+        APIError.notPrimary("\(name) handed the primary role over; nothing was done.", primary: primary, refusedBy: name).response()
     }
 
     private func commitNextBatch() {

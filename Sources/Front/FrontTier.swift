@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import Foundation
 import InternalHTTP
+import TierCalls
 
 /// bazar-front's configuration: its flags and the program they make.
 public enum FrontTier {
@@ -33,7 +34,8 @@ public enum FrontTier {
         let fillDelay = try flags.int("fill-delay-ms", default: 0, in: 0...10_000)
         let name = try flags.string("name", default: "front")
         guard isName(name) else { throw FlagError("--name must be 1 to 100 letters, digits and . _ : @ - (got '\(name)')") }
-        let lease = ReadLease(name: name, client: client, cache: cache)
+        let primary = PrimaryCalls(client)
+        let lease = ReadLease(name: name, primary: primary, cache: cache)
         lease.start()
         let reads = CachedReads(cache: cache, lease: lease, client: client, permits: permits,
                                 fillDelayMicroseconds: UInt32(fillDelay * 1000))
@@ -52,7 +54,7 @@ public enum FrontTier {
         let metrics = MetricsReport(name: name, client: client, fronts: fronts, catalogs: catalogs, orders: orders, permits: permits,
                                     cache: cache, lease: lease, requests: requests, restarts: restarts,
                                     nginxAnswers: nginxAnswers)
-        let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client, orders: orders),
+        let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client, primary: primary, orders: orders),
                                  health: health, metrics: metrics, admin: admin, metricsToken: metricsToken)
         var sockets: [TierProgram.ExtraSocket] = []
         let invalidationSocket = try flags.string("invalidation-socket", default: "")

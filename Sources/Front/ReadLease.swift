@@ -3,6 +3,7 @@ import BazarCore
 import Foundation
 import InternalHTTP
 import Synchronization
+import TierCalls
 import Wire
 
 /// The front's read lease from the catalog primary: the front serves cache hits and fills its
@@ -17,16 +18,16 @@ final class ReadLease: Sendable {
     static let renewal: Duration = .milliseconds(200)
 
     private let name: String
-    private let client: InternalClient
+    private let primary: PrimaryCalls
     private let cache: ResponseCache<CacheEntry>
     private let until = Atomic<Int64>(0)
     /// The id of the lease held last (0: none yet); only the renewal thread uses it.
     private let lease = Atomic<Int64>(0)
 
     /// The lease of the front called `name` (its internal destination, e.g. `front`).
-    init(name: String, client: InternalClient, cache: ResponseCache<CacheEntry>) {
+    init(name: String, primary: PrimaryCalls, cache: ResponseCache<CacheEntry>) {
         self.name = name
-        self.client = client
+        self.primary = primary
         self.cache = cache
     }
 
@@ -49,8 +50,8 @@ final class ReadLease: Sendable {
     func renew() {
         let asked = Monotonic.now()
         let held = lease.load(ordering: .relaxed)
-        let path = "/catalog-primary/lease/\(name)" + (held == 0 ? "" : "?lease=\(held)")
-        guard let answer = try? client.send("POST", path, timeout: Self.renewal * 2, resendable: true),
+        let route = "/lease/\(name)" + (held == 0 ? "" : "?lease=\(held)")
+        guard let answer = try? primary.send("POST", route, timeout: Self.renewal * 2, resendable: true),
               answer.status == 200, let grant = LeaseGrant(body: answer.body) else { return }
         if grant.fresh { cache.reset(floor: grant.announced) }
         lease.store(grant.lease, ordering: .relaxed)

@@ -25,6 +25,8 @@ import Wire
 /// it is readable at once from either replica, even with the primary gone; else 504.
 struct Writes: Sendable {
     let client: InternalClient
+    /// The catalog primary's calls (updates, additions, settles).
+    let primary: PrimaryCalls
     /// The order replicas (`order-1`, `order-2`).
     let orders: [String]
 
@@ -53,7 +55,7 @@ struct Writes: Sendable {
     /// Applies a validated admin update to book `id`.
     func update(_ id: Int64, _ update: BookUpdate, attempt: String) -> Response {
         let sent = Monotonic.now()
-        let result = client.result("POST", "/catalog-primary/update/\(id)", headers: WriteIdentity.headers(key: attempt, attempt: attempt),
+        let result = primary.result("POST", "/update/\(id)", headers: WriteIdentity.headers(key: attempt, attempt: attempt),
                                    body: update.json.encoded(), timeout: Timeouts.primaryWrite)
         return outcome(of: result, settling: id, key: Key(value: attempt, fromClient: false), attempt: attempt, sent: sent) { $0.book?.json }.0
     }
@@ -61,7 +63,7 @@ struct Writes: Sendable {
     /// Adds validated books under `key`; `body` is the client's (the primary validates it again).
     func add(_ books: NewBooks, body: [UInt8], key: Key, attempt: String) -> Response {
         let sent = Monotonic.now()
-        let result = client.result("POST", "/catalog-primary/books", headers: WriteIdentity.headers(key: key.value, attempt: attempt),
+        let result = primary.result("POST", "/books", headers: WriteIdentity.headers(key: key.value, attempt: attempt),
                                    body: body, timeout: Timeouts.primaryWrite)
         var (response, _) = outcome(of: result, settling: nil, key: key, attempt: attempt, sent: sent, status: 201) { settled in
             settled.books.map(books.answer)
@@ -96,7 +98,7 @@ struct Writes: Sendable {
     /// will be under `attempt`, 504 when the primary cannot be asked.
     private func settled(_ id: Int64?, key: String, attempt: String, sent: Int64, status: Int, byEarlierTry: Bool,
                          _ applied: (SettleAnswer) -> JSON?) -> (Response, notApplied: Bool) {
-        switch Settlement.settle(id, key: key, attempt: attempt, sent: sent, client: client) {
+        switch Settlement.settle(id, key: key, attempt: attempt, sent: sent, primary: primary) {
         case .applied(let settled):
             guard let body = applied(settled) else { return (APIError.outcomeUnknown.response(), false) }
             return (.json(status, body, headers: byEarlierTry ? [("Idempotent-Replayed", "true")] : []), false)

@@ -13,13 +13,13 @@ import Wire
 /// when the primary cannot be reached, from the peer, which recorded every order it answered.
 final class CatchUp: Sendable {
     private let orders: OrderBook
-    private let client: InternalClient
+    private let primary: PrimaryCalls
     private let peer: String
     private let level = Atomic<Bool>(false)
 
-    init(orders: OrderBook, client: InternalClient, peer: String) {
+    init(orders: OrderBook, primary: PrimaryCalls, peer: String) {
         self.orders = orders
-        self.client = client
+        self.primary = primary
         self.peer = peer
     }
 
@@ -35,7 +35,7 @@ final class CatchUp: Sendable {
     func start() {
         let thread = Thread { [self] in
             while true {
-                let complete = fetch(from: "/catalog-primary/takes")
+                let complete = fetchFromPrimary()
                 if complete { markLevel() }
                 Thread.sleep(forTimeInterval: complete ? 1.0 : 0.2)
             }
@@ -47,17 +47,22 @@ final class CatchUp: Sendable {
     /// Fetches every order taken so far that this replica lacks, from the primary or else from
     /// the peer; `unavailable` when neither answers (the replica cannot prove what it lacks).
     func readThrough() throws(APIError) {
-        guard fetch(from: "/catalog-primary/takes") || fetch(from: "/\(peer)/held") else {
+        guard fetchFromPrimary() || fetch({ try? primary.client.send("GET", "/\(peer)/held?\($0)", timeout: Timeouts.read) }) else {
             throw .unavailable("Neither the catalog primary nor the peer order replica answered; the orders may be incomplete.")
         }
     }
 
-    /// Fetches pages of orders after `heldThrough` from `source` until a short page; false when
-    /// it did not answer.
-    private func fetch(from source: String) -> Bool {
+    /// Fetches from the primary's record of takes (`fetch`).
+    private func fetchFromPrimary() -> Bool {
+        fetch { try? primary.send("GET", "/takes?\($0)", timeout: Timeouts.read) }
+    }
+
+    /// Fetches pages of orders after `heldThrough` with `get` (given a page's query) until a
+    /// short page; false when it did not answer.
+    private func fetch(_ get: (String) -> InternalResponse?) -> Bool {
         while true {
             let page = Page(after: orders.heldThrough, limit: Order.takesPageSize)
-            guard let response = try? client.send("GET", "\(source)?\(page.query)", timeout: Timeouts.read),
+            guard let response = get(page.query),
                   response.status == 200,
                   let missing = OrderList(body: response.body)?.orders else { return false }
             do {

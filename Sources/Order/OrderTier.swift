@@ -2,6 +2,7 @@ import Basics
 import BazarCore
 import InternalHTTP
 import Store
+import TierCalls
 
 /// bazar-order's configuration: its flags and the program they make.
 public enum OrderTier {
@@ -15,10 +16,11 @@ public enum OrderTier {
         let orders = try OrderBook(store: try OrderStore(path: try flags.string("db"), identity: identity))
         let client = try InternalClient(flags: flags)
         let peer = try flags.string("peer")
-        let catchUp = CatchUp(orders: orders, client: client, peer: peer)
+        let primary = PrimaryCalls(client)
+        let catchUp = CatchUp(orders: orders, primary: primary, peer: peer)
         catchUp.start()
         let purchases = Purchases(name: name, commits: OrderCommits(orders: orders, peer: PeerPush(peer: peer, client: client)),
-                                  client: client)
+                                  primary: primary)
         let witness = Witness(store: try OrderStore(path: try flags.string("db"), identity: identity))
         let metrics = RequestMetrics(routes: OrderRoutes.routeNames)
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp, witness: witness,

@@ -17,7 +17,8 @@ import Wire
 struct Purchases: Sendable {
     let name: String
     let commits: OrderCommits
-    let client: InternalClient
+    /// The catalog primary's calls (takes and settles).
+    let primary: PrimaryCalls
 
     /// Buys one copy of book `id` under `key` (attempt `attempt`): safe to repeat with the same
     /// key, on either order replica: the catalog answers the first order again.
@@ -28,7 +29,7 @@ struct Purchases: Sendable {
     /// One take: the answer, and whether surely nothing was bought.
     private func take(_ id: Int64, key: String, attempt: String) -> (Response, notApplied: Bool) {
         let sent = Monotonic.now()
-        let taken = client.result("POST", "/catalog-primary/take/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
+        let taken = primary.result("POST", "/take/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
                                   timeout: Timeouts.primaryWrite)
         switch WriteStep(WriteAnswer(taken), earlierTriesPossible: false) {
         case .passOn(let answer):
@@ -48,7 +49,7 @@ struct Purchases: Sendable {
 
     /// Settles a take, sent at `sent`, whose answer was lost.
     private func settled(_ id: Int64, key: String, attempt: String, sent: Int64) -> (Response, notApplied: Bool) {
-        switch Settlement.settle(id, key: key, attempt: attempt, sent: sent, client: client) {
+        switch Settlement.settle(id, key: key, attempt: attempt, sent: sent, primary: primary) {
         case .applied(let answer):
             guard let order = answer.order, let book = answer.book else {
                 return (APIError.outcomeUnknown.response(headers: upstream), false)

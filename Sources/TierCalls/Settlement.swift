@@ -18,9 +18,9 @@ public enum Settlement: Sendable {
     /// write (`Monotonic.now()`). Safe to resend: settling twice answers the same. "Not
     /// applied" is believed only while the primary surely still remembers a key applied then
     /// (`WriteIdentity.settleTrustedFor`, on this process's clock); later it is unknown.
-    public static func settle(_ id: Int64?, key: String, attempt: String, sent: Int64, client: InternalClient) -> Settlement {
-        let path = "/catalog-primary/settle" + (id.map { "/\($0)" } ?? "")
-        let result = client.result("POST", path, headers: WriteIdentity.headers(key: key, attempt: attempt),
+    public static func settle(_ id: Int64?, key: String, attempt: String, sent: Int64, primary: PrimaryCalls) -> Settlement {
+        let route = "/settle" + (id.map { "/\($0)" } ?? "")
+        let result = primary.result("POST", route, headers: WriteIdentity.headers(key: key, attempt: attempt),
                                    timeout: Timeouts.settle, resendable: true)
         guard case .success(let answer) = result, answer.status == 200, answer.header("X-Upstream") != nil,
               let settled = SettleAnswer(body: answer.body) else { return .unknown }

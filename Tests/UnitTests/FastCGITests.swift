@@ -10,6 +10,12 @@ import XCTest
 // MARK: - Shared test support (used by several files of this target)
 
 enum TestSupport {
+    /// An internal path after its first segment, the tier it is addressed to:
+    /// `/catalog-primary/take/2` and `/catalog-1/take/2` are both `/take/2`.
+    static func route(_ path: String) -> String {
+        String(path.dropFirst().drop { $0 != "/" })
+    }
+
     /// The error an internal call threw, or nil (and a failure) when it answered.
     static func callError(_ body: () throws(InternalCallError) -> InternalResponse,
                           file: StaticString = #filePath, line: UInt = #line) -> InternalCallError? {

@@ -4,6 +4,7 @@ import Foundation
 @testable import Front
 import HTTPMessages
 import InternalHTTP
+import TierCalls
 import XCTest
 
 /// The front's answer to a purchase or an addition that its tier refused: under the client's
@@ -49,12 +50,18 @@ final class FrontWritesTests: XCTestCase {
                 let replica = String(request.path.dropFirst().prefix { $0 != "/" })
                 return recording.contains(replica) ? (200, "{}", [("X-Upstream", replica)]) : (503, "{}", [("X-Upstream", replica)])
             }
-            return request.path.hasPrefix("/catalog-primary/settle/") ? settle : purchase
+            return TestSupport.route(request.path).hasPrefix("/settle/") ? settle : purchase
         }
         defer { nginx.stop() }
-        let writes = Writes(client: InternalClient(.unix(path: socket), secret: "test-secret"), orders: ["order-1", "order-2"])
+        let writes = makeWrites(socket)
         let response = writes.purchase(5, key: key, attempt: "a1")
         return (response, nginx.requests.map(\.path))
+    }
+
+    /// The front's writes through a stand-in for nginx's internal listener at `socket`.
+    private func makeWrites(_ socket: String) -> Writes {
+        let client = InternalClient(.unix(path: socket), secret: "test-secret")
+        return Writes(client: client, primary: PrimaryCalls(client), orders: ["order-1", "order-2"])
     }
 
     private let clientKey = Writes.Key(value: "client-k", fromClient: true)
@@ -96,8 +103,8 @@ final class FrontWritesTests: XCTestCase {
         let (response, paths) = try purchase(key: clientKey, purchase: refusal, settle: settledNotBought)
         XCTAssertEqual(response.status, 503, response.text)
         XCTAssertEqual(response.json?["error"]?["code"]?.stringValue, "unavailable")
-        XCTAssertEqual(paths, ["/orders/purchase/5", "/catalog-primary/settle/5", "/orders/purchase/5", "/catalog-primary/settle/5"],
-                       "settled as not bought, fast: tried once more (FastRetry), and settled again")
+        XCTAssertEqual(paths, ["/orders/purchase/5", "/catalog-primary/settle/5", "/orders/purchase/5", "/catalog-1/settle/5"],
+                       "settled as not bought, fast: tried once more (FastRetry), and settled again, at the primary that answered")
     }
 
     /// A key the stack made names this request alone: no earlier try can have bought under it.
@@ -115,17 +122,18 @@ final class FrontWritesTests: XCTestCase {
         let added = Book(id: 8, title: "Distributed Systems", topic: "distributed systems", price: 30, stock: 5, version: 40)
         let settled = JSON.object([("applied", .bool(true)), ("books", .array([added.json]))]).encoded()
         let nginx = try TestHTTPServer(path: socket) { request in
-            request.path == "/catalog-primary/settle" ? (200, String(decoding: settled, as: UTF8.self), [("X-Upstream", "catalog-1")])
+            TestSupport.route(request.path) == "/settle" ? (200, String(decoding: settled, as: UTF8.self), [("X-Upstream", "catalog-1")])
                 : (503, "{}", [("X-Upstream", "catalog-1")])
         }
         defer { nginx.stop() }
         let body = Array("{\"title\":\"Distributed Systems\",\"topic\":\"distributed systems\",\"price\":30,\"stock\":5}".utf8)
         let books = try NewBooks.parse(body)
-        let writes = Writes(client: InternalClient(.unix(path: socket), secret: "test-secret"), orders: ["order-1", "order-2"])
+        let writes = makeWrites(socket)
         let response = writes.add(books, body: body, key: clientKey, attempt: "a1")
         XCTAssertEqual(response.status, 201, response.text)
         XCTAssertEqual(response.json?["id"]?.int64Value, 8)
         XCTAssertEqual(response.header("Idempotent-Replayed"), "true")
-        XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/books", "/catalog-primary/settle"])
+        XCTAssertEqual(nginx.requests.map(\.path), ["/catalog-primary/books", "/catalog-1/settle"],
+                       "settled at the primary that refused the addition")
     }
 }

@@ -6,6 +6,7 @@ import HTTPMessages
 @testable import InternalHTTP
 @testable import Order
 import Store
+import TierCalls
 import XCTest
 
 final class OrderTests: XCTestCase {
@@ -34,10 +35,10 @@ final class OrderTests: XCTestCase {
         let orders = try book()
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
         let purchases = Purchases(name: name, commits: OrderCommits(orders: orders, peer: PeerPush(peer: "order-2", client: client)),
-                                  client: client)
+                                  primary: PrimaryCalls(client))
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,
-                                 catchUp: CatchUp(orders: orders, client: client, peer: "order-2"),
+                                 catchUp: CatchUp(orders: orders, primary: PrimaryCalls(client), peer: "order-2"),
                                  witness: Witness(store: try OrderStore(path: dbPath, identity: .test)),
                                  metrics: RequestMetrics(routes: OrderRoutes.routeNames))
         return (routes, orders)
@@ -362,7 +363,7 @@ final class OrderTests: XCTestCase {
     func testLostTakeSettledAsNotAppliedIs503() throws {
         let unknownTake = unknownTake
         let nginx = try TestHTTPServer(path: internalSocket) { request in
-            request.path.hasPrefix("/catalog-primary/take/") ? unknownTake : (200, "{\"applied\":false}", [("X-Upstream", "catalog-1")])
+            TestSupport.route(request.path).hasPrefix("/take/") ? unknownTake : (200, "{\"applied\":false}", [("X-Upstream", "catalog-1")])
         }
         defer { nginx.stop() }
         let (routes, orders) = try makeRoutes()
@@ -372,8 +373,9 @@ final class OrderTests: XCTestCase {
         XCTAssertEqual(try orders.orders(after: 0, limit: 1000), [])
         XCTAssertEqual(nginx.requests.map { "\($0.path) \($0.headers["x-bazar-attempt"] ?? "")" },
                        ["/catalog-primary/take/2 a1.order-1.1", "/catalog-primary/settle/2 a1.order-1.1",
-                        "/catalog-primary/take/2 a1.order-1.2", "/catalog-primary/settle/2 a1.order-1.2"],
-                       "a take that failed fast and was not applied is tried once more, as a sibling of the try it settled")
+                        "/catalog-1/take/2 a1.order-1.2", "/catalog-primary/settle/2 a1.order-1.2"],
+                       "a take that failed fast and was not applied is tried once more, as a sibling of the try it settled, "
+                           + "at the primary the settle named; with no answer from it, the settle goes to any replica")
     }
 
     /// nginx sent the take on a kept connection the primary was letting go (it answers 502, the
@@ -383,10 +385,10 @@ final class OrderTests: XCTestCase {
         let answer = takeAnswer(taken, replayed: false)
         let unknownTake = unknownTake
         let nginx = try TestHTTPServer(path: internalSocket) { request in
-            switch (request.path, request.headers["x-bazar-attempt"]) {
-            case ("/catalog-primary/take/2", "a1.order-1.1"): unknownTake
-            case ("/catalog-primary/take/2", _): (200, answer, [("X-Upstream", "catalog-1")])
-            case ("/catalog-primary/settle/2", _): (200, "{\"applied\":false}", [("X-Upstream", "catalog-1")])
+            switch (TestSupport.route(request.path), request.headers["x-bazar-attempt"]) {
+            case ("/take/2", "a1.order-1.1"): unknownTake
+            case ("/take/2", _): (200, answer, [("X-Upstream", "catalog-1")])
+            case ("/settle/2", _): (200, "{\"applied\":false}", [("X-Upstream", "catalog-1")])
             default: (200, "{\"applied\":4}", [])
             }
         }
@@ -395,7 +397,7 @@ final class OrderTests: XCTestCase {
         let response = routes.handle(purchaseRequest(2))
         XCTAssertEqual(response.status, 200, response.text)
         XCTAssertEqual(try orders.order(4), taken)
-        let takes = nginx.requests.filter { $0.path == "/catalog-primary/take/2" }
+        let takes = nginx.requests.filter { TestSupport.route($0.path) == "/take/2" }
         XCTAssertEqual(takes.map { $0.headers["x-bazar-attempt"] }, ["a1.order-1.1", "a1.order-1.2"])
         XCTAssertEqual(takes.map { $0.headers["x-bazar-key"] }, ["k1", "k1"], "the retry runs under the same key")
     }

@@ -6,6 +6,7 @@ import HTTPMessages
 @testable import InternalHTTP
 import Synchronization
 import Wire
+import TierCalls
 import XCTest
 
 final class ResponseCacheTests: XCTestCase {
@@ -542,7 +543,7 @@ final class ResponseCacheTests: XCTestCase {
         }
         defer { primary.stop() }
         let cache = ResponseCache<CacheEntry>(capacity: 100)
-        let lease = ReadLease(name: "front", client: InternalClient(.unix(path: primary.path), secret: "test-secret"), cache: cache)
+        let lease = ReadLease(name: "front", primary: PrimaryCalls(InternalClient(.unix(path: primary.path), secret: "test-secret")), cache: cache)
         if leased { lease.renew() }
         let reads = CachedReads(cache: cache, lease: lease, client: InternalClient(.unix(path: server.path), secret: "test-secret"), permits: Permits(permits),
                                 fillDelayMicroseconds: 0)
@@ -640,7 +641,7 @@ final class ResponseCacheTests: XCTestCase {
     func testUnreachableCatalogIs503() {
         let cache = ResponseCache<CacheEntry>(capacity: 10)
         let nowhere = InternalClient(.unix(path: "/tmp/bazar-no-such-dir/none.sock"), secret: "test-secret")
-        let reads = CachedReads(cache: cache, lease: ReadLease(name: "front", client: nowhere, cache: cache), client: nowhere,
+        let reads = CachedReads(cache: cache, lease: ReadLease(name: "front", primary: PrimaryCalls(nowhere), cache: cache), client: nowhere,
                                 permits: Permits(1),
                                 fillDelayMicroseconds: 0)
         XCTAssertThrowsError(try reads.info(1, get)) { XCTAssertEqual(($0 as? APIError)?.code, "unavailable") }
@@ -666,7 +667,7 @@ final class ResponseCacheTests: XCTestCase {
             (200, Self.grant(lease: 41, milliseconds: 1_000, fresh: !request.path.contains("?lease="), announced: 0), [])
         }
         defer { primary.stop() }
-        let lease = ReadLease(name: "front-2", client: InternalClient(.unix(path: primary.path), secret: "test-secret"),
+        let lease = ReadLease(name: "front-2", primary: PrimaryCalls(InternalClient(.unix(path: primary.path), secret: "test-secret")),
                               cache: ResponseCache<CacheEntry>(capacity: 10))
         lease.renew()
         lease.renew()
