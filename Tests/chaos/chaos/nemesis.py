@@ -173,14 +173,17 @@ def wipe_loses_writes(backup_applied, witnesses, witness_count):
     return None
 
 
+def catalog_replicas(port):
+    """Each catalog replica /health reports now, by name: (role, status); {} when unreadable."""
+    status, body = public_get(port, "/health", timeout=2)
+    replicas = body.get("replicas") if isinstance(body, dict) else None
+    return {r.get("name"): (r.get("role"), r.get("status")) for r in replicas or []
+            if isinstance(r, dict) and r.get("role") in ("primary", "backup")}
+
+
 def primary_name(port):
     """The catalog replica /health names primary now, or None."""
-    status, body = public_get(port, "/health", timeout=2)
-    if isinstance(body, dict):
-        for r in body.get("replicas") or []:
-            if isinstance(r, dict) and r.get("role") == "primary":
-                return r.get("name")
-    return None
+    return next((name for name, (role, _) in catalog_replicas(port).items() if role == "primary"), None)
 
 
 class Executor:
@@ -292,7 +295,12 @@ class Executor:
         notes.append(self.stack.operator_start(f["target"]))
 
     def do_loss(self, f, notes):
-        f["primary"] = primary_name(self.port)
+        replicas = catalog_replicas(self.port)
+        f["primary"] = next((name for name, (role, _) in replicas.items() if role == "primary"), None)
+        # Whether the other replica was a backup /health called up (in sync, taking pushes):
+        # only such a backup can prove that it holds every acknowledged write, and take over.
+        f["backup_up"] = not replicas or any(role == "backup" and status == "up" and name != f["target"]
+                                             for name, (role, status) in replicas.items())
         notes.append(self.stack.operator_stop(f["target"]))
         self.wait(f["duration"])
         if f["wipe"]:

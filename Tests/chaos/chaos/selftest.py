@@ -260,6 +260,11 @@ def no_failover(ops, final, ctx):   # the primary gone 1.0-10.0; the writes at 8
         ops.append(op("update", t, t + 0.1, 503, None, req={"price": 3.0}, book=1))
 
 
+def no_failover_owed(ops, final, ctx):   # as no_failover, but the backup was catching up when the primary went
+    no_failover(ops, final, ctx)
+    ctx.faults[0]["backup_up"] = False
+
+
 def no_recovery(ops, final, ctx):   # a kill at 1.0; at 14-16 s (15 s after it) every write refused
     ctx.faults = [{"kind": "kill", "target": "front", "t0": 1.0, "t1": 1.0}]
     for t in (14.0, 15.0, 15.5, 17.0):
@@ -308,6 +313,7 @@ CASES = [("clean", lambda o, f, c: None, []),
          ("no write after the faults", unavailable, ["unavailable"]),
          ("full disk stopped a process", disk_full_crash, ["disk-full-crash"]),
          ("primary lost, no failover", no_failover, ["no-failover"]),
+         ("primary lost while the backup caught up, no failover", no_failover_owed, []),
          ("writes refused 15 s after a fault", no_recovery, ["unavailable"]),
          ("a take without a number", malformed_take, ["checker-error", "lost-write", "stock-accounting"])]
 
