@@ -136,6 +136,8 @@ final class Sweep: @unchecked Sendable {
     private(set) var operations = 0
     private(set) var knownGaps: [UInt64: Violation] = [:]
     private(set) var failures: [Simulation.Outcome] = []
+    /// The failover times of the runs that lost the primary for good (nanoseconds).
+    private(set) var failovers: [Int64] = []
 
     init(first: UInt64, count: UInt64) {
         next = first
@@ -158,6 +160,7 @@ final class Sweep: @unchecked Sendable {
             operations += outcome.operations
             if let gap = outcome.violations.first(where: { $0.knownGap != nil }) { knownGaps[outcome.seed] = gap }
             if failed { failures.append(outcome) }
+            if let time = outcome.failoverTime { failovers.append(time) }
         }
     }
 }
@@ -183,6 +186,11 @@ if let failure = sweep.failures.min(by: { $0.seed < $1.seed }) {
 }
 if let (seed, gap) = sweep.knownGaps.min(by: { $0.key < $1.key }) {
     print("known gaps (docs/simulation.md; --strict fails on them): \(sweep.knownGaps.count) seeds, the first \(seed): \(gap)")
+}
+let failovers = sweep.failovers.sorted()
+if !failovers.isEmpty {
+    print(String(format: "primary lost for good in %d seeds: first write acknowledged again after %.2f s (median), %.2f s (max)",
+                 failovers.count, Double(failovers[failovers.count / 2]) / 1e9, Double(failovers.last!) / 1e9))
 }
 print(String(format: "bazar-simulate: %llu seeds (%llu–%llu%@), %d operations, %d steps, no promise broken; %.1f s, %.0f seeds/s",
              seeds, first, first + seeds - 1, flags, sweep.operations, sweep.steps, elapsed, Double(seeds) / max(elapsed, 1e-9)))
