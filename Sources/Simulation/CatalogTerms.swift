@@ -27,6 +27,11 @@ extension CatalogNode {
                     store = Store(books: initialBooks, term: newer)
                 }
             }
+            // An observer's note: a witness that did not answer holds a newer epoch granted to this replica.
+            let witnesses = world.nodes.compactMap { $0 as? OrderNode }
+            if witnesses.contains(where: { $0.term.primary == name.description && $0.term.epoch > store.term.epoch }) {
+                world.grantUnheard = true
+            }
             start()
         }
     }

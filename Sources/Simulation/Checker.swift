@@ -39,7 +39,9 @@ struct Checker {
         // only copy too), and once it is lost StartDecision may lead on what is left.
         let lostAfterFailover = !final.diskLosses.isEmpty && !final.grants.isEmpty
         return judged().map { violation in
-            guard lostAfterFailover, violation.knownGap == nil else { return violation }
+            // What a lost copy explains: data lost or given again, not a stack left with no primary.
+            let dataLost = !["7 liveness", "7 failover", "7 fencing", "7 one primary"].contains { violation.promise.hasPrefix($0) }
+            guard lostAfterFailover, dataLost, violation.knownGap == nil else { return violation }
             return Violation(promise: violation.promise, detail: violation.detail,
                              knownGap: "a disk lost in a run with a failover: the deposed primary's store was emptied, the other may be the only copy")
         }
@@ -185,7 +187,8 @@ struct Checker {
                 }
                 if final.grantUnheard {
                     gap = "a replica granted an epoch died before hearing it, and the witness that granted it did not answer "
-                        + "when it started again: it stays a backup of the older epoch, its peer a backup of the newer"
+                        + "when it started again (or granted it only then): it stays a backup of the older epoch, its peer a "
+                        + "backup of the newer"
                 }
                 fail("7 liveness", "no catalog replica leads after the quiet period", knownGap: gap)
             }

@@ -135,7 +135,8 @@ struct FinalState {
     var backupOutOfSync: Bool
     /// Whether a primary refused to lead in a run with a failover.
     var refusedAfterAFailover: Bool
-    /// Whether a witness holds an epoch granted to a catalog replica that does not know it.
+    /// Whether a replica never heard of an epoch granted to it (its witness did not answer its
+    /// start, or granted it after it had started again).
     var grantUnheard: Bool
     /// The longest a write may wait to be acknowledged after the primary is lost for good.
     var failoverBound: Int64

@@ -63,6 +63,11 @@ final class OrderNode: Node {
                 adopt(granted)
                 world.log("\(name) grants \(granted)")
                 world.granted(epoch: granted.epoch)
+                // An observer's note: a candidate that restarted since it asked never hears this grant.
+                if let candidate = NodeName.catalogs.first(where: { $0.description == granted.primary }),
+                   world.isUp(candidate), (world.node(candidate) as? CatalogNode)?.running == false {
+                    world.grantUnheard = true
+                }
                 reply(from, .epochAnswer(call: call, .grant(granted)))
             case .repeatGrant(let granted):
                 reply(from, .epochAnswer(call: call, .grant(granted)))

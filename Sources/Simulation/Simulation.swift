@@ -80,9 +80,7 @@ public struct Simulation: Sendable {
                                lostForGood: lost, probes: Set(world.clients.filter(\.probe).map(\.index)),
                                grants: world.grants, backupOutOfSync: newest?.record.inSync == false,
                                refusedAfterAFailover: world.refusedAfterAFailover,
-                               grantUnheard: catalogs.contains { catalog in
-                                   orders.contains { $0.term.primary == catalog.name.description && $0.term.epoch > catalog.store.term.epoch }
-                               },
+                               grantUnheard: world.grantUnheard,
                                failoverBound: model.failoverBound)
         let checker = Checker(history: world.history, final: final)
         var violations = checker.violations()

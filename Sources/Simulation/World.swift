@@ -27,6 +27,9 @@ final class World {
     /// The catalog replica lost for good (crashed with its disk, never restarted), when, and the
     /// term it knew.
     private(set) var lostForGood: (name: NodeName, at: Int64, term: Term)?
+    /// Whether a replica never heard of an epoch granted to it: a witness that held it did not
+    /// answer its start, or granted it after it had started again.
+    var grantUnheard = false
     /// Whether a primary refused to lead (`StartDecision.refuse`) in a run with a failover.
     var refusedAfterAFailover = false
     /// When each epoch after the first was first granted, by epoch (an observer's note).

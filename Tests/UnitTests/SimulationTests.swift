@@ -61,25 +61,32 @@ final class SimulationTests: XCTestCase {
     }
 
     func testAFenceOfTheSettledAttemptOnlyIsFound() {
-        XCTAssertNotNil(firstSeedShowing(.unfencedRetry, model: model, within: 300))
+        XCTAssertNotNil(firstSeedShowing(.unfencedRetry, model: model, within: 1...300))
     }
 
     /// f75a61a put back: a primary paused past its replacement answers reads when it wakes.
     func testADeposedPrimaryAnsweringReadsIsFound() {
-        XCTAssertNotNil(firstSeedShowing(.deposedReads, model: model, within: 300))
+        XCTAssertNotNil(firstSeedShowing(.deposedReads, model: model, within: 1...300))
+    }
+
+    /// bb3d558 put back: a backup that won an epoch and died before it heard the grant starts
+    /// again as a backup of the old epoch, and the stack has no primary (first shown by seed
+    /// 1471; the search from seed 1 takes a minute in a debug build, so it starts nearby).
+    func testALostGrantIsFound() {
+        XCTAssertNotNil(firstSeedShowing(.lostGrant, model: model, within: 1_401...1_500))
     }
 
     /// With every disk lost, counting the known gaps (a disk lost in a run with a failover hides
     /// what this hole breaks behind one).
     func testAPrimaryTrustingAStaleBackupIsFound() {
-        XCTAssertNotNil(firstSeedShowing(.staleBackup, model: .standard, within: 100, strict: true))
+        XCTAssertNotNil(firstSeedShowing(.staleBackup, model: .standard, within: 1...100, strict: true))
     }
 
     /// The first seed that breaks a promise with `hole` put back and none without it.
-    private func firstSeedShowing(_ hole: Hole, model: FaultModel, within seeds: UInt64, strict: Bool = false) -> UInt64? {
+    private func firstSeedShowing(_ hole: Hole, model: FaultModel, within seeds: ClosedRange<UInt64>, strict: Bool = false) -> UInt64? {
         let holed = Simulation(model: model, holes: [hole])
         let sound = Simulation(model: model)
-        return (UInt64(1)...seeds).first { seed in
+        return seeds.first { seed in
             !holed.run(seed: seed).failures(strict: strict).isEmpty && sound.run(seed: seed).failures(strict: strict).isEmpty
         }
     }
