@@ -4,7 +4,7 @@ import BazarCore
 public struct Violation: CustomStringConvertible, Sendable {
     public let promise: String
     public let detail: String
-    /// The limit of docs/recovery.md this falls under, if any: reported, not failed (unless strict).
+    /// The known gap (docs/simulation.md) this falls under, if any: reported, not failed (unless strict).
     public let knownGap: String?
 
     public var description: String { "\(promise): \(detail)" + (knownGap.map { " [known gap: \($0)]" } ?? "") }
@@ -14,22 +14,6 @@ public struct Violation: CustomStringConvertible, Sendable {
 struct Checker {
     let history: History
     let final: FinalState
-
-    static let unreplicatedSettles = "the keys of updates and the aborts of settles do not travel to the backup, and a "
-        + "deposed primary answers refusals and 'not applied' from its own store until it learns the newer epoch: across "
-        + "a failover a settle finds no update, a try fenced before it may still buy, and a retry is refused what the new primary sold"
-
-    /// Whether a deposed primary refused the key's write or settled it as not applied.
-    func settledByADeposedPrimary(_ key: String) -> Bool {
-        history.answeredWhileDeposed.contains(key)
-    }
-
-    /// From the loss of the primary for good to the first write acknowledged to a probe after it.
-    var failoverTime: Int64? {
-        guard let loss = final.lostForGood else { return nil }
-        return history.operations.filter { final.probes.contains($0.client) && $0.reply?.status == 200 }
-            .compactMap(\.completed).min().map { $0 - loss.at }
-    }
 
     func violations() -> [Violation] {
         // A disk lost in a run with a failover: the deposed primary empties its store to rejoin,
@@ -141,40 +125,7 @@ struct Checker {
                  knownGap: gap)
         }
 
-        // Promise 7: one primary acknowledges in an epoch; order numbers acknowledged in a later
-        // epoch are above every one acknowledged in an earlier one.
-        var primaries: [Int64: NodeName] = [:]
-        var numbers: [Int64: (low: Int64, high: Int64)] = [:]
-        for ack in history.acknowledgements {
-            if let other = primaries[ack.epoch], other != ack.by {
-                fail("7 one primary an epoch", "epoch \(ack.epoch): \(other) and \(ack.by) both acknowledged writes")
-            }
-            primaries[ack.epoch] = ack.by
-            if let number = ack.order {
-                let range = numbers[ack.epoch] ?? (number, number)
-                numbers[ack.epoch] = (min(range.low, number), max(range.high, number))
-            }
-        }
-        let epochs = numbers.keys.sorted()
-        for (earlier, later) in zip(epochs, epochs.dropFirst()) where numbers[earlier]!.high >= numbers[later]!.low {
-            fail("7 order numbers increase across failovers",
-                 "epoch \(earlier) acknowledged order \(numbers[earlier]!.high), epoch \(later) order \(numbers[later]!.low)")
-        }
-        // Promise 7: writes acknowledged again within the bound after the primary is lost for good
-        // (when its backup was in sync: else no replica can show it holds every acknowledged write).
-        if let loss = final.lostForGood, loss.backupInSync {
-            if let time = failoverTime, time <= final.failoverBound {
-                // Kept.
-            } else {
-                let first = failoverTime.map { loss.at + $0 }
-                fail("7 failover", "\(loss.name) lost for good at \(World.seconds(loss.at)): "
-                     + (first.map { "the first write acknowledged after it at \(World.seconds($0))" } ?? "no write acknowledged after it")
-                     + " (the bound: \(World.seconds(final.failoverBound)) s)")
-            }
-        }
-        if final.leaders.count > 1 {
-            fail("7 fencing", "\(final.leaders.map(\.description).joined(separator: " and ")) both lead at the end")
-        }
+        failover { fail($0, $1) }
 
         // At the end, with a primary leading: no oversell, nothing acknowledged lost, convergence.
         guard !final.leaders.isEmpty else {

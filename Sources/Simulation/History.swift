@@ -123,7 +123,7 @@ struct FinalState {
     var backup: (books: [BookState], applied: Int64)?
     var orderReplicas: [[OrderRecord]]
     var initialStock: [Int: Int]
-    /// When a catalog replica lost its disk (the known gaps of docs/recovery.md need one).
+    /// When a catalog replica lost its disk (some known gaps need one).
     var diskLosses: [Int64]
     /// The primary lost for good, when, and whether its backup was in sync then (promise 7
     /// promises a new primary only then); the clients probing for writes from then on.

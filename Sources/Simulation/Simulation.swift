@@ -18,7 +18,7 @@ public struct Simulation: Sendable {
         /// (nanoseconds), in a run that lost it with its backup in sync.
         public let failoverTime: Int64?
 
-        /// The promises broken, the known gaps of docs/recovery.md included only when `strict`.
+        /// The promises broken, the known gaps (docs/simulation.md) included only when `strict`.
         public func failures(strict: Bool) -> [Violation] {
             violations.filter { strict || $0.knownGap == nil }
         }
@@ -113,7 +113,7 @@ struct Nemesis {
         if let lossAt {
             world.schedule(at: lossAt, { "nemesis" }) { [world] in
                 world.loseThePrimaryForGood()
-                for index in 0..<3 {
+                for _ in 0..<3 {
                     let probe = Client(index: world.clients.count, world: world, operations: 100, probe: true)
                     world.clients.append(probe)
                     world.log("client-\(probe.index) probes for writes")

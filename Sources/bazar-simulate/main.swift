@@ -11,7 +11,7 @@ let usage = """
       --lose-disks L   whose crash may lose the disk: a comma-separated list of catalog-1,
                        catalog-2, order-1, ... or none (default catalog-1,catalog-2)
       --drift PPM      how far each process's clock rate may be off (default 100 parts per million)
-      --strict         fail on the known gaps of docs/recovery.md too (else counted and named)
+      --strict         fail on the known gaps too (docs/simulation.md; else counted and named)
       --jobs N         seeds run in parallel (default: the processors)
       --long           runs past the ten minutes a key is kept (slow clients, long-held messages)
       --hole NAME      put an old decision back, in the simulation only: \(Hole.allCases.map(\.rawValue).joined(separator: ", "))
@@ -103,9 +103,10 @@ let flags = (long ? " --long" : "") + disksFlag + (strict ? " --strict" : "") + 
     let trace = replay.trace ?? []
     print("seed \(outcome.seed) breaks \(outcome.violations.count) promise(s) after \(outcome.steps) steps:")
     for violation in outcome.violations { print("  VIOLATION \(violation)") }
-    // The story: faults, the primary's decisions, restarts, and what every client saw.
+    // The story: faults, the catalog replicas' decisions and epochs, restarts, and what every client saw.
     let story = trace.filter { line in
-        ["FAULT", "start decision", " leads ", " demotes ", "restart ", "resume ", "heal", "network drops"].contains { line.contains($0) }
+        ["FAULT", "start decision", " leads ", " demotes ", "restart ", "resume ", "heal", "network drops", " runs for epoch ",
+         " grants epoch ", " won epoch ", " steps down", " learns at start", " probes "].contains { line.contains($0) }
             || line.split(separator: " ").dropFirst().first?.hasPrefix("client-") == true && !line.contains("→ catalog") && !line.contains(" acts")
     }
     let shown = lines == 0 ? trace : story + ["…"] + Array(trace.suffix(lines))
