@@ -5,15 +5,15 @@
 /// that holds a push lease, or whose primary answers, watches; one whose primary has been
 /// silent stands in for reads, and once silent for `runAfter` it also runs. The witnesses grant
 /// the epoch only when their records show it holds every acknowledged write (`WitnessGrant`).
-struct Candidacy: Equatable {
-    enum Verdict: Equatable {
+package struct Candidacy: Equatable {
+    package enum Verdict: Equatable {
         case watch, standIn, run
     }
 
-    let verdict: Verdict
+    package let verdict: Verdict
 
     /// `primaryAnswered`: true as well while a lease is held; `silentFor` and `runAfter` in nanoseconds.
-    init(current: Bool, askedToTakeOver: Bool, primaryAnswered: Bool, silentFor: Int64, runAfter: Int64, hasWitnesses: Bool) {
+    package init(current: Bool, askedToTakeOver: Bool, primaryAnswered: Bool, silentFor: Int64, runAfter: Int64, hasWitnesses: Bool) {
         if !current {
             verdict = .watch
         } else if askedToTakeOver && hasWitnesses {
@@ -34,7 +34,7 @@ extension Candidacy {
     /// front lease later than `Replicator.lease` after the last push it sent that was taken
     /// (`Replicator.mayGrantLeases`), and each lasts `FrontLeases.duration`; a margin covers the
     /// time between a grant's decision and its answer.
-    static func leaseWait(stoppedAt: Int64, now: Int64) -> Duration {
+    package static func leaseWait(stoppedAt: Int64, now: Int64) -> Duration {
         let end = stoppedAt + (Replicator.lease + FrontLeases.duration + .milliseconds(250)).nanoseconds
         return .nanoseconds(max(0, end - now))
     }

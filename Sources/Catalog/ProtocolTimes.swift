@@ -16,4 +16,7 @@ package enum ProtocolTimes {
     package static let settleDeadline = Primary.settleDeadline
     /// How long a recovering primary waits for each peer's answer (`Recovery.question`).
     package static let question = Recovery.question
+    /// How long a current backup's primary may be silent before it runs for the next epoch
+    /// (`Backup.failoverAfter`).
+    package static let failoverAfter = Backup.failoverAfter
 }

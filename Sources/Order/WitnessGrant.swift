@@ -16,8 +16,8 @@ import Wire
 /// Asked again by the same candidate for the epoch it already granted it, it grants it again
 /// (the answer may have been lost); every other request is refused, and one that names an
 /// older epoch is refused naming the newer one (`stale`).
-struct WitnessGrant: Equatable {
-    enum Verdict: Equatable {
+package struct WitnessGrant: Equatable {
+    package enum Verdict: Equatable {
         /// Store `Term` (adopting it) and answer that it is granted.
         case grant(Term)
         /// Already granted to this candidate: answer so again, storing nothing.
@@ -28,11 +28,11 @@ struct WitnessGrant: Equatable {
         case refuse(String)
     }
 
-    let verdict: Verdict
+    package let verdict: Verdict
 
     /// Decides from the term the witness holds, whether its newest record counts the backup in
     /// sync, and the request.
-    init(held: Term, recordInSync: Bool, request: EpochRequest) {
+    package init(held: Term, recordInSync: Bool, request: EpochRequest) {
         let asked = request.asked
         if held.epoch > asked.epoch || (held.epoch == asked.epoch && held.primary != request.candidate) {
             verdict = .stale(held)

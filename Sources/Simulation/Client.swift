@@ -1,17 +1,26 @@
 /// A user behind nginx: reads, purchases (most under its own `Idempotency-Key`, retried under it
 /// after an unknown outcome, sometimes after a success too) and admin updates, one at a time.
+/// A probe sends an update every 100 ms, not waiting for the answers, until one is acknowledged.
 final class Client {
     let index: Int
     unowned let world: World
     private var left: Int
-    private var pending: (call: Int, operation: Int, front: NodeName)?
+    /// The requests waiting for an answer, by call (one at most, unless this is a probe).
+    private var pending: [Int: (operation: Int, front: NodeName)] = [:]
     private var retry: (book: Int, key: String, tries: Int)?
-    private(set) var done = false
+    private var finished = false
+    /// A client started when the primary is lost for good (the checker times promise 7's
+    /// failover by its first acknowledged write).
+    let probe: Bool
 
-    init(index: Int, world: World, operations: Int) {
+    /// Whether it has nothing more to do or wait for.
+    var done: Bool { finished && pending.isEmpty }
+
+    init(index: Int, world: World, operations: Int, probe: Bool = false) {
         self.index = index
         self.world = world
         left = operations
+        self.probe = probe
     }
 
     func start() {
@@ -19,7 +28,7 @@ final class Client {
     }
 
     private func think() {
-        let pause = world.random.between(0, world.faults.longestThink)
+        let pause = probe ? 100_000_000 : world.random.between(0, world.faults.longestThink)
         world.schedule(at: world.now + pause, { "client-\(self.index) acts" }) { [self] in act() }
     }
 
@@ -30,14 +39,17 @@ final class Client {
             return issue(.purchase(book: retry.book, key: retry.key, clientKey: true), tries: retry.tries)
         }
         guard left > 0 else {
-            done = true
+            finished = true
             return
         }
         left -= 1
         let book = 1 + world.random.below(books)
         let roll = world.random.below(100)
         let call = world.newCall()
-        if roll < world.faults.reads {
+        if probe {
+            issue(.update(book: book, price: 1_000 + call, key: "r\(call)"), call: call)
+            think()
+        } else if roll < world.faults.reads {
             issue(.read(book: book), call: call)
         } else if roll < world.faults.reads + world.faults.purchases {
             let clientKey = roll < world.faults.reads + world.faults.purchases * 3 / 4
@@ -54,13 +66,14 @@ final class Client {
         let up = NodeName.fronts.filter(world.isUp)
         guard !up.isEmpty else {
             // nginx answers itself: 504 for a keyed purchase (it cannot settle), else 503.
-            return finish(operation, kind.isKeyedPurchase ? WriteReply(status: 504) : WriteReply(status: 503))
+            pending[call] = (operation, .front1)
+            return finish(call, kind.isKeyedPurchase ? WriteReply(status: 504) : WriteReply(status: 503))
         }
         // nginx passes new requests to a front that answers (one that timed out is marked failed).
         let serving = up.filter(world.isServing)
         let choices = serving.isEmpty ? up : serving
         let front = choices[world.random.below(choices.count)]
-        pending = (call, operation, front)
+        pending[call] = (operation, front)
         let message: Message = switch kind {
         case .purchase(let book, let key, let clientKey): .purchase(call: call, book: book, key: clientKey ? key : nil)
         case .update(let book, let price, _): .update(call: call, book: book, price: price)
@@ -70,21 +83,29 @@ final class Client {
     }
 
     func receive(_ message: Message) {
-        guard case .answer(let call, let reply) = message, let pending, pending.call == call else { return }
-        finish(pending.operation, reply)
+        guard case .answer(let call, let reply) = message, pending[call] != nil else { return }
+        finish(call, reply)
     }
 
     /// The front died with this client's request: nginx answers 504 for a write, nothing for a read.
     func frontCrashed(_ name: NodeName) {
-        guard let pending, pending.front == name else { return }
-        if case .read = world.history.operations[pending.operation].kind { return finish(pending.operation, nil) }
-        finish(pending.operation, WriteReply(status: 504))
+        for (call, request) in pending.sorted(by: { $0.key < $1.key }) where request.front == name {
+            if case .read = world.history.operations[request.operation].kind {
+                finish(call, nil)
+            } else {
+                finish(call, WriteReply(status: 504))
+            }
+        }
     }
 
-    private func finish(_ operation: Int, _ reply: WriteReply?) {
-        pending = nil
+    private func finish(_ call: Int, _ reply: WriteReply?) {
+        guard let operation = pending.removeValue(forKey: call)?.operation else { return }
         world.history.complete(operation, reply, at: world.now)
         world.log("client-\(index) \(world.history.operations[operation])")
+        if probe {
+            if reply?.status == 200 { left = 0 }
+            return
+        }
         if let retried = retry {
             let status = reply?.status ?? 504
             let again = status == 504 || (status == 200 && world.random.chance(0.1))

@@ -27,7 +27,18 @@ public struct FaultModel: Sendable {
     /// Of every ten faults, how many hang a front (the others fall on any process).
     var frontHangs = 0
     /// The processes whose crash may lose the disk (at most one disk a run).
-    public var disksLost: Set<NodeName> = [.primary, .backup]
+    public var disksLost: Set<NodeName> = [.catalog1, .catalog2]
+    /// The chance a run loses the primary for good (crashed with its disk, never restarted),
+    /// with no other fault from `lossQuiet` before it to `lossQuiet` after, and the longest a
+    /// write may then wait to be acknowledged again (`Checker` checks it: promise 7 says 5 s on
+    /// a sound network; here 1 % of messages are lost and 2 % slow, each loss on the way
+    /// costing a timeout of up to a second).
+    public var loseForGood = 0.25
+    var lossQuiet: Int64 = 9_000_000_000
+    var failoverBound: Int64 = 10_000_000_000
+    /// How long the nemesis cuts the primary off from every other process (longer than the
+    /// backup's `failoverAfter`), when it does.
+    var isolation: (low: Int64, high: Int64) = (1_500_000_000, 8_000_000_000)
     /// The workload: clients, operations each, the longest pause between two.
     var clients = 3
     var operationsPerClient = 14
@@ -57,6 +68,8 @@ public struct FaultModel: Sendable {
         model.longestThink = 70_000_000_000
         model.reads = 20
         model.purchases = 30
+        // Its slow clients would not finish within the run after a loss with the backup out of sync.
+        model.loseForGood = 0
         return model
     }()
 
@@ -79,6 +92,16 @@ public enum Hole: String, CaseIterable, Sendable {
     /// it leads, or pulls from the backup, counting it in sync, whatever the witnesses recorded
     /// (a demotion, writes acknowledged without the backup beyond its `applied`).
     case staleBackup = "stale-backup"
+    /// A primary answers reads whenever it leads in its own eyes (before f75a61a): one paused
+    /// past its replacement wakes and answers reads from before its successor's writes.
+    case deposedReads = "deposed-reads"
+    /// A backup waits on the primary of its term whenever it answers, as whatever it answers
+    /// (before a64bff8): a primary back as a backup of an older epoch holds it off for good.
+    case primaryAnswersAsAnything = "primary-answers-as-anything"
+    /// Only a replica whose store says it leads asks the witnesses for their term at start
+    /// (before bb3d558): a backup that won an epoch and died before hearing it comes back as
+    /// a backup, and the stack may be left with no primary.
+    case lostGrant = "lost-grant"
     /// The primary fences only the attempt a settle aborted, not the tries made under it
     /// (accidents item 7): a retry held past the caller's settle still buys.
     case unfencedRetry = "unfenced-retry"

@@ -35,7 +35,7 @@ final class FrontNode: Node {
     private func renewLease() {
         after(.milliseconds(200), "renew lease") { [self] in
             let asked = clock
-            call(.primary, timeout: .milliseconds(400), { [self] in .leaseAsk(call: $0, front: name, held: lease) }) { [self] reply in
+            callPrimary(timeout: .milliseconds(400), { [self] in .leaseAsk(call: $0, front: name, held: lease) }) { [self] reply in
                 if case .leaseGrant(_, let id, let milliseconds, let fresh, let announced)? = reply, id != 0 {
                     if fresh { cache.reset(floor: announced) }
                     lease = id
@@ -69,7 +69,7 @@ final class FrontNode: Node {
 
     private func read(_ book: Int, done: @escaping (BookState?) -> Void) {
         if leased, let hit = cache.lookup(Self.key(book)) { return done(hit) }
-        fetch(book, from: [.primary, .backup], done: done)
+        fetch(book, from: NodeName.catalogs, done: done)
     }
 
     private func fetch(_ book: Int, from replicas: [NodeName], done: @escaping (BookState?) -> Void) {
@@ -116,7 +116,7 @@ final class FrontNode: Node {
 
     private func update(_ book: Int, price: Int, attempt: String, done: @escaping (WriteReply) -> Void) {
         let sent = clock
-        call(.primary, timeout: Timeouts.primaryWrite, { .write(call: $0, book: book, price: price, key: attempt, attempt: attempt) }) { [self] reply in
+        callPrimary(timeout: Timeouts.primaryWrite, { .write(call: $0, book: book, price: price, key: attempt, attempt: attempt) }) { [self] reply in
             switch reply {
             case .answer(_, let answer)? where answer.status != 504:
                 done(answer)
@@ -132,7 +132,7 @@ final class FrontNode: Node {
     /// its order), 503 when it was not and never will be, 504 when the primary cannot tell.
     private func settle(_ book: Int, key: String, attempt: String, sent: Int64, byEarlierTry: Bool, purchase: Bool,
                         done: @escaping (WriteReply, Bool) -> Void) {
-        call(.primary, timeout: Timeouts.settle, { .settle(call: $0, book: book, key: key, attempt: attempt) }) { [self] reply in
+        callPrimary(timeout: Timeouts.settle, { .settle(call: $0, book: book, key: key, attempt: attempt) }) { [self] reply in
             switch settlement(reply, sent: sent) {
             case .applied:
                 guard case .settled(_, _, let settledBook, let order)? = reply else { return done(WriteReply(status: 504), false) }

@@ -9,6 +9,11 @@ final class History {
         case update(book: Int, price: Int, key: String)
         case read(book: Int)
 
+        var isPurchase: Bool {
+            if case .purchase = self { return true }
+            return false
+        }
+
         var book: Int {
             switch self {
             case .purchase(let book, _, _), .update(let book, _, _), .read(let book): book
@@ -39,9 +44,36 @@ final class History {
         }
     }
 
+    /// A write a primary committed: when, under which attempt, in which epoch, as which version
+    /// of its book.
+    struct Commit {
+        let at: Int64
+        let attempt: String
+        let epoch: Int64
+        let book: Int
+        let version: Int64
+    }
+
+    /// A write a primary answered 200 having committed it (not a replay or a settle).
+    struct Acknowledgement {
+        let epoch: Int64
+        let by: NodeName
+        let order: Int64?
+        let at: Int64
+    }
+
     private(set) var operations: [Operation] = []
-    /// When the primary first committed a write under each key, and under which attempt.
-    private(set) var commits: [String: (at: Int64, attempt: String)] = [:]
+    /// Every commit under each key, in order.
+    private(set) var commits: [String: [Commit]] = [:]
+    private(set) var acknowledgements: [Acknowledgement] = []
+    /// The keys a deposed primary refused or settled as not applied, from its own store, after a
+    /// newer epoch was granted.
+    var answeredWhileDeposed: Set<String> = []
+    /// The `applied` of each epoch's primary when it won the epoch: a write committed in the
+    /// epoch before with a higher sequence number was never on it, and never acknowledged.
+    private(set) var heldAtPromotion: [Int64: Int64] = [:]
+    /// When a replica became the primary of an epoch it was granted.
+    private(set) var promotions: [Int64] = []
 
     func invoke(client: Int, _ kind: Kind, request: String, at time: Int64) -> Int {
         operations.append(Operation(client: client, kind: kind, request: request, invoked: time))
@@ -53,21 +85,59 @@ final class History {
         operations[index].reply = reply
     }
 
-    func committed(key: String, attempt: String, at time: Int64) {
-        if commits[key] == nil { commits[key] = (time, attempt) }
+    func committed(key: String, _ commit: Commit) {
+        commits[key, default: []].append(commit)
+    }
+
+    func acknowledged(epoch: Int64, by: NodeName, order: Int64?, at time: Int64) {
+        acknowledgements.append(Acknowledgement(epoch: epoch, by: by, order: order, at: time))
+    }
+
+    func promoted(epoch: Int64, holding applied: Int64, at time: Int64) {
+        if heldAtPromotion[epoch] == nil { heldAtPromotion[epoch] = applied }
+        promotions.append(time)
+    }
+
+    /// Whether `commit` was lost with its epoch: its primary was replaced by one that never had it.
+    func isVoid(_ commit: Commit) -> Bool {
+        heldAtPromotion[commit.epoch + 1].map { commit.version > $0 } ?? false
+    }
+
+    /// The first commit under `key` that its epoch's successor holds (or of the epoch still current).
+    func firstCommit(_ key: String) -> Commit? {
+        commits[key]?.first { !isVoid($0) }
     }
 }
 
 /// What the replicas hold at the end of a run, after a quiet period.
 struct FinalState {
-    var primaryLeads: Bool
+    /// The catalog replicas that lead at the end (one, unless something is wrong).
+    var leaders: [NodeName]
+    /// The leader's store (the first leader's, when more than one lead).
     var primaryBooks: [BookState]
     var primaryApplied: Int64
-    var backupBooks: [BookState]
-    var backupApplied: Int64
     var takes: [OrderRecord]
+    /// The leader's takes up to this number are acknowledged (served to order replicas).
+    var acknowledgedTakes: Int64
+    /// The other catalog replica's, unless it was lost for good.
+    var backup: (books: [BookState], applied: Int64)?
     var orderReplicas: [[OrderRecord]]
     var initialStock: [Int: Int]
-    /// When catalog-1 lost its disk (the known gaps of docs/recovery.md need one).
-    var primaryDiskLosses: [Int64]
+    /// When a catalog replica lost its disk (some known gaps need one).
+    var diskLosses: [Int64]
+    /// The primary lost for good, when, and whether its backup was in sync then (promise 7
+    /// promises a new primary only then); the clients probing for writes from then on.
+    var lostForGood: (name: NodeName, at: Int64, backupInSync: Bool)?
+    var probes: Set<Int>
+    /// When each epoch after the first was first granted.
+    var grants: [Int64: Int64]
+    /// Whether the witnesses' newest record counts the backup out of sync (no new primary may be granted).
+    var backupOutOfSync: Bool
+    /// Whether a primary refused to lead in a run with a failover.
+    var refusedAfterAFailover: Bool
+    /// Whether a replica never heard of an epoch granted to it (its witness did not answer its
+    /// start, or granted it after it had started again).
+    var grantUnheard: Bool
+    /// The longest a write may wait to be acknowledged after the primary is lost for good.
+    var failoverBound: Int64
 }

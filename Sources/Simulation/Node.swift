@@ -65,6 +65,17 @@ class Node {
         }
     }
 
+    /// Calls whichever catalog replica leads, as nginx's `/catalog-primary/` upstream does:
+    /// catalog-1 first and, when it refused (down, cut off, or not the primary: nothing sent),
+    /// catalog-2, within one deadline for the whole call; both refusing is a refusal.
+    final func callPrimary(timeout: Duration, _ make: @escaping (Int) -> Message, reply: @escaping (Message?) -> Void) {
+        let start = clock
+        call(.catalog1, timeout: timeout, make) { [self] first in
+            guard first?.isRefusal == true else { return reply(first) }
+            call(.catalog2, timeout: .nanoseconds(max(1, timeout.nanoseconds - (clock - start))), make, reply: reply)
+        }
+    }
+
     final func reply(_ to: Address, _ message: Message) {
         world.send(from: .node(name), to: to, message)
     }

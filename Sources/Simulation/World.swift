@@ -1,7 +1,13 @@
+import BazarCore
+
 /// The simulated world: one event queue in simulated time (nanoseconds), the processes, the
 /// network between them, each process's clock, and the trace of everything that happened.
 /// Everything random comes from one `SplitMix64`, so a seed replays exactly.
 final class World {
+    /// nginx's `fastcgi_connect_timeout` across hosts: how long a call to a process cut off
+    /// from the caller waits before nginx gives up with nothing sent.
+    static let connectTimeout: Int64 = 1_000_000_000
+
     /// Simulated time, nanoseconds since the start.
     private(set) var now: Int64 = 0
     var random: SplitMix64
@@ -16,8 +22,18 @@ final class World {
     private var nextCall = 0
     /// The trace: kept in full when replaying, else only hashed.
     private(set) var trace: [String]?
-    /// When catalog-1 lost its disk.
-    private(set) var primaryDiskLosses: [Int64] = []
+    /// When a catalog replica lost its disk and was restarted with an empty store.
+    private(set) var catalogDiskLosses: [Int64] = []
+    /// The catalog replica lost for good (crashed with its disk, never restarted), when, and the
+    /// term it knew.
+    private(set) var lostForGood: (name: NodeName, at: Int64, term: Term)?
+    /// Whether a replica never heard of an epoch granted to it: a witness that held it did not
+    /// answer its start, or granted it after it had started again.
+    var grantUnheard = false
+    /// Whether a primary refused to lead (`StartDecision.refuse`) in a run with a failover.
+    var refusedAfterAFailover = false
+    /// When each epoch after the first was first granted, by epoch (an observer's note).
+    private(set) var grants: [Int64: Int64] = [:]
     private(set) var traceHash: UInt64 = 0xCBF2_9CE4_8422_2325
     private(set) var steps = 0
 
@@ -167,7 +183,15 @@ final class World {
             }
             return
         }
-        if betweenNodes, isCut(from, to) { return }
+        if betweenNodes, isCut(from, to) {
+            // nginx's connect never completes: after its connect timeout it refuses, nothing sent.
+            guard !message.isReply else { return }
+            let refusal = Message.refused(call: message.call)
+            schedule(at: now + Self.connectTimeout, { "\(to) unreachable: \(from) refused \(message.traceText)" }) { [self] in
+                deliver(refusal, from: to, to: from)
+            }
+            return
+        }
         if betweenNodes, random.chance(faults.drop) {
             log("network drops \(from) → \(to) \(message.traceText)")
             return
@@ -199,23 +223,54 @@ final class World {
     // MARK: Faults
 
     /// Crashes `name` (`kill -9`): whatever it had not stored is gone, and with `loseDisk` its
-    /// store too. It restarts after `downFor`.
-    func crash(_ name: NodeName, loseDisk: Bool, downFor: Int64) {
+    /// store too. It restarts after `downFor`; nil: never (its machine is lost for good).
+    func crash(_ name: NodeName, loseDisk: Bool, downFor: Int64?) {
         guard up[name.rawValue] else { return }
-        log("FAULT crash \(name)\(loseDisk ? " and lose its disk" : "") for \(Self.seconds(downFor)) s")
+        log("FAULT crash \(name)\(loseDisk ? " and lose its disk" : "") " + (downFor.map { "for \(Self.seconds($0)) s" } ?? "FOR GOOD"))
+        if loseDisk, downFor != nil, NodeName.catalogs.contains(name) { catalogDiskLosses.append(now) }
+        stop(name, loseDisk: loseDisk)
+        if let downFor { schedule(at: now + downFor, { "restart \(name)" }) { [self] in restart(name) } }
+    }
+
+    /// Loses the primary that leads now (catalog-1 if none does) for good: crashed with its
+    /// disk, never restarted.
+    func loseThePrimaryForGood() {
+        let name = leader ?? .catalog1
+        lostForGood = (name, now, (nodes[name.rawValue] as? CatalogNode)?.store.term ?? .none)
+        crash(name, loseDisk: true, downFor: nil)
+    }
+
+    /// The catalog replica that leads now, if one does (the newest epoch's, if two believe they do).
+    var leader: NodeName? {
+        nodes.compactMap { $0 as? CatalogNode }.filter { isUp($0.name) && $0.leading }.max { $0.store.term.epoch < $1.store.term.epoch }?.name
+    }
+
+    /// `name` exits by itself (a deposed primary stepping down, its store already emptied);
+    /// the supervisor starts it again half a second later.
+    func exit(_ name: NodeName) {
+        guard up[name.rawValue] else { return }
+        log("\(name) exits; the supervisor starts it again in 0.5 s")
+        stop(name, loseDisk: false)
+        schedule(at: now + 500_000_000, { "restart \(name)" }) { [self] in restart(name) }
+    }
+
+    private func stop(_ name: NodeName, loseDisk: Bool) {
         up[name.rawValue] = false
-        if loseDisk, name == .primary { primaryDiskLosses.append(now) }
         runs[name.rawValue] += 1
         held[name.rawValue] = []
         hungUntil[name.rawValue] = 0
         nodes[name.rawValue].crash(loseDisk: loseDisk)
         for client in clients { client.frontCrashed(name) }
-        schedule(at: now + downFor, { "restart \(name)" }) { [self] in restart(name) }
     }
 
-    /// Starts `name` again if it is down.
+    /// Notes that a witness granted `epoch` (the first grant of each is kept).
+    func granted(epoch: Int64) {
+        if grants[epoch] == nil { grants[epoch] = now }
+    }
+
+    /// Starts `name` again if it is down (never one lost for good).
     func restart(_ name: NodeName) {
-        guard !up[name.rawValue] else { return }
+        guard !up[name.rawValue], lostForGood?.name != name else { return }
         up[name.rawValue] = true
         bootAt[name.rawValue] = now
         clockBase[name.rawValue] = random.between(0, 1_000_000_000_000)

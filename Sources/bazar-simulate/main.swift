@@ -11,7 +11,7 @@ let usage = """
       --lose-disks L   whose crash may lose the disk: a comma-separated list of catalog-1,
                        catalog-2, order-1, ... or none (default catalog-1,catalog-2)
       --drift PPM      how far each process's clock rate may be off (default 100 parts per million)
-      --strict         fail on the known gaps of docs/recovery.md too (else counted and named)
+      --strict         fail on the known gaps too (docs/simulation.md; else counted and named)
       --jobs N         seeds run in parallel (default: the processors)
       --long           runs past the ten minutes a key is kept (slow clients, long-held messages)
       --hole NAME      put an old decision back, in the simulation only: \(Hole.allCases.map(\.rawValue).joined(separator: ", "))
@@ -103,9 +103,10 @@ let flags = (long ? " --long" : "") + disksFlag + (strict ? " --strict" : "") + 
     let trace = replay.trace ?? []
     print("seed \(outcome.seed) breaks \(outcome.violations.count) promise(s) after \(outcome.steps) steps:")
     for violation in outcome.violations { print("  VIOLATION \(violation)") }
-    // The story: faults, the primary's decisions, restarts, and what every client saw.
+    // The story: faults, the catalog replicas' decisions and epochs, restarts, and what every client saw.
     let story = trace.filter { line in
-        ["FAULT", "start decision", " leads ", " demotes ", "restart ", "resume ", "heal", "network drops"].contains { line.contains($0) }
+        ["FAULT", "start decision", " leads ", " demotes ", "restart ", "resume ", "heal", "network drops", " runs for epoch ",
+         " grants epoch ", " won epoch ", " steps down", " learns at start", " probes "].contains { line.contains($0) }
             || line.split(separator: " ").dropFirst().first?.hasPrefix("client-") == true && !line.contains("→ catalog") && !line.contains(" acts")
     }
     let shown = lines == 0 ? trace : story + ["…"] + Array(trace.suffix(lines))
@@ -136,6 +137,8 @@ final class Sweep: @unchecked Sendable {
     private(set) var operations = 0
     private(set) var knownGaps: [UInt64: Violation] = [:]
     private(set) var failures: [Simulation.Outcome] = []
+    /// The failover times of the runs that lost the primary for good (nanoseconds).
+    private(set) var failovers: [Int64] = []
 
     init(first: UInt64, count: UInt64) {
         next = first
@@ -158,6 +161,7 @@ final class Sweep: @unchecked Sendable {
             operations += outcome.operations
             if let gap = outcome.violations.first(where: { $0.knownGap != nil }) { knownGaps[outcome.seed] = gap }
             if failed { failures.append(outcome) }
+            if let time = outcome.failoverTime { failovers.append(time) }
         }
     }
 }
@@ -183,6 +187,11 @@ if let failure = sweep.failures.min(by: { $0.seed < $1.seed }) {
 }
 if let (seed, gap) = sweep.knownGaps.min(by: { $0.key < $1.key }) {
     print("known gaps (docs/simulation.md; --strict fails on them): \(sweep.knownGaps.count) seeds, the first \(seed): \(gap)")
+}
+let failovers = sweep.failovers.sorted()
+if !failovers.isEmpty {
+    print(String(format: "primary lost for good in %d seeds: first write acknowledged again after %.2f s (median), %.2f s (max)",
+                 failovers.count, Double(failovers[failovers.count / 2]) / 1e9, Double(failovers.last!) / 1e9))
 }
 print(String(format: "bazar-simulate: %llu seeds (%llu–%llu%@), %d operations, %d steps, no promise broken; %.1f s, %.0f seeds/s",
              seeds, first, first + seeds - 1, flags, sweep.operations, sweep.steps, elapsed, Double(seeds) / max(elapsed, 1e-9)))

@@ -4,12 +4,15 @@ import Order
 import TierCalls
 import Wire
 
-/// catalog-1, the primary: recovery (`StartDecision`, called), the write queue with the fence
-/// (`WriteIdentity.isFenced`, called) and the key retention (`KeyRetention`, called), the
-/// fronts' read leases (`LeaseTable`, called) and invalidations, and replication with demotions
-/// and witness records. The batch planning (`BatchPlan`), the invalidator and the replicator's
-/// loop are modelled here one write at a time after the real code (docs/simulation.md says which).
-final class PrimaryNode: Node {
+/// catalog-1 and catalog-2: each is the primary or the backup of the newest term it knows
+/// (`Term`, judged with the real `TermFence`). As the primary: recovery (`StartDecision`,
+/// called), the write queue with the fence (`WriteIdentity.isFenced`, called) and the key
+/// retention (`KeyRetention`, called), the fronts' read leases (`LeaseTable`, called) and
+/// invalidations, and replication with demotions and witness records (CatalogReplication.swift).
+/// As the backup: CatalogBackup.swift; terms, promotion and stepping down: CatalogTerms.swift.
+/// The batch planning (`BatchPlan`), the invalidator and the replicator's loop are modelled
+/// here one write at a time after the real code (docs/simulation.md says which).
+final class CatalogNode: Node {
     /// What survives a crash: the store (SQLite, committed before anything is answered).
     struct Store {
         var books: [Int: BookState]
@@ -19,6 +22,16 @@ final class PrimaryNode: Node {
         /// Update keys: the book and the sequence number they committed at.
         var updates: [String: (book: Int, seq: Int64)] = [:]
         var aborted: Set<String> = []
+        /// The newest term known: a new store knows the flags' first epoch.
+        var term = CatalogNode.first
+    }
+
+    /// Epoch 1, with the primary the flags name (`--role primary`).
+    static let first = Term(epoch: 1, primary: NodeName.catalog1.description)
+
+    /// What this process is being: the primary (recovering, then leading) or the backup of its term.
+    enum Role {
+        case starting, primary, backup
     }
 
     enum Write {
@@ -39,21 +52,25 @@ final class PrimaryNode: Node {
         let call: Int
         let from: Address
         let reply: Message
+        /// The epoch a write committed in is answered under (nil: a replay or a settle).
+        let epoch: Int64?
     }
 
     let initialBooks: [Int: BookState]
     let keyHorizon: Int64
-    private(set) var store: Store
+    var store: Store
 
     // Volatile: gone with a crash.
+    var role = Role.starting
+    /// Whether this primary recovered and leads (writes, leases, pushes).
     private(set) var leading = false
     private var retention: KeyRetention?
     private var queue: [Pending] = []
     private var writing = false
-    private var graceEnd: Int64 = 0
+    var graceEnd: Int64 = 0
     private var leases = LeaseTable(announced: 0, duration: FrontLeases.duration.nanoseconds)
     var waiters: [Int: Waiter] = [:]
-    // The replicator's state (`Replicator`): PrimaryReplication.swift.
+    // The replicator's state (`Replicator`): CatalogReplication.swift.
     var committed: Int64 = 0
     var acked: Int64 = 0
     var inSync = false
@@ -65,21 +82,44 @@ final class PrimaryNode: Node {
     var promoted = false
     var recordVersion: Int64 = 0
     var pushIdle: Int?
+    /// When the last push the backup took was sent (`Replicator.mayGrantLeases`).
+    var lastTakenSent: Int64?
+    /// The last order number the backup holds (from its answers to pushes).
+    var backupTakes: Int64 = 0
+    /// The orders up to this number are acknowledged: only these are served to an order
+    /// replica catching up (`Primary.acknowledgedTakes`).
+    var acknowledgedTakes: Int64 = 0
+    // The backup's state (`Backup`): CatalogBackup.swift.
+    var current = false
+    var leaseEnd: Int64 = 0
+    var standInEnd: Int64 = 0
+    var receipts: [(receipt: Int64, at: Int64)] = []
+    var running = false
+    var silentSince: Int64?
 
-    init(world: World, books: [Int: BookState], keyHorizon: Int64) {
+    init(name: NodeName, world: World, books: [Int: BookState], keyHorizon: Int64) {
         initialBooks = books
         self.keyHorizon = keyHorizon
         store = Store(books: books)
-        super.init(name: .primary, world: world)
+        super.init(name: name, world: world)
     }
 
+    /// The other catalog replica: this one's backup while it leads, its primary's peer otherwise.
+    var peer: NodeName { name == .catalog1 ? .catalog2 : .catalog1 }
+
     override func boot() {
-        recover()
+        learnAtStart()
     }
 
     override func crash(loseDisk: Bool) {
         super.crash(loseDisk: loseDisk)
         if loseDisk { store = Store(books: initialBooks) }
+        role = .starting
+        forgetVolatileState()
+    }
+
+    /// Everything but the store, as a new process has it.
+    func forgetVolatileState() {
         leading = false
         retention = nil
         queue = []
@@ -87,27 +127,34 @@ final class PrimaryNode: Node {
         waiters = [:]
         (committed, acked, inSync, suspect, lastLeaseEnd, witnessed, recording, receipt, promoted, recordVersion, pushIdle) =
             (0, 0, false, false, 0, 0, false, nil, false, 0, nil)
+        (lastTakenSent, backupTakes, acknowledgedTakes) = (nil, 0, 0)
+        (current, leaseEnd, standInEnd, receipts, running, silentSince) = (false, 0, 0, [], false, nil)
     }
 
     // MARK: Recovery (`Recovery`, deciding with the real `StartDecision`)
 
-    private func recover() {
+    func recover() {
+        guard role == .primary else { return }
         var witnesses: [(name: NodeName, answer: WitnessState)] = []
         var backup: BackupState?
         var waiting = 2
         let answered = { [self] in
             waiting -= 1
-            if waiting == 0 { decide(witnesses.map(\.answer), answered: witnesses.map(\.name), backup: backup) }
+            guard waiting == 0 else { return }
+            if let newer = witnesses.map(\.answer.term).max(by: { $0.epoch < $1.epoch }), newer.epoch > store.term.epoch {
+                guard newer.primary == name.description else { return stepDown(to: newer) }
+                store.term = newer
+                world.history.promoted(epoch: newer.epoch, holding: store.applied, at: world.now)
+            }
+            decide(witnesses.map(\.answer), answered: witnesses.map(\.name), backup: backup)
         }
         callAll(NodeName.orders, timeout: ProtocolTimes.question, { .witnessState(call: $0) }) { replies in
             for (name, reply) in zip(NodeName.orders, replies) {
-                if case .witnessStateIs(_, let version, let inSync, let acknowledged)? = reply {
-                    witnesses.append((name, .init(version: version, inSync: inSync, acknowledged: acknowledged)))
-                }
+                if case .witnessStateIs(_, let state)? = reply { witnesses.append((name, state)) }
             }
             answered()
         }
-        call(.backup, timeout: ProtocolTimes.question, { .backupState(call: $0) }) { reply in
+        call(peer, timeout: ProtocolTimes.question, { .backupState(call: $0) }) { reply in
             if case .backupStateIs(_, let applied, let current)? = reply { backup = .init(applied: applied, current: current) }
             answered()
         }
@@ -122,15 +169,16 @@ final class PrimaryNode: Node {
             verdict = StartDecision(applied: store.applied, witnessCount: NodeName.orders.count, witnesses: answers,
                                     backup: backup).verdict
         }
-        world.log("catalog-1 start decision: \(verdict) (applied \(store.applied), witnesses \(answers), backup \(String(describing: backup)))")
+        if case .refuse = verdict, !world.grants.isEmpty { world.refusedAfterAFailover = true }
+        world.log("\(name) start decision: \(verdict) (applied \(store.applied), witnesses \(answers), backup \(String(describing: backup)))")
         switch verdict {
         case .lead(let backupInSync):
             restoreOrders(from: answered) { [self] restored in
                 guard restored else { return after(.milliseconds(200), "recover") { [self] in recover() } }
-                lead(backupInSync: backupInSync)
+                lead(backupInSync: backupInSync, graceEnd: clock + FrontLeases.duration.nanoseconds)
             }
         case .pull:
-            call(.backup, timeout: ProtocolTimes.question, { [store] in .changes(call: $0, after: store.applied) }) { [self] reply in
+            call(peer, timeout: ProtocolTimes.question, { [store] in .changes(call: $0, after: store.applied) }) { [self] reply in
                 if case .changesAre(_, let books, let applied)? = reply {
                     for book in books where book.version > (store.books[book.id]?.version ?? 0) { store.books[book.id] = book }
                     store.applied = max(store.applied, applied)
@@ -147,7 +195,7 @@ final class PrimaryNode: Node {
     }
 
     /// Copies back the orders the order replicas hold above the store's last one.
-    private func restoreOrders(from replicas: [NodeName], done: @escaping (Bool) -> Void) {
+    func restoreOrders(from replicas: [NodeName], done: @escaping (Bool) -> Void) {
         guard !replicas.isEmpty else { return done(true) }
         callAll(replicas, timeout: ProtocolTimes.question, { [store] in .held(call: $0, after: store.lastOrder) }) { [self] replies in
             for reply in replies {
@@ -161,11 +209,14 @@ final class PrimaryNode: Node {
         }
     }
 
-    private func lead(backupInSync: Bool) {
-        world.log("catalog-1 leads at applied \(store.applied), backup in sync: \(backupInSync)")
+    /// Leads: writes wait until `graceEnd` (a front lease of an earlier run, or of the former
+    /// primary, may still be in force until then).
+    func lead(backupInSync: Bool, graceEnd: Int64) {
+        world.log("\(name) leads \(store.term) at applied \(store.applied), backup in sync: \(backupInSync)")
         leading = true
+        acknowledgedTakes = max(acknowledgedTakes, store.lastOrder)
         retention = KeyRetention(applied: store.applied, now: clock, countHorizon: keyHorizon)
-        graceEnd = clock + FrontLeases.duration.nanoseconds
+        self.graceEnd = graceEnd
         leases = LeaseTable(announced: store.applied, duration: FrontLeases.duration.nanoseconds)
         committed = store.applied
         inSync = backupInSync
@@ -183,23 +234,37 @@ final class PrimaryNode: Node {
         case .settle(let call, let book, let key, let attempt):
             enqueue(.settle(book: book, key: key, attempt: attempt), call: call, from: from, deadline: ProtocolTimes.settleDeadline)
         case .fetch(let call, let book):
-            reply(from, .fetched(call: call, leading ? store.books[book] : nil))
+            if role == .backup { return reply(from, .fetched(call: call, readable ? store.books[book] : nil)) }
+            guard leading else { return reply(from, .fetched(call: call, nil)) }
+            mayServeReads { [self] may in reply(from, .fetched(call: call, may && leading ? store.books[book] : nil)) }
         case .takes(let call, let after):
-            reply(from, .orders(call: call, leading ? store.takes.values.filter { $0.number > after }.sorted { $0.number < $1.number } : nil))
+            guard role == .primary else { return reply(from, .refused(call: call)) }
+            let through = acknowledgedTakes
+            reply(from, .orders(call: call, leading ? store.takes.values.filter { $0.number > after && $0.number <= through }
+                .sorted { $0.number < $1.number } : nil))
         case .leaseAsk(let call, let front, let held):
+            guard role == .primary else { return reply(from, .refused(call: call)) }
             grantLease(call: call, to: front, from: from, held: held)
         case .ping(let call):
-            reply(from, .pong(call: call))
+            reply(from, .pong(call: call, term: store.term, leading: role == .primary))
+        case .push(let call, let term, let after, let upTo, let books, let takes, let lease):
+            takePush(call: call, from: from, term: term, after: after, upTo: upTo, books: books, takes: takes, lease: lease)
+        case .backupState(let call):
+            guard role == .backup else { return reply(from, .refused(call: call)) }
+            reply(from, .backupStateIs(call: call, applied: store.applied, current: current))
+        case .changes(let call, let after):
+            guard role == .backup else { return reply(from, .refused(call: call)) }
+            reply(from, .changesAre(call: call, books: store.books.values.filter { $0.version > after }.sorted { $0.id < $1.id },
+                                    applied: store.applied))
         default:
             break
         }
     }
 
+    /// A write for the primary: queued while leading, else 503 marked not sent (not the
+    /// primary, or not yet: nginx passes it on to the other replica).
     private func enqueue(_ write: Write, call: Int, from: Address, deadline: Duration) {
-        guard leading else {
-            if case .settle = write { return reply(from, .settled(call: call, applied: false, book: nil, order: nil).unavailable) }
-            return reply(from, .answer(call: call, WriteReply(status: 503)))
-        }
+        guard leading else { return reply(from, .refused(call: call)) }
         queue.append(Pending(write: write, call: call, from: from, deadline: clock + deadline.nanoseconds))
         writeNext()
     }
@@ -219,23 +284,19 @@ final class PrimaryNode: Node {
         let pending = queue.removeFirst()
         switch plan(pending.write) {
         case .refused(let status):
+            noteIfDeposed(pending.write)
             answer(pending, WriteReply(status: status))
             finishWrite()
         case .replayed(let book, let order):
-            wait(pending, seq: book.version, .answer(call: pending.call, WriteReply(status: 200, book: book, order: order, replayed: true)))
+            wait(pending, seq: book.version, fresh: false, .answer(call: pending.call, WriteReply(status: 200, book: book, order: order, replayed: true)))
             finishWrite()
         case .settled(let applied, let book, let order):
-            let message = Message.settled(call: pending.call, applied: applied, book: book, order: order)
-            if applied {
-                wait(pending, seq: book.version, message)
-            } else {
-                // The abort is a write of its own: answered once the backup holds it.
+            if !applied {
                 store.aborted.insert(attemptOf(pending.write))
-                store.applied += 1
-                committed = store.applied
-                wait(pending, seq: store.applied, message)
-                wakePush()
+                noteIfDeposed(pending.write)
             }
+            let message = Message.settled(call: pending.call, applied: applied, book: book, order: order)
+            if applied { wait(pending, seq: book.version, fresh: false, message) } else { reply(pending.from, message) }
             afterCommit()
             finishWrite()
         case .change(let book, let key):
@@ -255,13 +316,23 @@ final class PrimaryNode: Node {
                 case .settle:
                     break
                 }
-                world.history.committed(key: key, attempt: attemptOf(pending.write), at: world.now)
+                world.history.committed(key: key, .init(at: world.now, attempt: attemptOf(pending.write), epoch: store.term.epoch,
+                                                        book: changed.id, version: changed.version))
                 committed = store.applied
                 afterCommit()
-                wait(pending, seq: changed.version, .answer(call: pending.call, WriteReply(status: 200, book: changed, order: order)))
+                wait(pending, seq: changed.version, fresh: true, .answer(call: pending.call, WriteReply(status: 200, book: changed, order: order)))
                 finishWrite()
                 wakePush()
             }
+        }
+    }
+
+    /// Notes for the checker a refusal or a "not applied" this primary answers from its own store
+    /// after a newer epoch was granted (an observer's note: the primary cannot know it yet).
+    private func noteIfDeposed(_ write: Write) {
+        guard let newest = world.grants.keys.max(), newest > store.term.epoch else { return }
+        switch write {
+        case .take(_, let key, _), .update(_, _, let key, _), .settle(_, let key, _): world.history.answeredWhileDeposed.insert(key)
         }
     }
 
@@ -336,9 +407,10 @@ final class PrimaryNode: Node {
 
     // MARK: Fronts' leases (the real `LeaseTable`) and invalidations
 
+    /// A front's lease, from the real `LeaseTable`, only while `Replicator.mayGrantLeases`.
     private func grantLease(call: Int, to front: NodeName, from: Address, held: Int64) {
         let newLease = Int64(bitPattern: world.random.next() | 1)
-        guard leading, let grant = leases.grant(front.description, renewing: held, now: clock, newLease: newLease) else {
+        guard leading, mayGrantLeases, let grant = leases.grant(front.description, renewing: held, now: clock, newLease: newLease) else {
             return reply(from, .leaseGrant(call: call, lease: 0, milliseconds: 0, fresh: false, announced: 0))
         }
         reply(from, .leaseGrant(call: call, lease: grant.lease, milliseconds: FrontLeases.duration.nanoseconds / 1_000_000,
