@@ -358,6 +358,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(take.status, 503, "nginx passes it to the other replica")
         XCTAssertEqual(take.header("X-Bazar-Not-Sent"), "true")
         XCTAssertNil(take.header("X-Upstream"))
+        XCTAssertEqual(take.header("X-Bazar-Primary"), "catalog-1", "it names the primary it knows, for callers (PrimaryRouting)")
         XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/1", body: "{\"price\":2}")).status, 503)
         XCTAssertEqual(routes.handle(internalRequest("GET", "/catalog-primary/takes", query: "after=0")).status, 503)
         XCTAssertEqual(memory.book(1).0, defaultBooks[0])
