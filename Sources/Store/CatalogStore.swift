@@ -15,10 +15,13 @@ public final class CatalogStore {
     public init(path: String, identity: StoreIdentity) throws {
         self.path = path
         database = try identity.open(path, schema: Self.schema)
-        try database.transaction {
-            for book in defaultBooks {
-                try database.query("INSERT OR IGNORE INTO books VALUES (?, ?, ?, ?, ?, ?)", Self.row(book))
-            }
+        try database.transaction { try insertDefaultBooks() }
+    }
+
+    /// The deployment's first books, at version 0, where missing.
+    private func insertDefaultBooks() throws {
+        for book in defaultBooks {
+            try database.query("INSERT OR IGNORE INTO books VALUES (?, ?, ?, ?, ?, ?)", Self.row(book))
         }
     }
 
@@ -75,12 +78,14 @@ public final class CatalogStore {
             """, [.integer(term.epoch), .text(term.primary)])
     }
 
-    /// A deposed primary's step down, in one transaction: stores `term` and empties the store
-    /// (books, keys, orders, `applied` back to 0, no key held). What it held that the new primary lacks was
-    /// never acknowledged; as a backup it takes a full copy from the new primary.
+    /// A deposed primary's step down, in one transaction: stores `term` and takes the store back
+    /// to the deployment's first state (the default books at version 0, no key, no order,
+    /// `applied` 0). What it held that the new primary lacks was never acknowledged; as a backup
+    /// it takes a full copy from the new primary: every book written after that first state.
     public func stepDown(to term: Term) throws {
         try database.transaction {
             for table in ["books", "takes", "updates", "additions", "aborted"] { try database.execute("DELETE FROM \(table)") }
+            try insertDefaultBooks()
             try database.query("UPDATE meta SET value = 0 WHERE name = 'applied'")
             try setKeysHeld(WriteKey.noneHeld)
             try adopt(term)

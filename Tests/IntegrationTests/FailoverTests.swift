@@ -114,6 +114,28 @@ final class FailoverTests: XCTestCase {
         XCTAssertTrue(status.contains("primary catalog-2") && status.contains("epoch 2"), status)
     }
 
+    /// A former primary that learns at start that a newer epoch leads empties its store to the
+    /// deployment's first state, default books included: emptied of every book, it served 404
+    /// for a book never written since (a full copy from the new primary brings only books
+    /// written after that state), while `/health` called it level (SupervisorAloneTests in CI,
+    /// when catalog-2 won an epoch before the killed catalog-1 came back).
+    func testAFormerPrimaryThatRejoinsAtStartServesEveryBook() async throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        _ = try await stack.waitUntilLevel()
+        XCTAssertEqual(try stack.ctl("stop", "catalog-1").0, 0)
+        _ = try await firstWrite(after: Date(), stack, Acknowledged())
+        XCTAssertEqual(try stack.ctl("start", "catalog-1").0, 0)
+        _ = try await waitForPrimary("catalog-2", stack)
+        let log = try String(contentsOf: stack.variables.appendingPathComponent("log/catalog-1.log"), encoding: .utf8)
+        XCTAssertTrue(log.contains("starting as a backup with an empty store"), "catalog-1 learned the newer epoch at start")
+        for id in 1...3 {
+            let books = try ["catalog-1", "catalog-2"].map { try stack.internalGet("/\($0)/info/\(id)") }
+            XCTAssertTrue(books[0].contains("\"id\":\(id),"), "catalog-1, book \(id): \(books[0])")
+            XCTAssertEqual(books[0], books[1], "book \(id)")
+        }
+    }
+
     /// (b) fencing: a primary that hung, was replaced, and wakes up with a write it took while
     /// hung never acknowledges it; it steps down and rejoins as a backup, and the write is gone
     /// unless the new primary took and acknowledged it.

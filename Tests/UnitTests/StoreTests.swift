@@ -258,6 +258,8 @@ final class StoreTests: XCTestCase {
 
         try backup.stepDown(to: Term(epoch: 2, primary: "catalog-2"))
         XCTAssertEqual(try backup.keysHeld(), WriteKey.noneHeld, "a step down holds no key")
+        XCTAssertEqual(try backup.books(), defaultBooks, "a step down leaves the deployment's first books, as a new store has")
+        XCTAssertEqual(try backup.applied(), 0)
     }
 
     /// A push the backup cannot store whole (here a book its store refuses; on a full disk, the
