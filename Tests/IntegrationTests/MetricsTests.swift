@@ -27,7 +27,7 @@ final class MetricsTests: StackTestCase {
         // prometheus_client names a counter's family without its samples' `_total`.
         for family in ["bazar_up", "bazar_requests", "bazar_request_duration_seconds", "bazar_cache_hits",
                        "bazar_cache_misses", "bazar_cache_evictions", "bazar_cache_entries", "bazar_replication_lag",
-                       "bazar_applied", "bazar_orders_held", "bazar_orders_waiting", "bazar_takes_waiting"] {
+                       "bazar_applied", "bazar_orders_held", "bazar_orders_waiting", "bazar_takes_waiting", "bazar_misses_queued"] {
             XCTAssertNotNil(before.families[family], "no family \(family) in:\n\(before.text)")
         }
         XCTAssertEqual(before.families["bazar_request_duration_seconds"]?.type, "histogram")
