@@ -156,6 +156,7 @@ public enum FastCGIServer {
             load.busy.add(1, ordering: .relaxed)
             var request = readRequest(raw, maxBody: maxBody, internalSecret: secret)
             request.connectionsWaiting = Posix.hasPendingConnections(listenFD)
+            if request.throughMissQueue { request.callerGone = Posix.peerClosed(raw.pointee.ipcFd) }
             let response = handler(request)
             let bytes = response.encoded()
             bytes.withUnsafeBufferPointer { buffer in

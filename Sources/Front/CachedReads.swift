@@ -50,6 +50,8 @@ struct CachedReads: Sendable {
         let label = bypass ? "BYPASS" : "MISS"
         // The queue's threads are its bound; a miss on the main socket holds a permit.
         if request.throughMissQueue {
+            // nginx gave up on it while it waited (and answered 503): no catalog round trip for no one.
+            if request.callerGone { throw .unavailable("The read waited too long in the queue of misses.") }
             return try fetch(key: key, catalogPath: catalogPath, tag: tag, alsoDependsOn: alsoDependsOn, label: label)
                 .answer(ifNoneMatch: ifNoneMatch)
         }

@@ -6,8 +6,9 @@ import Synchronization
 /// `@front_miss` location). While connections wait on the main socket, a miss read there is sent
 /// to it instead of waiting on a catalog replica in one of the main socket's threads: the
 /// misses of a flood then wait in the queue of misses (refused with 503 by nginx once they have
-/// waited 800 ms), and the main socket's queue, where hits wait, stays short. When no
-/// connection waits, a miss is answered where it was read, with no extra hop.
+/// waited 800 ms; the front then skips the ones nginx gave up on), and the main socket's queue,
+/// where hits wait, stays short. When no connection waits, a miss is answered where it was
+/// read, with no extra hop.
 final class MissQueue: Sendable {
     /// nginx's location of the queue of misses.
     static let location = "@front_miss"

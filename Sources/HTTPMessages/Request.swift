@@ -25,6 +25,9 @@ public struct Request: Sendable {
     /// True when nginx passed it through the front's queue of cache misses (`BAZAR_MISS_QUEUE=1`,
     /// a FastCGI parameter only nginx sets).
     public var throughMissQueue = false
+    /// True when a request that came through the queue of misses finds its connection closed
+    /// as it is read: nginx gave up on it while it waited (checked for those requests only).
+    public var callerGone = false
 
     /// Makes a request; every part but the method and path has an empty default.
     public init(method: String, path: String, query: String = "", headers: [String: String] = [:],

@@ -520,8 +520,9 @@ final class ResponseCacheTests: XCTestCase {
 
     /// While connections wait on the main socket, a miss goes to the queue of misses (nginx's
     /// `@front_miss`, by `X-Accel-Redirect`) without asking a catalog replica, and a hit is
-    /// answered; a miss that came through the queue is fetched there without a permit; with no
-    /// connection waiting a miss takes a permit as before (none left: 429).
+    /// answered; a miss that came through the queue is fetched there without a permit, unless
+    /// nginx gave up on it while it waited (503, no fetch); with no connection waiting a miss
+    /// takes a permit as before (none left: 429).
     func testAMissGoesToTheQueueOfMissesWhileConnectionsWait() throws {
         try withCatalog(permits: 0, missQueue: true, { _ in (200, "{\"id\":2}", [("X-Upstream", "catalog-2")]) }) { server, reads in
             let hit = CacheEntry(CachedRead(status: 200, etag: "\"1\"", cache: "HIT", upstream: [], body: bytes("{\"id\":1}")))
@@ -540,6 +541,11 @@ final class ResponseCacheTests: XCTestCase {
             XCTAssertEqual(fetched.status, 200, "no permit needed in the queue's threads")
             XCTAssertEqual(header(fetched, "X-Cache"), "MISS")
             XCTAssertEqual(server.requests.count, 1)
+            queued.callerGone = true
+            XCTAssertThrowsError(try reads.info(3, queued), "nginx gave up on it while it waited") {
+                XCTAssertEqual(($0 as? APIError)?.status, 503)
+            }
+            XCTAssertEqual(server.requests.count, 1, "no catalog round trip for a miss nginx gave up on")
             XCTAssertThrowsError(try reads.info(3, get)) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
         }
         try withCatalog(permits: 0, { _ in (200, "{}", []) }) { _, reads in
