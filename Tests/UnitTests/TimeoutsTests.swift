@@ -38,6 +38,9 @@ final class TimeoutsTests: XCTestCase {
         // tried once more (FastRetry), its settle and the recording of its order at both order replicas.
         XCTAssertGreaterThan(outer, FastRetry.window.seconds + Timeouts.purchase.seconds + Timeouts.settle.seconds
                              + 2 * Timeouts.recordOrder.seconds)
+        // A take's wait for a batch counts within its primary write, and what is left outlasts
+        // the primary's own deadline for the write (Primary.writeDeadline: 500 ms less).
+        XCTAssertLessThan(Timeouts.takeBatchWait, .milliseconds(500))
         // The queue of misses is a queue: nginx gives up on a miss waiting there (503) within
         // the overload promise's 2 s, with a second to spare for the main socket's queue before it.
         XCTAssertLessThanOrEqual(try XCTUnwrap(locations["@front_miss"]), 1)
