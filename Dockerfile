@@ -41,7 +41,7 @@ USER 10001:10001
 STOPSIGNAL SIGTERM
 
 # Each tier image runs docker/tier-entrypoint (bazar-entrypoint): it binds the tier's
-# FastCGI socket on the container's own address, port 9000 (the front also 9001 and 9002),
+# FastCGI socket on the container's own address, port 9000 (the front also 9001, 9002 and 9003),
 # through spawn-fcgi, points it at nginx's internal listener (nginx:8081) with the
 # deployment's secret (/run/secrets/internal_secret), lets FastCGI in from nginx alone
 # (FCGI_WEB_SERVER_ADDRS) and restarts the container when nginx moves. Its arguments are
@@ -62,7 +62,7 @@ COPY .build/images/bazar-front /usr/local/bin/bazar-front
 COPY nginx/render-conf /usr/local/lib/bazar/render-conf
 LABEL org.opencontainers.image.title="bazar-front"
 ENV BAZAR_PROGRAM=bazar-front
-EXPOSE 9001 9002
+EXPOSE 9001 9002 9003
 
 FROM runtime AS catalog
 COPY .build/images/bazar-catalog /usr/local/bin/bazar-catalog

@@ -38,7 +38,7 @@ struct CatalogRoutes: Sendable {
 
     /// The catalog's operations (a `settle` route for an addition and one for a take).
     enum Operation: Sendable {
-        case info, search, health, take, update, books, settleAddition, settle, lease, takes, replicate, switchover, takeOver, state,
+        case info, search, health, take, takeBatch, update, books, settleAddition, settle, lease, takes, replicate, switchover, takeOver, state,
              changes, metrics
     }
 
@@ -48,6 +48,7 @@ struct CatalogRoutes: Sendable {
         .init("search", 2, ["GET"], .search),
         .init("health", 1, ["GET"], .health),
         .init("take", 2, ["POST"], .take),
+        .init("take-batch", 1, ["POST"], .takeBatch),
         .init("update", 2, ["POST"], .update),
         .init("books", 1, ["POST"], .books),
         .init("settle", 1, ["POST"], .settleAddition),
@@ -99,6 +100,11 @@ struct CatalogRoutes: Sendable {
         case .take:
             let (key, attempt) = try WriteIdentity.decode(request, needing: .key)
             return try primary(role).take(try PathParsing.positiveID(operation[1]), key: key, attempt: attempt)
+        case .takeBatch:
+            guard let batch = TakeBatch(body: request.body) else {
+                throw .badRequest("A take batch is {\"takes\": [{\"book\": id, \"key\": key, \"attempt\": attempt}, ...]}.")
+            }
+            return try primary(role).takeBatch(batch)
         case .update:
             let (key, attempt) = try WriteIdentity.decode(request, needing: .nothing)
             return try primary(role).update(try PathParsing.positiveID(operation[1]), try BookUpdate.parse(request.body),

@@ -126,11 +126,34 @@ final class Primary: @unchecked Sendable {
 
     /// Takes one copy of a book for an order under `key` (a repeated key answers the first order).
     func take(_ id: Int64, key: String, attempt: String) -> Response {
-        respond(to: .take(id, key: key, attempt: attempt)) { written in
-            // A take always has its order; without one the caller would find the answer malformed and settle.
-            guard let order = written.order else { return .object([("order", .null)]) }
-            return TakeAnswer(order: order, book: written.books[0], replayed: written.replayed).json
+        respond(to: .take(id, key: key, attempt: attempt), Self.takeAnswer)
+    }
+
+    /// Takes a copy for each purchase of an order replica's batch, queued at once: each take is
+    /// decided, committed and acknowledged as it would be alone (`take`), and answered alone,
+    /// in the batch's order (`TakeBatchAnswer`). Refused whole, like a take, while this
+    /// replica does not lead.
+    func takeBatch(_ batch: TakeBatch) -> Response {
+        let deadline = Monotonic.now() + Self.writeDeadline.nanoseconds
+        do throws(APIError) { try requireLeading() } catch { return error.response(headers: upstream) }
+        guard gate.enter() else { return Self.handedOver(name, to: replicator.term.current.primary) }
+        defer { gate.leave() }
+        let pending = batch.takes.map { PendingWrite(.take($0.book, key: $0.key, attempt: $0.attempt)) }
+        enqueue(pending)
+        let answers = pending.map { pending -> TakeBatchAnswer.Answer in
+            switch acknowledged(pending.awaitOutcome(), until: deadline) {
+            case .failure(let error): TakeBatchAnswer.Answer(status: error.status, body: error.json, replayed: false)
+            case .success(let written): TakeBatchAnswer.Answer(status: 200, body: Self.takeAnswer(written), replayed: written.replayed)
+            }
         }
+        return .json(200, TakeBatchAnswer(answers).json, headers: upstream)
+    }
+
+    /// A take's answer (`TakeAnswer`).
+    private static func takeAnswer(_ written: Written) -> JSON {
+        // A take always has its order; without one the caller would find the answer malformed and settle.
+        guard let order = written.order else { return .object([("order", .null)]) }
+        return TakeAnswer(order: order, book: written.books[0], replayed: written.replayed).json
     }
 
     /// Applies an admin update to a book; one under a key already applied to it answers the book
@@ -250,27 +273,38 @@ final class Primary: @unchecked Sendable {
         guard gate.enter() else { return Self.handedOver(name, to: replicator.term.current.primary) }
         defer { gate.leave() }
         let pending = PendingWrite(write)
-        condition.withLock {
-            queue.append(pending)
-            condition.signal()
-        }
-        let outcome = pending.awaitOutcome()
-        switch outcome {
+        enqueue([pending])
+        switch acknowledged(pending.awaitOutcome(), until: deadline) {
         case .failure(let error):
             return error.response(headers: upstream)
         case .success(let written):
-            // The books' versions cover the write (a settled one too): each is its book's latest
-            // change; a settle that was not applied waits for its abort, so that a backup that
-            // takes over holds the fence.
-            if let version = written.applied ? written.books.map(\.version).max() : written.fence,
-               !replicator.waitReplicated(version, until: deadline) {
-                Log.warn("write not acknowledged in time: outcome unknown to the caller, who settles it", [("version", "\(version)")])
-                return APIError.outcomeUnknown.response(headers: upstream)
-            }
-            // Takes are numbered in the order they are replicated: this one's covers every earlier one.
-            if let order = written.order { acknowledgedTakes.max(order.number, ordering: .releasing) }
             return .json(status, body(written), headers: upstream + (written.replayed ? [("Idempotent-Replayed", "true")] : []))
         }
+    }
+
+    /// Queues writes for the writer, at once.
+    private func enqueue(_ writes: [PendingWrite]) {
+        condition.withLock {
+            queue.append(contentsOf: writes)
+            condition.signal()
+        }
+    }
+
+    /// A decided write's outcome once the backup acknowledged it (or the order replicas
+    /// recorded it), or `outcome_unknown` when that did not happen by `deadline`.
+    private func acknowledged(_ outcome: Outcome, until deadline: Int64) -> Outcome {
+        guard case .success(let written) = outcome else { return outcome }
+        // The books' versions cover the write (a settled one too): each is its book's latest
+        // change; a settle that was not applied waits for its abort, so that a backup that
+        // takes over holds the fence.
+        if let version = written.applied ? written.books.map(\.version).max() : written.fence,
+           !replicator.waitReplicated(version, until: deadline) {
+            Log.warn("write not acknowledged in time: outcome unknown to the caller, who settles it", [("version", "\(version)")])
+            return .failure(.outcomeUnknown)
+        }
+        // Takes are numbered in the order they are replicated: this one's covers every earlier one.
+        if let order = written.order { acknowledgedTakes.max(order.number, ordering: .releasing) }
+        return outcome
     }
 
     /// How long a hand-over may wait for the writes in flight and the backup to have them all.

@@ -35,6 +35,8 @@ func readRequest(_ raw: UnsafeMutablePointer<FCGX_Request>, maxBody: Int, intern
             carriesSecret = constantTimeEqual(value, internalSecret)
         } else if name.elementsEqual("BAZAR_REQUEST_ID".utf8) {
             request.requestID = String(decoding: value, as: UTF8.self)
+        } else if name.elementsEqual("BAZAR_MISS_QUEUE".utf8) {
+            request.throughMissQueue = value.elementsEqual("1".utf8)
         } else if name.elementsEqual("BAZAR_TRACE_ID".utf8) {
             request.traceID = String(decoding: value, as: UTF8.self)
         }

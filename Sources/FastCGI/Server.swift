@@ -114,6 +114,11 @@ public enum FastCGIServer {
         while sigwait(&set, &received) != 0 {}
     }
 
+    /// The accept queue of a socket the server binds itself, as long as the kernel allows
+    /// (`somaxconn` caps it): like spawn-fcgi's, so that a queue of waiting requests (the
+    /// front's queue of misses) is bounded by time, not refused for room.
+    private static let backlog: Int32 = 4096
+
     private static func openListener(_ listen: ServerOptions.Listen) -> Int32 {
         switch listen {
         case .inherited:
@@ -121,7 +126,7 @@ public enum FastCGIServer {
         case .path(let path):
             do {
                 try Posix.unlinkIfPresent(path)
-                let fd = FCGX_OpenSocket(path, 1024)
+                let fd = FCGX_OpenSocket(path, backlog)
                 guard fd >= 0 else { fail("cannot listen on \(path)") }
                 try Posix.adoptDirectoryGroup(path)
                 try Posix.chmod(path, 0o660)
@@ -130,7 +135,7 @@ public enum FastCGIServer {
                 fail("cannot listen on \(path): \(error)")
             }
         case .tcp(let address):
-            let fd = FCGX_OpenSocket(address, 1024)
+            let fd = FCGX_OpenSocket(address, backlog)
             guard fd >= 0 else { fail("cannot listen on \(address)") }
             return fd
         }
@@ -149,7 +154,10 @@ public enum FastCGIServer {
             }
             state.inFlight.add(1, ordering: .sequentiallyConsistent)
             load.busy.add(1, ordering: .relaxed)
-            let response = handler(readRequest(raw, maxBody: maxBody, internalSecret: secret))
+            var request = readRequest(raw, maxBody: maxBody, internalSecret: secret)
+            request.connectionsWaiting = Posix.hasPendingConnections(listenFD)
+            if request.throughMissQueue { request.callerGone = Posix.peerClosed(raw.pointee.ipcFd) }
+            let response = handler(request)
             let bytes = response.encoded()
             bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) {

@@ -7,8 +7,10 @@ import TierCalls
 /// `/info/{id}` and `/search/{topic}`: answered from the cache, or fetched from a catalog
 /// replica through nginx's `catalog` upstream (which round-robins) and cached. The cache is
 /// used only while the front holds its read lease from the primary. It holds the encoded HIT
-/// answers (`CacheEntry`), so a hit costs one lookup and one write. A miss waits on a catalog
-/// replica only while it holds one of `permits`; without one it is refused at once. Every 200
+/// answers (`CacheEntry`), so a hit costs one lookup and one write. A miss read while
+/// connections wait on the main socket goes to the queue of misses (`MissQueue`); one read
+/// through that queue waits on a catalog replica in the queue's own threads; any other waits on
+/// a replica only while it holds one of `permits`, and without one it is refused at once. Every 200
 /// carries an `ETag`, and a request whose `If-None-Match` names it gets `304 Not Modified`.
 /// A request with `Cache-Control: no-cache` skips the lookup: a catalog replica answers it
 /// (`X-Cache: BYPASS`) and it fills the cache as a miss does. Each page of a search is an entry
@@ -19,6 +21,7 @@ struct CachedReads: Sendable {
     let lease: ReadLease
     let client: InternalClient
     let permits: Permits
+    let misses: MissQueue
     /// Test hook: a pause between the fetch and the fill, to let a write's invalidation pass.
     let fillDelayMicroseconds: UInt32
 
@@ -43,8 +46,17 @@ struct CachedReads: Sendable {
         let ifNoneMatch = request.header("If-None-Match")
         let bypass = Conditions.noCache(request.header("Cache-Control"))
         if !bypass, lease.held, let hit = cache.lookup(key) { return hit.answer(ifNoneMatch: ifNoneMatch) }
+        if misses.takes(request) { return misses.redirect() }
+        let label = bypass ? "BYPASS" : "MISS"
+        // The queue's threads are its bound; a miss on the main socket holds a permit.
+        if request.throughMissQueue {
+            // nginx gave up on it while it waited (and answered 503): no catalog round trip for no one.
+            if request.callerGone { throw .unavailable("The read waited too long in the queue of misses.") }
+            return try fetch(key: key, catalogPath: catalogPath, tag: tag, alsoDependsOn: alsoDependsOn, label: label)
+                .answer(ifNoneMatch: ifNoneMatch)
+        }
         return try permits.withPermit { () throws(APIError) in
-            try fetch(key: key, catalogPath: catalogPath, tag: tag, alsoDependsOn: alsoDependsOn, label: bypass ? "BYPASS" : "MISS")
+            try fetch(key: key, catalogPath: catalogPath, tag: tag, alsoDependsOn: alsoDependsOn, label: label)
         }.answer(ifNoneMatch: ifNoneMatch)
     }
 

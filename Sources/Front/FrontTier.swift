@@ -7,7 +7,7 @@ import TierCalls
 /// bazar-front's configuration: its flags and the program they make.
 public enum FrontTier {
     /// The flags the front takes (besides the server's `--socket` and `--threads`).
-    public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "cache-capacity", "cache-bytes",
+    public static let flags = ["name", "internal", "invalidation-socket", "writes-socket", "writes-threads", "misses-socket", "cache-capacity", "cache-bytes",
                                "admin-token-file", "admin-token-fd", "metrics-token-file", "metrics-token-fd", "catalogs", "orders",
                                "fronts", "fill-delay-ms"]
 
@@ -16,9 +16,10 @@ public enum FrontTier {
     /// their own, each with its own threads, for invalidations (a write waits for its invalidation, and the purchase that
     /// caused it may hold one of the front's threads meanwhile) and, with `--writes-socket`,
     /// for purchases, updates, additions and order reads, on `--writes-threads` threads (default
-    /// `--threads`): a hung order replica then holds only those. On the main socket, reads that
-    /// wait on another tier (cache misses, `/health`) take one of half as many permits as it has
-    /// threads, so the other half stay free for hits. `GET /metrics` also takes the read-only
+    /// `--threads`): a hung order replica then holds only those; and with `--misses-socket`, for
+    /// the queue of cache misses (`MissQueue`), on half as many threads as `--threads`. On the
+    /// main socket, reads that wait on another tier (cache misses, `/health`) take one of half as
+    /// many permits as it has threads, so the other half stay free for hits. `GET /metrics` also takes the read-only
     /// metrics token: `BAZAR_METRICS_TOKEN`, else the first line of `--metrics-token-fd` or
     /// `--metrics-token-file` (none without any). `BAZAR_RESTARTS_FILE` in the environment names
     /// the supervisor's counts of restarts, and `BAZAR_NGINX_ANSWERS_FILE` its counts of nginx's
@@ -37,7 +38,9 @@ public enum FrontTier {
         let primary = PrimaryCalls(client)
         let lease = ReadLease(name: name, primary: primary, cache: cache)
         lease.start()
-        let reads = CachedReads(cache: cache, lease: lease, client: client, permits: permits,
+        let missesSocket = try flags.string("misses-socket", default: "")
+        let misses = MissQueue(enabled: !missesSocket.isEmpty)
+        let reads = CachedReads(cache: cache, lease: lease, client: client, permits: permits, misses: misses,
                                 fillDelayMicroseconds: UInt32(fillDelay * 1000))
         let environment = ProcessInfo.processInfo.environment
         let admin = try BearerToken(environment: environment, variable: "BAZAR_ADMIN_TOKEN",
@@ -52,7 +55,7 @@ public enum FrontTier {
         let nginxAnswers = NginxAnswers(file: ProcessInfo.processInfo.environment["BAZAR_NGINX_ANSWERS_FILE"] ?? "")
         let fronts = FrontPeers(own: name, listed: try FrontPeers.parse(try flags.list("fronts", default: [])), supervisor: restarts)
         let metrics = MetricsReport(name: name, client: client, fronts: fronts, catalogs: catalogs, orders: orders, permits: permits,
-                                    cache: cache, lease: lease, requests: requests, restarts: restarts,
+                                    misses: misses, cache: cache, lease: lease, requests: requests, restarts: restarts,
                                     nginxAnswers: nginxAnswers)
         let routes = FrontRoutes(name: name, reads: reads, forwarding: Forwarding(client: client), writes: Writes(client: client, primary: primary, orders: orders),
                                  health: health, metrics: metrics, admin: admin, metricsToken: metricsToken)
@@ -62,6 +65,7 @@ public enum FrontTier {
         let writesSocket = try flags.string("writes-socket", default: "")
         let writesThreads = try flags.int("writes-threads", default: threads, in: 1...4096)
         if !writesSocket.isEmpty { sockets.append(.init(path: writesSocket, threads: writesThreads)) }
+        if !missesSocket.isEmpty { sockets.append(.init(path: missesSocket, threads: max(1, threads / 2))) }
         return TierProgram(extraSockets: sockets,
                            startMessage: "front starting with a cache of \(cache.capacity) entries and \(cache.capacityBytes) bytes", metrics: requests,
                            handle: routes.handle)

@@ -22,6 +22,7 @@ struct MetricsReport: Sendable {
     let catalogs: [String]
     let orders: [String]
     let permits: Permits
+    let misses: MissQueue
     let cache: ResponseCache<CacheEntry>
     /// The read lease, whose state this front reports.
     let lease: ReadLease
@@ -105,6 +106,8 @@ struct MetricsReport: Sendable {
             exposition.family("bazar_cache_\(name)", .gauge, help)
             exposition.sample("bazar_cache_\(name)", [], value)
         }
+        exposition.family("bazar_misses_queued_total", .counter, "Cache misses sent to the queue of misses while connections waited on the main socket.")
+        exposition.sample("bazar_misses_queued_total", [], misses.count)
         exposition.family("bazar_front_lease_held", .gauge, "1 while this front holds its read lease (it serves and fills its cache only then).")
         exposition.sample("bazar_front_lease_held", [], lease.held ? 1 : 0)
         ProcessMetrics.write(to: &exposition)

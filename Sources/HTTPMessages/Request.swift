@@ -19,6 +19,15 @@ public struct Request: Sendable {
     /// The id the answer's `X-Request-Id` names (`BAZAR_TRACE_ID`: the client's when sane, else
     /// nginx's; on the internal listener, the caller's), empty when none was passed.
     public var traceID: String
+    /// True when connections waited in the accept queue of the socket it came on as it was
+    /// read: that socket's threads were not keeping up.
+    public var connectionsWaiting = false
+    /// True when nginx passed it through the front's queue of cache misses (`BAZAR_MISS_QUEUE=1`,
+    /// a FastCGI parameter only nginx sets).
+    public var throughMissQueue = false
+    /// True when a request that came through the queue of misses finds its connection closed
+    /// as it is read: nginx gave up on it while it waited (checked for those requests only).
+    public var callerGone = false
 
     /// Makes a request; every part but the method and path has an empty default.
     public init(method: String, path: String, query: String = "", headers: [String: String] = [:],

@@ -1,6 +1,7 @@
 /// Group commit on an order replica, decided: the orders of concurrent purchases are recorded
 /// in one SQLite transaction and pushed to the peer in one call (`OrderCommits` runs it, with
-/// the threads, the store and HTTP; this value only decides).
+/// the threads, the store and HTTP; this value only decides), and their takes go to the catalog
+/// primary in one call (`TakeBatches`).
 ///
 /// A purchase joins with its order. When no batch is running it leads one at once, holding its
 /// own order; else it waits, and when the running batch finishes, the purchases waiting make
@@ -24,6 +25,14 @@ struct OrderBatches<Member> {
     mutating func join(_ member: Member, bytes: Int) -> [Member]? {
         waiting.append((member, bytes))
         return running ? nil : next()
+    }
+
+    /// A waiting purchase leaves (it waited long enough and goes alone): whether it was still
+    /// waiting; false when a batch already holds it.
+    mutating func leave(_ member: Member) -> Bool where Member: AnyObject {
+        guard let index = waiting.firstIndex(where: { $0.member === member }) else { return false }
+        waiting.remove(at: index)
+        return true
     }
 
     /// The running batch finished: the next one, led by its first member, or nil when no

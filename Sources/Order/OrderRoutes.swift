@@ -83,6 +83,8 @@ struct OrderRoutes: Sendable {
                 exposition.sample("bazar_orders_held", [], orders.count)
                 exposition.family("bazar_orders_waiting", .gauge, "Purchases waiting for the running batch to record their orders.")
                 exposition.sample("bazar_orders_waiting", [], purchases.commits.waiting)
+                exposition.family("bazar_takes_waiting", .gauge, "Purchases whose takes wait for the batch of takes on its way to the primary.")
+                exposition.sample("bazar_takes_waiting", [], purchases.takes.waiting)
             }
         case .health:
             return ReplicaHealth(name: name, role: "order", status: catchUp.isLevel ? "up" : "catching_up",

@@ -19,8 +19,8 @@ public enum OrderTier {
         let primary = PrimaryCalls(client)
         let catchUp = CatchUp(orders: orders, primary: primary, peer: peer)
         catchUp.start()
-        let purchases = Purchases(name: name, commits: OrderCommits(orders: orders, peer: PeerPush(peer: peer, client: client)),
-                                  primary: primary)
+        let purchases = Purchases(name: name, takes: TakeBatches(primary: primary),
+                                  commits: OrderCommits(orders: orders, peer: PeerPush(peer: peer, client: client)), primary: primary)
         let witness = Witness(store: try OrderStore(path: try flags.string("db"), identity: identity))
         let metrics = RequestMetrics(routes: OrderRoutes.routeNames)
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases, catchUp: catchUp, witness: witness,

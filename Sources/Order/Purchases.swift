@@ -8,14 +8,16 @@ import TierCalls
 import Wire
 
 /// A purchase on an order replica: the catalog primary takes one copy (atomically, recording the
-/// order under the purchase's key), this replica records the order and pushes it to its peer,
-/// together with the orders of the purchases made meanwhile (`OrderCommits`).
+/// order under the purchase's key; the takes of the purchases made meanwhile travel with it,
+/// `TakeBatches`), this replica records the order and pushes it to its peer, together with the
+/// orders of the purchases made meanwhile (`OrderCommits`).
 /// When the take's outcome is lost (the primary or nginx hung or died mid-way), the replica
 /// settles it with the primary; when even that fails it answers `504 outcome_unknown`, never a
 /// 503 that might hide a purchase. A take that failed fast without being applied is made once
 /// more (`FastRetry`).
 struct Purchases: Sendable {
     let name: String
+    let takes: TakeBatches
     let commits: OrderCommits
     /// The catalog primary's calls (takes and settles).
     let primary: PrimaryCalls
@@ -29,8 +31,7 @@ struct Purchases: Sendable {
     /// One take: the answer, and whether surely nothing was bought.
     private func take(_ id: Int64, key: String, attempt: String) -> (Response, notApplied: Bool) {
         let sent = Monotonic.now()
-        let taken = primary.result("POST", "/take/\(id)", headers: WriteIdentity.headers(key: key, attempt: attempt),
-                                  timeout: Timeouts.primaryWrite)
+        let taken = takes.take(id, key: key, attempt: attempt)
         switch WriteStep(WriteAnswer(taken), earlierTriesPossible: false) {
         case .passOn(let answer):
             guard answer.status == 200 else {

@@ -196,6 +196,14 @@ public enum Posix {
         return poll(&entry, 1, 0) == 1 && entry.revents & Int16(POLLIN) != 0
     }
 
+    /// Whether the peer of a connected socket has closed it or shut its side down (a
+    /// non-blocking `poll`): a caller that gave up.
+    public static func peerClosed(_ fd: Int32) -> Bool {
+        let hangUp: Int16 = 0x2000   // POLLRDHUP, which Glibc's module does not export (_GNU_SOURCE)
+        var entry = pollfd(fd: fd, events: hangUp, revents: 0)
+        return poll(&entry, 1, 0) == 1 && entry.revents & (hangUp | Int16(POLLHUP | POLLERR)) != 0
+    }
+
     /// Closes a descriptor. Not retried on `EINTR`: on Linux the descriptor is released anyway.
     public static func close(_ fd: Int32) {
         _ = Glibc.close(fd)

@@ -13,6 +13,11 @@ public enum Timeouts {
     public static let primaryWrite: Duration = .milliseconds(4_500)
     /// A settle: one queued write on the primary.
     public static let settle: Duration = .milliseconds(1_500)
+    /// The longest a purchase's take waits on its order replica for the batch of takes already
+    /// on its way to the primary (`TakeBatches`); past it, the take is sent alone. The wait
+    /// counts within the take's `primaryWrite` (a batch is sent with what is left of its oldest
+    /// take's), and what is left outlasts the primary's own deadline (`primaryWrite` less 500 ms).
+    public static let takeBatchWait: Duration = .milliseconds(300)
     /// The push of a new order to the peer order replica.
     public static let peerPush: Duration = .milliseconds(300)
     /// The front's recording, at one order replica, of an order it found bought by settling it.

@@ -102,9 +102,13 @@ final class ConcurrencyTests: StackTestCase {
         XCTAssertEqual(violations, [])
     }
 
+    /// 250 purchases at once of a book with 100 copies: exactly 100 bought, every other one
+    /// told out of stock, both order replicas listing the 100. The takes of purchases made at
+    /// once travel to the primary in batches (`/catalog-primary/take-batch`), each answered alone.
     func testConcurrentPurchasesThroughBothOrderReplicasNeverOversell() async throws {
         let client = try client
         _ = try await client.update(6, #"{"stock": 100}"#)
+        let batchesBefore = try await takeBatches()
         let before = Set(try await client.get("/orders?limit=1000").json["orders"].array.compactMap { $0["number"].int })
         let answers = try await withThrowingTaskGroup(of: HTTPAnswer.self) { group in
             for _ in 0..<250 { group.addTask { try await client.send("POST", "/purchase/6") } }
@@ -128,6 +132,14 @@ final class ConcurrencyTests: StackTestCase {
         }
         XCTAssertEqual(listed["order-1"], bought)
         XCTAssertEqual(listed["order-2"], bought)
+        let batches = try await takeBatches()
+        XCTAssertGreaterThan(batches, batchesBefore, "250 purchases at once and no take travelled in a batch")
+    }
+
+    /// How many batches of takes the catalog replicas answered (`bazar_requests_total`, route `take-batch`).
+    private func takeBatches() async throws -> Double {
+        let report = try await MetricsScrape.scrape(try client)
+        return report.families["bazar_requests"]?.samples.filter { $0.name == "bazar_requests_total" && $0.labels["route"] == "take-batch" }.reduce(0) { $0 + $1.value } ?? 0
     }
 
     func testARetryOnTheOtherOrderReplicaIsRecognised() async throws {

@@ -5,7 +5,7 @@ import XCTest
 /// (`MetricsScrape`).
 final class MetricsTests: StackTestCase {
     static let routes: Set = ["info", "search", "purchase", "orders", "update", "books", "health", "stats", "metrics", "invalidate",
-                              "take", "settle", "lease", "takes", "replicate", "held", "witness", "acknowledged", "state", "changes", "stand-in", "epoch",
+                              "take", "take-batch", "settle", "lease", "takes", "replicate", "held", "witness", "acknowledged", "state", "changes", "stand-in", "epoch",
                               "switchover", "take-over", "other"]
 
     /// Without the admin token (or with a wrong one) `/metrics` is a JSON 401.
@@ -27,7 +27,7 @@ final class MetricsTests: StackTestCase {
         // prometheus_client names a counter's family without its samples' `_total`.
         for family in ["bazar_up", "bazar_requests", "bazar_request_duration_seconds", "bazar_cache_hits",
                        "bazar_cache_misses", "bazar_cache_evictions", "bazar_cache_entries", "bazar_replication_lag",
-                       "bazar_applied", "bazar_orders_held", "bazar_orders_waiting"] {
+                       "bazar_applied", "bazar_orders_held", "bazar_orders_waiting", "bazar_takes_waiting", "bazar_misses_queued"] {
             XCTAssertNotNil(before.families[family], "no family \(family) in:\n\(before.text)")
         }
         XCTAssertEqual(before.families["bazar_request_duration_seconds"]?.type, "histogram")
@@ -38,6 +38,7 @@ final class MetricsTests: StackTestCase {
         XCTAssertNotNil(before.sample("bazar_replication_lag", ["replica": backup]), "the lag is the backup's, \(backup)")
         XCTAssertNotNil(before.value("bazar_orders_held", ["replica": "order-1"]))
         XCTAssertEqual(before.sample("bazar_orders_waiting", ["replica": "order-1"])?.value, 0, "no purchase waits while none is made")
+        XCTAssertEqual(before.sample("bazar_takes_waiting", ["replica": "order-1"])?.value, 0, "no take waits while none is made")
         for sample in before.families["bazar_requests"]?.samples ?? [] {
             XCTAssertTrue(Self.routes.contains(sample.labels["route"] ?? ""), "route label \(sample.labels)")
         }

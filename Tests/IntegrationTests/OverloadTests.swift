@@ -38,6 +38,8 @@ final class OverloadTests: XCTestCase {
     /// 1,500 connections of cache misses (wrk, 6 s, each request a new search topic) while a
     /// probe reads a cached `/info` ten times: at least 9 of its reads succeed, and every answer,
     /// the probe's and the flood's, is a 200 or a refusal (429, 503), none a broken connection.
+    /// More connections than the front has threads wait on its main socket, so the front sends
+    /// misses to its queue of misses (`bazar_misses_queued_total`), where they wait apart from hits.
     func testAFloodOfMissesIsRefusedFastWhileHitsAreServed() async throws {
         let stack = try Stack()
         defer { stack.stop() }
@@ -76,6 +78,8 @@ final class OverloadTests: XCTestCase {
         for error in ["connect", "read", "write"] {
             XCTAssertEqual(result["errors"][error], .number(0), "flood \(error) errors: \(result["errors"])")
         }
+        let queued = try await MetricsScrape.scrape(probe).value("bazar_misses_queued_total", ["replica": "front"])
+        XCTAssertGreaterThan(queued, 0, "no miss was sent to the queue of misses")
     }
 
     /// Warms `/info/1`, hangs `pids` (SIGSTOP) while `workers` loops run `request` for 4 s, and

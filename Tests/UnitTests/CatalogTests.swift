@@ -538,6 +538,39 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(try store.books()[4].stock, 0)
     }
 
+    /// A batch of takes (`/catalog-primary/take-batch`) answers each take as it would be
+    /// answered alone, in the batch's order: bought, out of stock, a replay of a key already
+    /// bought, a key reused on another book, a book that does not exist.
+    func testPrimaryTakeBatchAnswersEachTakeAlone() throws {
+        let front = try TestHTTPServer(path: frontSocket) { _ in (200, "{\"dropped\":0}", []) }
+        defer { front.stop() }
+        let (routes, memory) = try makePrimary(internalSocket: frontSocket)
+        XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/update/5", body: "{\"stock\":1}")).status, 200)
+        let batch = TakeBatch([.init(book: 5, key: "k1", attempt: "k1"), .init(book: 5, key: "k2", attempt: "k2"),
+                               .init(book: 5, key: "k1", attempt: "k1.again"), .init(book: 4, key: "k1", attempt: "k1.other"),
+                               .init(book: 99, key: "k3", attempt: "k3")])
+        let answer = routes.handle(internalRequest("POST", "/catalog-primary/take-batch", body: String(decoding: batch.json.encoded(), as: UTF8.self)))
+        XCTAssertEqual(answer.status, 200, answer.text)
+        XCTAssertEqual(answer.header("X-Upstream"), "catalog-1")
+        let answers = try XCTUnwrap(TakeBatchAnswer(body: answer.body)?.answers)
+        XCTAssertEqual(answers.map(\.status), [200, 409, 200, 400, 404])
+        let bought = try XCTUnwrap(TakeAnswer(json: answers[0].body))
+        XCTAssertEqual(bought.order.key, "k1")
+        XCTAssertEqual(bought.book.stock, 0)
+        XCTAssertFalse(answers[0].replayed)
+        XCTAssertEqual(answers[1].body["error"]?["code"]?.stringValue, "out_of_stock")
+        XCTAssertTrue(answers[2].replayed)
+        XCTAssertEqual(TakeAnswer(json: answers[2].body)?.order, bought.order)
+        XCTAssertEqual(memory.book(5).0?.stock, 0)
+        XCTAssertEqual(memory.book(4).0, defaultBooks[3])
+        let store = try CatalogStore(path: dbPath, identity: .test)
+        XCTAssertEqual(try store.takes(after: 0, limit: 10).map(\.key), ["k1"])
+        for body in ["", "{}", #"{"takes":[]}"#, #"{"takes":[{"book":5}]}"#] {
+            XCTAssertEqual(routes.handle(internalRequest("POST", "/catalog-primary/take-batch", body: body)).status, 400, body)
+        }
+        XCTAssertEqual(try store.takes(after: 0, limit: 10).count, 1, "a malformed batch takes nothing")
+    }
+
     func testPrimaryWaitsOutAFrontThatDoesNotConfirmThenLeasesItFresh() throws {
         for answer in [(500, "{}"), (502, "bad gateway")] {
             let front = try TestHTTPServer(path: frontSocket) { _ in (answer.0, answer.1, []) }

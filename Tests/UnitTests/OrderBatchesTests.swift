@@ -48,4 +48,19 @@ final class OrderBatchesTests: XCTestCase {
         XCTAssertEqual(batches.finish(), [5])
         XCTAssertNil(batches.finish())
     }
+
+    func testAWaitingMemberLeavesUnlessABatchAlreadyHoldsIt() {
+        final class Take {}
+        let (first, second, third) = (Take(), Take(), Take())
+        var batches = OrderBatches<Take>()
+        XCTAssertEqual(batches.join(first, bytes: 10)?.count, 1)
+        XCTAssertNil(batches.join(second, bytes: 10))
+        XCTAssertNil(batches.join(third, bytes: 10))
+        XCTAssertTrue(batches.leave(second), "a member still waiting leaves")
+        XCTAssertFalse(batches.leave(second), "and only once")
+        let next = batches.finish()
+        XCTAssertEqual(next?.count, 1)
+        XCTAssertTrue(next?[0] === third)
+        XCTAssertFalse(batches.leave(third), "a member a batch holds stays in it")
+    }
 }

@@ -7,6 +7,7 @@ import HTTPMessages
 @testable import Order
 import Store
 import TierCalls
+import Wire
 import XCTest
 
 final class OrderTests: XCTestCase {
@@ -34,8 +35,9 @@ final class OrderTests: XCTestCase {
     private func makeRoutes(name: String = "order-1") throws -> (OrderRoutes, OrderBook) {
         let orders = try book()
         let client = InternalClient(.unix(path: internalSocket), secret: "test-secret")
-        let purchases = Purchases(name: name, commits: OrderCommits(orders: orders, peer: PeerPush(peer: "order-2", client: client)),
-                                  primary: PrimaryCalls(client))
+        let primary = PrimaryCalls(client)
+        let purchases = Purchases(name: name, takes: TakeBatches(primary: primary),
+                                  commits: OrderCommits(orders: orders, peer: PeerPush(peer: "order-2", client: client)), primary: primary)
         // The catch-up thread is not started: the replica stays `catching_up`.
         let routes = OrderRoutes(name: name, orders: orders, purchases: purchases,
                                  catchUp: CatchUp(orders: orders, primary: PrimaryCalls(client), peer: "order-2"),
@@ -191,6 +193,69 @@ final class OrderTests: XCTestCase {
                                              ("replayed", .bool(replayed))]).encoded(), as: UTF8.self)
     }
 
+    /// The answer to a batch of takes (`TakeBatch` in `body`): each take's from `answers`, by key.
+    private static func batchAnswer(_ body: [UInt8], _ answers: [String: String]) -> String {
+        let takes = TakeBatch(body: body)?.takes ?? []
+        let each = takes.map { take in
+            TakeBatchAnswer.Answer(status: 200, body: (try? JSON.parse(Array((answers[take.key] ?? "").utf8))) ?? .null, replayed: false)
+        }
+        return String(decoding: TakeBatchAnswer(each).json.encoded(), as: UTF8.self)
+    }
+
+    /// Purchases made while a take is on its way to the primary wait, and their takes go
+    /// together in one batch (`/catalog-primary/take-batch`), each answered alone: an order
+    /// for each; and the primary's refusal of a whole batch is each take's answer.
+    func testConcurrentTakesTravelInOneBatch() throws {
+        let orders = (1...6).map { order(Int64($0), book: 3, key: "client:\($0)") }
+        let answers = Dictionary(uniqueKeysWithValues: orders.map { ($0.key, takeAnswer($0, replayed: false)) })
+        let firstTakeArrived = DispatchSemaphore(value: 0)
+        let releaseFirstTake = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var refuse = false
+        let nginx = try TestHTTPServer(path: internalSocket) { request in
+            if request.path.contains("/take/") {
+                firstTakeArrived.signal()
+                releaseFirstTake.wait()
+                return (200, answers[request.headers["x-bazar-key"] ?? ""] ?? "", [("X-Upstream", "catalog-1")])
+            }
+            if request.path.hasSuffix("/take-batch") {
+                if refuse { return (503, String(decoding: APIError.unavailable("recovering").json.encoded(), as: UTF8.self), [("X-Upstream", "catalog-1")]) }
+                return (200, Self.batchAnswer(request.body, answers), [("X-Upstream", "catalog-1")])
+            }
+            return (200, "{\"applied\":6}", [])
+        }
+        defer { nginx.stop() }
+        let (routes, _) = try makeRoutes()
+        for round in 0..<2 {
+            refuse = round == 1
+            let statuses = NSLock()
+            nonisolated(unsafe) var answered: [String: Int] = [:]
+            let done = DispatchGroup()
+            func buy(_ key: String) {
+                let request = purchaseRequest(3, key: key)
+                done.enter()
+                Thread.detachNewThread {
+                    let status = routes.handle(request).status
+                    statuses.withLock { answered[key] = status }
+                    done.leave()
+                }
+            }
+            buy(orders[0].key)
+            XCTAssertEqual(firstTakeArrived.wait(timeout: .now() + 30), .success, "the first purchase sent its take")
+            for other in orders.dropFirst() { buy(other.key) }
+            let joined = Date().addingTimeInterval(30)
+            while routes.purchases.takes.waiting < orders.count - 1 && Date() < joined { Thread.sleep(forTimeInterval: 0.001) }
+            XCTAssertEqual(routes.purchases.takes.waiting, orders.count - 1, "the takes made meanwhile wait for the one on its way")
+            releaseFirstTake.signal()
+            XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+            let expected = [orders[0].key: 200].merging(orders.dropFirst().map { ($0.key, round == 0 ? 200 : 503) }) { $1 }
+            XCTAssertEqual(statuses.withLock { answered }, expected, "round \(round)")
+        }
+        let batches = nginx.requests.filter { $0.path.hasSuffix("/take-batch") }.compactMap { TakeBatch(body: $0.body) }
+        XCTAssertEqual(batches.map { $0.takes.map(\.key).sorted() }.first, orders.dropFirst().map(\.key).sorted(),
+                       "the five takes made meanwhile went in one batch")
+        XCTAssertEqual(routes.purchases.takes.waiting, 0)
+    }
+
     func testPurchaseRecordsTheOrderAndPushesItToThePeer() throws {
         let taken = order(1, book: 3, key: "client:abc")
         let answer = takeAnswer(taken, replayed: false)
@@ -222,7 +287,8 @@ final class OrderTests: XCTestCase {
         let pushes = NSLock()
         nonisolated(unsafe) var pushCount = 0
         let nginx = try TestHTTPServer(path: internalSocket) { request in
-            if request.path.hasPrefix("/catalog-primary/take/") { return (200, answers[request.headers["x-bazar-key"] ?? ""] ?? "", []) }
+            if request.path.contains("/take/") { return (200, answers[request.headers["x-bazar-key"] ?? ""] ?? "", []) }
+            if request.path.hasSuffix("/take-batch") { return (200, Self.batchAnswer(request.body, answers), [("X-Upstream", "catalog-1")]) }
             if pushes.withLock({ pushCount += 1; return pushCount }) == 1 {
                 firstPushArrived.signal()
                 releaseFirstPush.wait()

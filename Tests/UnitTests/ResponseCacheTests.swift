@@ -518,6 +518,45 @@ final class ResponseCacheTests: XCTestCase {
         }
     }
 
+    /// While connections wait on the main socket, a miss goes to the queue of misses (nginx's
+    /// `@front_miss`, by `X-Accel-Redirect`) without asking a catalog replica, and a hit is
+    /// answered; a miss that came through the queue is fetched there without a permit, unless
+    /// nginx gave up on it while it waited (503, no fetch); with no connection waiting a miss
+    /// takes a permit as before (none left: 429).
+    func testAMissGoesToTheQueueOfMissesWhileConnectionsWait() throws {
+        try withCatalog(permits: 0, missQueue: true, { _ in (200, "{\"id\":2}", [("X-Upstream", "catalog-2")]) }) { server, reads in
+            let hit = CacheEntry(CachedRead(status: 200, etag: "\"1\"", cache: "HIT", upstream: [], body: bytes("{\"id\":1}")))
+            reads.cache.fill("info/1", hit, dependencies: [.book(1)], seq: 0)
+            var waiting = get
+            waiting.connectionsWaiting = true
+            XCTAssertEqual(try reads.info(1, waiting).encoded(), hit.full, "a hit is answered where it was read")
+            let sent = try reads.info(2, waiting)
+            XCTAssertEqual(header(sent, "X-Accel-Redirect"), "@front_miss")
+            XCTAssertEqual(try reads.search("Distributed Systems", Page(), waiting).headers.first { $0.0 == "X-Accel-Redirect" }?.1, "@front_miss")
+            XCTAssertEqual(server.requests.count, 0, "a miss sent to the queue asks no replica")
+            XCTAssertEqual(reads.misses.count, 2)
+            var queued = waiting
+            queued.throughMissQueue = true
+            let fetched = try reads.info(2, queued)
+            XCTAssertEqual(fetched.status, 200, "no permit needed in the queue's threads")
+            XCTAssertEqual(header(fetched, "X-Cache"), "MISS")
+            XCTAssertEqual(server.requests.count, 1)
+            queued.callerGone = true
+            XCTAssertThrowsError(try reads.info(3, queued), "nginx gave up on it while it waited") {
+                XCTAssertEqual(($0 as? APIError)?.status, 503)
+            }
+            XCTAssertEqual(server.requests.count, 1, "no catalog round trip for a miss nginx gave up on")
+            XCTAssertThrowsError(try reads.info(3, get)) { XCTAssertEqual(($0 as? APIError)?.status, 429) }
+        }
+        try withCatalog(permits: 0, { _ in (200, "{}", []) }) { _, reads in
+            var waiting = get
+            waiting.connectionsWaiting = true
+            XCTAssertThrowsError(try reads.info(2, waiting), "no queue of misses: the permits decide") {
+                XCTAssertEqual(($0 as? APIError)?.status, 429)
+            }
+        }
+    }
+
     // MARK: CachedReads (through a real HTTP server standing in for nginx's catalog upstream)
 
     /// A plain GET, for the reads that look at the request's headers.
@@ -531,7 +570,7 @@ final class ResponseCacheTests: XCTestCase {
 
     /// A catalog standing in for nginx's `catalog` upstream, and a primary granting read leases
     /// (`fresh` and `announced` as given); the lease is taken once unless `leased` is false.
-    private func withCatalog(leased: Bool = true, fresh: Bool = true, announced: Int64 = 0, permits: Int = 4,
+    private func withCatalog(leased: Bool = true, fresh: Bool = true, announced: Int64 = 0, permits: Int = 4, missQueue: Bool = false,
                              _ respond: @escaping @Sendable (TestHTTPRequest) -> (Int, String, [(String, String)]),
                              _ body: (TestHTTPServer, CachedReads) throws -> Void) throws {
         let directory = try TestSupport.makeTemporaryDirectory()
@@ -546,7 +585,7 @@ final class ResponseCacheTests: XCTestCase {
         let lease = ReadLease(name: "front", primary: PrimaryCalls(InternalClient(.unix(path: primary.path), secret: "test-secret")), cache: cache)
         if leased { lease.renew() }
         let reads = CachedReads(cache: cache, lease: lease, client: InternalClient(.unix(path: server.path), secret: "test-secret"), permits: Permits(permits),
-                                fillDelayMicroseconds: 0)
+                                misses: MissQueue(enabled: missQueue), fillDelayMicroseconds: 0)
         try body(server, reads)
     }
 
@@ -642,7 +681,7 @@ final class ResponseCacheTests: XCTestCase {
         let cache = ResponseCache<CacheEntry>(capacity: 10)
         let nowhere = InternalClient(.unix(path: "/tmp/bazar-no-such-dir/none.sock"), secret: "test-secret")
         let reads = CachedReads(cache: cache, lease: ReadLease(name: "front", primary: PrimaryCalls(nowhere), cache: cache), client: nowhere,
-                                permits: Permits(1),
+                                permits: Permits(1), misses: MissQueue(enabled: false),
                                 fillDelayMicroseconds: 0)
         XCTAssertThrowsError(try reads.info(1, get)) { XCTAssertEqual(($0 as? APIError)?.code, "unavailable") }
     }

@@ -53,6 +53,12 @@ final class WireTests: XCTestCase {
         let take = TakeAnswer(order: order, book: book, replayed: true)
         XCTAssertEqual(received(take.json, TakeAnswer.self), take)
         XCTAssertEqual(received(OrderList([order, order]).json, OrderList.self), OrderList([order, order]))
+        let takes = TakeBatch([.init(book: 6, key: "k1", attempt: "k1.order-1.1"), .init(book: 2, key: "k2", attempt: "k2")])
+        XCTAssertEqual(received(takes.json, TakeBatch.self), takes)
+        XCTAssertEqual(TakeBatch(body: TakeBatch.encoded(takes.takes.map { $0.json.encoded() })), takes)
+        let answers = TakeBatchAnswer([.init(status: 200, body: take.json, replayed: true),
+                                       .init(status: 409, body: APIError.outOfStock("none").json, replayed: false)])
+        XCTAssertEqual(received(answers.json, TakeBatchAnswer.self), answers)
     }
 
     func testMessagesBuiltFromEncodedPartsReadBackToo() throws {
@@ -111,6 +117,11 @@ final class WireTests: XCTestCase {
             (#"{"applied":3}"#, { BackupState(json: $0) == nil }),
             (#"{"order":null,"book":{}}"#, { TakeAnswer(json: $0) == nil }),
             (#"{"orders":{}}"#, { OrderList(json: $0) == nil }),
+            (#"{"takes":[]}"#, { TakeBatch(json: $0) == nil }),
+            (#"{"takes":[{"book":1,"key":"k","attempt":"a"},{"book":0,"key":"k","attempt":"a"}]}"#, { TakeBatch(json: $0) == nil }),
+            (#"{"takes":[{"book":1,"key":"","attempt":"a"}]}"#, { TakeBatch(json: $0) == nil }),
+            (#"{"answers":[{"status":200}]}"#, { TakeBatchAnswer(json: $0) == nil }),
+            (#"{"answers":[{"status":"200","body":{}}]}"#, { TakeBatchAnswer(json: $0) == nil }),
         ]
         for (text, refused) in malformed {
             XCTAssertTrue(refused(try JSON.parse(Array(text.utf8))), text)

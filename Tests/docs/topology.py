@@ -25,7 +25,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 # The flag by which a tier is given a socket of KIND that it binds itself.
-SOCKET_FLAGS = {"writes": "--writes-socket", "invalidate": "--invalidation-socket"}
+SOCKET_FLAGS = {"writes": "--writes-socket", "invalidate": "--invalidation-socket", "misses": "--misses-socket"}
 # The programs' sources, where their flags' defaults are.
 SOURCES = {"bazar-catalog": "Sources/Catalog/CatalogTier.swift", "bazar-front": "Sources/Front/FrontTier.swift",
            "bazar-order": "Sources/Order/OrderTier.swift"}
