@@ -14,11 +14,12 @@ final class RouteNamesTests: XCTestCase {
             XCTAssertEqual(Set(metrics).count, metrics.count, "\(tier): a name counted twice in \(metrics)")
             XCTAssertEqual(Set(metrics.filter { $0 != "invalidate" }), Set(table.map(String.init)), tier)
         }
-        // The series each tier's metrics have always had, in their order (failover's routes added).
+        // The series each tier's metrics have always had, in their order (failover's routes and
+        // the batches of takes added).
         XCTAssertEqual(FrontRoutes.routeNames, ["info", "search", "purchase", "orders", "update", "books", "health", "stats",
                                                 "metrics", "invalidate"])
-        XCTAssertEqual(CatalogRoutes.routeNames, ["info", "search", "health", "take", "update", "books", "settle", "lease", "takes",
-                                                  "replicate", "switchover", "take-over", "state", "changes", "metrics"])
+        XCTAssertEqual(CatalogRoutes.routeNames, ["info", "search", "health", "take", "take-batch", "update", "books", "settle", "lease",
+                                                  "takes", "replicate", "switchover", "take-over", "state", "changes", "metrics"])
         XCTAssertEqual(OrderRoutes.routeNames, ["purchase", "orders", "held", "replicate", "witness", "acknowledged", "stand-in",
                                                 "epoch", "health", "metrics"])
     }
