@@ -50,6 +50,21 @@ let fuzzToken = "fuzz-token-0123456789"
 let recorded = Mutex<[ForwardedCall]>([])
 
 /// Serves HTTP/1.1 keep-alive on a unix socket, answering like nginx + the tiers would.
+/// The primary's routes as callers address them: through nginx's `/catalog-primary/`, or by the
+/// name of the replica that answered as the primary (`PrimaryCalls`).
+enum TierRoute {
+    /// Whether `parts` (a path split at "/") name a primary's route by the replica's name.
+    static func primaryByName<S: StringProtocol>(_ parts: [S]) -> Bool {
+        parts.count > 2 && ["catalog-1", "catalog-2"].contains(String(parts[1])) && parts[2] != "health"
+    }
+
+    /// Whether `path` is a renewal of the front's read lease, on any of the primary's addresses.
+    static func isLeaseRenewal(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count > 2 && (parts[1] == "catalog-primary" || primaryByName(parts)) && parts[2] == "lease"
+    }
+}
+
 final class FakeTiers: Sendable {
     let path: String
 
@@ -145,7 +160,7 @@ final class FakeTiers: Sendable {
         let path = call.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? call.path
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let upstream = ("X-Upstream", "catalog-1")
-        switch (call.method, parts.count > 1 ? parts[1] : "", parts.count) {
+        switch (call.method, TierRoute.primaryByName(parts) ? "catalog-primary" : parts.count > 1 ? parts[1] : "", parts.count) {
         case ("GET", "catalog", 4) where parts[2] == "info":
             return (200, [upstream, ("X-Bazar-Seq", "1"), ("X-Bazar-Books", parts[3])], book(parts[3]))
         case ("GET", "catalog", 4) where parts[2] == "search":
@@ -260,7 +275,7 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
     recorded.withLock { $0.removeAll() }
     let response = handle(request)
     // The front's read-lease renewals run on a thread of their own, whatever the request.
-    let calls = recorded.withLock { $0 }.filter { !$0.path.hasPrefix("/catalog-primary/lease/") }
+    let calls = recorded.withLock { $0 }.filter { !TierRoute.isLeaseRenewal($0.path) }
     let where_ = "\(method) \(uri.debugDescription) internal=\(request.isInternal) headers=\(headers) body=\(String(decoding: body.prefix(200), as: UTF8.self).debugDescription)"
 
     // A well-formed FastCGI response.
@@ -317,7 +332,7 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
         let pathAndQuery = call.path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let parts = pathAndQuery[0].split(separator: "/", omittingEmptySubsequences: false)
         check(parts.first == "" && parts.count >= 3, "odd forwarded path \(call.path) for \(where_)")
-        switch (call.method, parts[1], parts[2]) {
+        switch (call.method, TierRoute.primaryByName(parts) ? "catalog-primary" : parts[1], parts[2]) {
         case ("GET", "catalog", "info"):
             check(parts.count == 4 && route == "info" && segments?.count == 2 && ["GET", "HEAD"].contains(method)
                   && referenceID(parts[3]) != nil && referenceID(parts[3]) == segments.flatMap { referenceID($0[1]) },
