@@ -296,7 +296,10 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
         check(parts.count == 2, "bad header line \(line.debugDescription) for \(where_)")
         responseHeaders[String(parts[0]).lowercased()] = parts[1].trimmingCharacters(in: .whitespaces)
     }
-    check(responseHeaders["content-type"] == "application/json; charset=utf-8", "Content-Type \(responseHeaders) for \(where_)")
+    // Every answer is JSON but the metrics themselves, in Prometheus' text format.
+    let exposition = status == 200 && path.hasPrefix("/metrics")
+    check(responseHeaders["content-type"] == (exposition ? "text/plain; version=0.0.4; charset=utf-8" : "application/json; charset=utf-8"),
+          "Content-Type \(responseHeaders) for \(where_)")
     check(responseHeaders["content-length"] == "\(responseBody.count)", "Content-Length for \(where_)")
     // An internal request (only the tiers send those) meant for another process is a 503 marked
     // not applied; every other answer is the caller's own doing.
@@ -306,6 +309,11 @@ func fuzzRouting(_ input: [UInt8], _ handle: @Sendable (Request) -> Response) {
     } else {
         check(status < 500, "a \(status) for \(where_): \(String(decoding: responseBody, as: UTF8.self))")
         check([200, 201, 400, 401, 404, 405, 409, 413].contains(status), "unexpected status \(status) for \(where_)")
+    }
+    if exposition {
+        check(String(decoding: responseBody, as: UTF8.self).hasPrefix("# HELP "), "metrics not in the text format for \(where_)")
+        check(calls.allSatisfy { $0.method == "GET" }, "a scrape of the metrics wrote: \(calls.map(\.path)) for \(where_)")
+        return
     }
     guard let json = try? JSON.parse(responseBody) else {
         check(false, "the body is not JSON for \(where_): \(String(decoding: responseBody, as: UTF8.self))")
